@@ -1,0 +1,1 @@
+"""The medledger command line."""

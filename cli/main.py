@@ -1,0 +1,75 @@
+"""The medledger command: parses arguments, calls ledger.service, prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import demo, keys, logcmd, verifycmd
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
+from cli.output import emit_json, fail_line, out
+from ledger.errors import LedgerError
+from ledger.service import Ledger, env_passphrase
+
+app = typer.Typer(
+    name="medledger",
+    help="Provenance and integrity ledger for medical-imaging datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(logcmd.log_app, name="log")
+app.add_typer(logcmd.proof_app, name="proof")
+app.add_typer(logcmd.checkpoint_app, name="checkpoint")
+app.add_typer(verifycmd.bundle_app, name="bundle")
+app.command("verify")(verifycmd.verify)
+app.command("demo")(demo.demo)
+
+
+@app.command("init")
+def init(
+    origin: Annotated[
+        str | None, typer.Option(help="Log origin line (default: generated).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="sqlite:///PATH (default) or postgresql://...")
+    ] = None,
+    require_deidentified: Annotated[
+        bool, typer.Option(help="Refuse identifiable images (a public repository's policy).")
+    ] = False,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a ledger: database, log key, admin key, repository secret."""
+    created = Ledger.init(
+        ledger,
+        database_url=database_url,
+        origin=origin,
+        passphrase=env_passphrase(),
+        require_deidentified=require_deidentified,
+    )
+    result = {"ledger": str(ledger), "origin": created.origin, "vkey": created.verifier.vkey}
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(
+            f"created ledger in {ledger}\norigin: {created.origin}\n"
+            f"verifier key: {created.verifier.vkey}",
+            markup=False,
+        )
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: one line and exit 2 for bad input, 1 for a verification failure."""
+    try:
+        app(args=argv)  # standalone: usage errors exit 2 with click's message
+    except LedgerError as exc:
+        fail_line(exc.diagnostics())
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["Path", "app", "run"]

@@ -1,0 +1,1 @@
+"""Replaying the log: key validity, per-leaf checks, the full audit."""

@@ -1,0 +1,95 @@
+"""Replays key.added / key.revoked in log order to decide who may sign what.
+
+The same rules run when an entry is appended (a log never trusts its writer)
+and when an auditor replays the log, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ledger.errors import PolicyError
+from ledger.model.kinds import kind_spec
+from ledger.model.roles import Role
+
+
+def key_id_of(raw_public_key: bytes) -> str:
+    """Hex SHA-256(0x01 || raw Ed25519 key); 0x01 names the algorithm as in signed notes."""
+    return hashlib.sha256(b"\x01" + raw_public_key).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    name: str
+    role: Role
+    public_key: bytes
+    added_idx: int
+    revoked_idx: int | None = None
+
+    def active_at(self, index: int) -> bool:
+        return self.added_idx < index and (self.revoked_idx is None or index <= self.revoked_idx)
+
+
+class KeyState:
+    """Keys as of some log index; ``check`` then ``apply`` each entry in order."""
+
+    def __init__(self, records: list[KeyRecord] | None = None) -> None:
+        self.by_id: dict[str, KeyRecord] = {r.key_id: r for r in records or []}
+
+    def signer(self, *, index: int, entry: dict[str, Any]) -> KeyRecord:
+        """The key that may sign ``entry`` at ``index``; PolicyError says why not."""
+        actor, kind = entry["actor"], entry["kind"]
+        spec = kind_spec(kind)
+        if index == 0:
+            return self._genesis(entry)
+        record = self.by_id.get(actor)
+        if record is None:
+            raise PolicyError(f"entry signed by unknown key {actor[:16]}")
+        if record.revoked_idx is not None and index > record.revoked_idx:
+            raise PolicyError(f"key {record.name} was revoked at index {record.revoked_idx}")
+        if record.role not in spec.roles:
+            raise PolicyError(f"key {record.name} has role {record.role}; {kind} needs one of "
+                              + ", ".join(sorted(spec.roles)))
+        return record
+
+    def _genesis(self, entry: dict[str, Any]) -> KeyRecord:
+        body = entry["body"]
+        if entry["kind"] != "key.added" or body.get("role") != Role.ADMIN:
+            raise PolicyError("the first entry must add an admin key")
+        if body.get("key_id") != entry["actor"]:
+            raise PolicyError("the first entry must be signed by the admin key it adds")
+        return self._record_from(index=0, body=body)
+
+    def _record_from(self, *, index: int, body: dict[str, Any]) -> KeyRecord:
+        raw = base64.b64decode(body["public_key"], validate=True)
+        if key_id_of(raw) != body["key_id"]:
+            raise PolicyError(f"key {body['name']}: key_id does not match its public key")
+        return KeyRecord(body["key_id"], body["name"], Role(body["role"]), raw, index)
+
+    def apply(self, *, index: int, entry: dict[str, Any]) -> None:
+        """Record the effect of an accepted key entry; other kinds change nothing."""
+        kind, body = entry["kind"], entry["body"]
+        if kind == "key.added":
+            record = self._record_from(index=index, body=body)
+            if record.key_id in self.by_id:
+                raise PolicyError(f"key {record.name} is already in the ledger")
+            if self.active_named(record.name, index=index + 1) is not None:
+                raise PolicyError(f"an active key is already named {record.name}")
+            self.by_id[record.key_id] = record
+        elif kind == "key.revoked":
+            target = self.by_id.get(body["key_id"])
+            if target is None:
+                raise PolicyError(f"cannot revoke unknown key {body['key_id'][:16]}")
+            if target.revoked_idx is not None:
+                raise PolicyError(f"key {target.name} is already revoked")
+            self.by_id[target.key_id] = replace(target, revoked_idx=index)
+
+    def active_named(self, name: str, *, index: int) -> KeyRecord | None:
+        for record in self.by_id.values():
+            if record.name == name and record.active_at(index):
+                return record
+        return None

@@ -1,0 +1,91 @@
+"""Per-leaf checks that need no context beyond the signers' public keys.
+
+These run in worker processes during a full audit (signature verification is
+the cost floor), and return small facts for the sequential replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.crypto.keys import PublicKey
+from ledger.crypto.signing import verify_entry
+from ledger.errors import LedgerError
+from ledger.log.hashing import leaf_hash
+from ledger.model.canonical import canonical_json
+from ledger.model.entry import parse_envelope
+from ledger.model.kinds import validate_body
+
+KEY_KINDS = ("key.added", "key.revoked")
+_PREV_MARK = b',"prev":"'
+
+
+@dataclass(frozen=True)
+class LeafFacts:
+    index: int
+    leaf_hash: bytes
+    prev: str
+    kind: str
+    actor: str
+    key_body: dict[str, Any] | None  # body of key entries, for the key replay
+    error: str | None = None
+
+
+def prev_of(leaf: bytes) -> str | None:
+    """``prev`` read from the end of a canonical leaf (keys sort: envelope < prev)."""
+    if len(leaf) < 75 or leaf[-75:-66] != _PREV_MARK or not leaf.endswith(b'"}'):
+        return None
+    return leaf[-66:-2].decode("ascii", "replace")
+
+
+def check_leaf(
+    index: int, leaf: bytes, public_keys: dict[str, bytes], cache: dict[str, PublicKey]
+) -> LeafFacts:
+    digest = leaf_hash(leaf)
+    try:
+        value = json.loads(leaf)
+        if not isinstance(value, dict) or set(value) != {"prev", "envelope"}:
+            raise ValueError("a leaf is exactly {prev, envelope}")
+        if canonical_json(value) != leaf:
+            raise ValueError("leaf is not in RFC 8785 canonical form")
+        parse_envelope(value["envelope"])
+        envelope = value["envelope"]
+        entry = envelope["entry"]
+        validate_body(entry["kind"], entry["body"])
+    except (ValueError, LedgerError) as exc:
+        text = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
+        return LeafFacts(index, digest, "", "", "", None, f"malformed leaf: {text}")
+    kind, actor = entry["kind"], entry["actor"]
+    key_body = entry["body"] if kind in KEY_KINDS else None
+    facts = LeafFacts(index, digest, str(value["prev"]), kind, actor, key_body)
+    raw = public_keys.get(actor)
+    if raw is None:
+        return _failed(facts, f"signed by unknown key {actor[:16]}")
+    public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
+    try:
+        verify_entry(public, canonical_json(entry), base64.b64decode(envelope["sig"]))
+    except LedgerError:
+        return _failed(facts, "signature does not verify")
+    return facts
+
+
+def _failed(facts: LeafFacts, error: str) -> LeafFacts:
+    return LeafFacts(facts.index, facts.leaf_hash, facts.prev, facts.kind, facts.actor,
+                     facts.key_body, error)
+
+
+_WORKER_KEYS: dict[str, bytes] = {}
+_WORKER_CACHE: dict[str, PublicKey] = {}
+
+
+def init_worker(public_keys: dict[str, bytes]) -> None:
+    _WORKER_KEYS.clear()
+    _WORKER_KEYS.update(public_keys)
+    _WORKER_CACHE.clear()
+
+
+def check_chunk(chunk: list[tuple[int, bytes]]) -> list[LeafFacts]:
+    return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE) for i, leaf in chunk]

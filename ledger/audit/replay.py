@@ -1,0 +1,197 @@
+"""The full audit of a log: every leaf, the chain, every signer, the tree and checkpoints.
+
+Leaves stream through in chunks; per-leaf work (parsing, canonical form,
+Ed25519) runs on worker processes, while the order-dependent checks (chain,
+key validity, Merkle frontier) replay sequentially. The first bad index wins.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from ledger.audit.keystate import KeyState
+from ledger.audit.leaves import LeafFacts, check_chunk, init_worker, prev_of
+from ledger.errors import PolicyError, VerificationError
+from ledger.log.chain import GENESIS_PREV
+from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
+
+CHUNK = 4096
+# (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
+Row = tuple[int, bytes, bytes, str, str]
+StoredNodes = Callable[[int, int], dict[tuple[int, int], bytes]]
+
+
+@dataclass
+class AuditReport:
+    size: int = 0
+    root: bytes = EMPTY_ROOT
+    signatures: int = 0
+    checkpoints: int = 0
+    tree_nodes: int = 0
+    keys: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+class _Frontier:
+    """The right edge of the Merkle tree as a stack of perfect subtrees."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def push(self, digest: bytes) -> list[tuple[int, int, bytes]]:
+        made = [(0, self.size, digest)]
+        level, current = 0, digest
+        while self.stack and self.stack[-1][0] == level:
+            _, left = self.stack.pop()
+            current = node_hash(left, current)
+            level += 1
+            made.append((level, self.size >> level, current))
+        self.stack.append((level, current))
+        self.size += 1
+        return made
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return EMPTY_ROOT
+        current = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            current = node_hash(left, current)
+        return current
+
+
+def audit_log(
+    rows: Iterable[Row],
+    *,
+    public_keys: dict[str, bytes],
+    checkpoints: Sequence[tuple[int, bytes]],
+    stored_nodes: StoredNodes | None,
+    signatures: bool = True,
+    workers: int = 1,
+    start: int = 0,
+    prev: str = GENESIS_PREV,
+    keys: KeyState | None = None,
+) -> AuditReport:
+    """Replay the log from ``start`` (with the chain's ``prev`` and the ``keys`` as of
+    there); raise VerificationError at the first bad index. Tree nodes and
+    checkpoints are only checked from index 0."""
+    report = AuditReport()
+    keys = keys or KeyState()
+    frontier = _Frontier()
+    pending = sorted(checkpoints) if start == 0 else []
+    expected = start
+    for chunk, facts in _checked_chunks(rows, public_keys, signatures=signatures, workers=workers):
+        made: dict[tuple[int, int], bytes] = {}
+        for row, fact in zip(chunk, facts, strict=True):
+            idx, _leaf, stored_hash, stored_kind, stored_actor = row
+            if idx != expected:
+                raise VerificationError(f"index {expected} is missing (next stored is {idx})",
+                                        index=expected)
+            if fact.error:
+                raise VerificationError(fact.error, index=idx)
+            if fact.leaf_hash != stored_hash:
+                raise VerificationError("stored leaf hash differs from the leaf's hash", index=idx)
+            if fact.prev != prev:
+                raise VerificationError(
+                    f"hash chain broken: prev is {fact.prev[:16]}, "
+                    f"previous leaf hash is {prev[:16]}",
+                    index=idx)
+            if signatures:
+                _replay_keys(keys, fact, stored_kind=stored_kind, stored_actor=stored_actor)
+                report.kinds[fact.kind] = report.kinds.get(fact.kind, 0) + 1
+            prev = fact.leaf_hash.hex()
+            expected += 1
+            if start == 0:
+                made.update(((level, i), h) for level, i, h in frontier.push(fact.leaf_hash))
+            while pending and pending[0][0] == frontier.size:
+                _check_checkpoint(pending.pop(0), frontier.root())
+                report.checkpoints += 1
+        if stored_nodes is not None and chunk and start == 0:
+            report.tree_nodes += _compare_nodes(made, stored_nodes(chunk[0][0], chunk[-1][0] + 1))
+    while pending and pending[0][0] == 0:
+        _check_checkpoint(pending.pop(0), EMPTY_ROOT)
+        report.checkpoints += 1
+    if pending:
+        size = expected
+        raise VerificationError(
+            f"log has {size} entries but a checkpoint covers {pending[-1][0]}: entries from "
+            f"index {size} are gone (truncated or rolled back)", index=size)
+    report.size, report.root = expected, frontier.root()
+    report.signatures = expected - start if signatures else 0
+    report.keys = len(keys.by_id)
+    return report
+
+
+def _replay_keys(keys: KeyState, fact: LeafFacts, *, stored_kind: str, stored_actor: str) -> None:
+    if (fact.kind, fact.actor) != (stored_kind, stored_actor):
+        raise VerificationError("stored kind/actor columns differ from the signed entry",
+                                index=fact.index)
+    entry = {"kind": fact.kind, "actor": fact.actor, "body": fact.key_body or {}}
+    try:
+        keys.signer(index=fact.index, entry=entry)
+        keys.apply(index=fact.index, entry=entry)
+    except PolicyError as exc:
+        raise VerificationError(exc.message, index=fact.index) from exc
+
+
+def _check_checkpoint(checkpoint: tuple[int, bytes], root: bytes) -> None:
+    size, expected = checkpoint
+    if root != expected:
+        raise VerificationError(
+            f"root at size {size} is {root.hex()}, the checkpoint says {expected.hex()}",
+            index=size - 1 if size else None)
+
+
+def _compare_nodes(made: dict[tuple[int, int], bytes], stored: dict[tuple[int, int], bytes]) -> int:
+    for coord, digest in made.items():
+        if stored.get(coord) != digest:
+            level, i = coord
+            raise VerificationError(f"stored tree node level {level} index {i} is wrong or missing",
+                                    index=i << level)
+    return len(made)
+
+
+def _checked_chunks(
+    rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int
+) -> Iterator[tuple[list[Row], list[LeafFacts]]]:
+    chunks = _chunked(rows)
+    if not signatures:
+        for chunk in chunks:
+            yield chunk, [_tree_facts(idx, leaf) for idx, leaf, *_ in chunk]
+        return
+    if workers <= 1:
+        init_worker(public_keys)
+        for chunk in chunks:
+            yield chunk, check_chunk([(r[0], r[1]) for r in chunk])
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                             initargs=(public_keys,)) as pool:
+        inflight: list[tuple[list[Row], Future[list[LeafFacts]]]] = []
+        for chunk in chunks:
+            inflight.append((chunk, pool.submit(check_chunk, [(r[0], r[1]) for r in chunk])))
+            if len(inflight) > 2 * workers:
+                done_chunk, future = inflight.pop(0)
+                yield done_chunk, future.result()
+        for done_chunk, future in inflight:
+            yield done_chunk, future.result()
+
+
+def _tree_facts(idx: int, leaf: bytes) -> LeafFacts:
+    prev = prev_of(leaf)
+    error = None if prev is not None else "malformed leaf: no prev at its end"
+    return LeafFacts(idx, leaf_hash(leaf), prev or "", "", "", None, error)
+
+
+def _chunked(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,212 @@
+"""Offline audit bundles: a log (or a range of it) that verifies with no database.
+
+    {"format": "medledger-bundle/v1", "origin", "log_key", "checkpoint": note,
+     "start", "end", "leaves": [base64 leaf bytes],
+     "outside": [{"start", "end", "hash"}],               RFC 9162 nodes outside the range
+     "prev_leaf": {"index", "leaf_hash", "proof"} | null,  the chain's link into the range
+     "prior_keys": [{"index", "leaf", "proof"}]}          key entries before the range
+
+The auditor needs only the log's public key: the checkpoint's signature binds
+the root, the root binds every leaf (range proof), and each leaf carries its
+signed entry. A range bundle proves that its prior key entries are in the log,
+not that none were left out; only a bundle from index 0 proves key validity in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledger.audit.keystate import KeyState
+from ledger.audit.leaves import check_leaf
+from ledger.audit.replay import AuditReport, audit_log
+from ledger.checkpoints import open_checkpoint
+from ledger.crypto.note import NoteVerifier
+from ledger.errors import InputError, PolicyError, VerificationError
+from ledger.log.chain import GENESIS_PREV
+from ledger.log.hashing import leaf_hash
+from ledger.log.proofs import verify_inclusion
+from ledger.log.ranges import range_outside_nodes, range_proof, range_proof_nodes, root_from_range
+from ledger.model.bundle import BundleFile
+from ledger.service import Ledger
+from ledger.store import reading
+
+BUNDLE_FORMAT = "medledger-bundle/v1"
+
+
+def export_bundle(ledger: Ledger, *, start: int = 0, end: int | None = None) -> dict[str, Any]:
+    note = ledger.checkpoint()
+    size = open_checkpoint(note, [ledger.verifier]).size
+    end = size if end is None else end
+    if not 0 <= start <= end <= size:
+        raise InputError(f"range [{start}, {end}) is outside the log of size {size}")
+    store = ledger.store
+    with reading(store.engine) as conn:
+        leaves = [leaf for _, leaf, *_ in store.iter_leaves(conn, start=start, end=end)]
+        nodes = store.perfect_nodes(conn, range_proof_nodes(start=start, end=end, size=size))
+        prior = store.leaves_of_kinds(conn, ["key.added", "key.revoked"], end=start)
+    outside = range_proof(start=start, end=end, size=size, nodes=nodes)
+    prev_leaf = None
+    if start > 0:
+        proof = ledger.inclusion_proof(start - 1, size=size)
+        prev_leaf = {
+            "index": start - 1,
+            "leaf_hash": _hex(proof.leaf_hash),
+            "proof": [h.hex() for h in proof.hashes],
+        }
+    prior_keys = [
+        {
+            "index": idx,
+            "leaf": _b64(leaf),
+            "proof": [h.hex() for h in ledger.inclusion_proof(idx, size=size).hashes],
+        }
+        for idx, leaf in prior
+    ]
+    return {
+        "format": BUNDLE_FORMAT,
+        "origin": ledger.origin,
+        "log_key": ledger.verifier.vkey,
+        "checkpoint": note,
+        "start": start,
+        "end": end,
+        "leaves": [_b64(leaf) for leaf in leaves],
+        "outside": [
+            {"start": lo, "end": hi, "hash": h.hex()} for (lo, hi), h in sorted(outside.items())
+        ],
+        "prev_leaf": prev_leaf,
+        "prior_keys": prior_keys,
+    }
+
+
+def verify_bundle(data: bytes, verifiers: Iterable[NoteVerifier], *, source: str) -> AuditReport:
+    """Verify a bundle with the log's public key alone; raises on any problem."""
+    bundle = _load(data, source)
+    checkpoint = open_checkpoint(bundle["checkpoint"], list(verifiers), source=source)
+    start, end, size = bundle["start"], bundle["end"], checkpoint.size
+    if not 0 <= start <= end <= size:
+        raise InputError(f"{source}: range [{start}, {end}) is outside the checkpoint's {size}")
+    leaves = [_unb64(v, source) for v in bundle["leaves"]]
+    if len(leaves) != end - start:
+        raise InputError(f"{source}: {len(leaves)} leaves for the range [{start}, {end})")
+    outside = {(n["start"], n["end"]): _unhex(n["hash"], source) for n in bundle["outside"]}
+    root = root_from_range(
+        start=start,
+        end=end,
+        size=size,
+        leaf_hashes=[leaf_hash(leaf) for leaf in leaves],
+        outside=outside,
+    )
+    if root != checkpoint.root:
+        raise VerificationError(
+            f"{source}: leaves give root {root.hex()}, the checkpoint says {checkpoint.root.hex()}"
+        )
+    prev, keys, public_keys = _prior_state(bundle, size=size, root=root, source=source)
+    for leaf in leaves:
+        facts = check_leaf(-1, leaf, {}, {})
+        if facts.kind == "key.added" and facts.key_body:
+            public_keys[facts.key_body["key_id"]] = base64.b64decode(facts.key_body["public_key"])
+    rows = ((start + i, leaf, leaf_hash(leaf), *_kind_actor(leaf)) for i, leaf in enumerate(leaves))
+    checkpoints = [(size, checkpoint.root)] if start == 0 and end == size else []
+    report = audit_log(
+        rows,
+        public_keys=public_keys,
+        checkpoints=checkpoints,
+        stored_nodes=None,
+        start=start,
+        prev=prev,
+        keys=keys,
+    )
+    report.root = root
+    return report
+
+
+def _prior_state(
+    bundle: dict[str, Any], *, size: int, root: bytes, source: str
+) -> tuple[str, KeyState, dict[str, bytes]]:
+    start = bundle["start"]
+    if start == 0:
+        return GENESIS_PREV, KeyState(), {}
+    link = bundle.get("prev_leaf") or {}
+    if link.get("index") != start - 1:
+        raise InputError(f"{source}: a range from {start} needs the leaf hash at {start - 1}")
+    prev = _unhex(link["leaf_hash"], source)
+    verify_inclusion(
+        index=start - 1,
+        size=size,
+        leaf_hash=prev,
+        proof=[_unhex(h, source) for h in link["proof"]],
+        root=root,
+    )
+    keys, public_keys = KeyState(), {}
+    for item in bundle["prior_keys"]:
+        leaf, idx = _unb64(item["leaf"], source), item["index"]
+        verify_inclusion(
+            index=idx,
+            size=size,
+            leaf_hash=leaf_hash(leaf),
+            proof=[_unhex(h, source) for h in item["proof"]],
+            root=root,
+        )
+        facts = check_leaf(idx, leaf, {}, {})
+        body = facts.key_body or {}
+        if facts.kind == "key.added":
+            public_keys[body["key_id"]] = base64.b64decode(body["public_key"])
+        entry = {"kind": facts.kind, "actor": facts.actor, "body": body}
+        try:
+            keys.apply(index=idx, entry=entry)
+        except PolicyError as exc:
+            raise VerificationError(exc.message, index=idx) from exc
+    return prev.hex(), keys, public_keys
+
+
+def _kind_actor(leaf: bytes) -> tuple[str, str]:
+    facts = check_leaf(-1, leaf, {}, {})
+    return facts.kind, facts.actor
+
+
+def _load(data: bytes, source: str) -> dict[str, Any]:
+    try:
+        bundle = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{source}: not a bundle (malformed JSON)") from exc
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise InputError(f"{source}: not a {BUNDLE_FORMAT} file")
+    try:
+        return BundleFile.model_validate(bundle).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"{source}: malformed bundle: {where}: {first['msg']}") from exc
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: Any, source: str) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"{source}: malformed base64 in bundle") from exc
+
+
+def _hex(data: bytes | None) -> str:
+    return (data or b"").hex()
+
+
+def _unhex(text: Any, source: str) -> bytes:
+    try:
+        value = bytes.fromhex(str(text))
+    except ValueError as exc:
+        raise InputError(f"{source}: malformed hex hash in bundle") from exc
+    if len(value) != 32:
+        raise InputError(f"{source}: a hash in the bundle is not 32 bytes")
+    return value
+
+
+__all__ = ["BUNDLE_FORMAT", "export_bundle", "range_outside_nodes", "verify_bundle"]

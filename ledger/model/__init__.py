@@ -1,0 +1,3 @@
+"""Records and entry bodies; canonical encoding (RFC 8785)."""
+
+from ledger.model import keys as _keys  # noqa: F401 - registers the key kinds

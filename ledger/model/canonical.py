@@ -1,0 +1,68 @@
+"""RFC 8785 (JCS) canonical JSON.
+
+``rfc8785`` is the reference encoder. Ledger values are restricted to what JCS
+encodes identically to Python's C ``json`` encoder with sorted keys (strings,
+booleans, null, integers within the IEEE-754 safe range, no floats, keys in
+the Basic Multilingual Plane below the surrogates), so the hot path uses the C
+encoder; any value outside that subset goes through ``rfc8785``. A property
+test keeps the two byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import InputError
+
+SAFE_INT = 2**53 - 1
+_encode_fast = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def _fast_path_ok(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any(ord(c) >= 0xD800 for c in item):
+                return False
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -SAFE_INT <= item <= SAFE_INT:
+                return False
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if not isinstance(key, str) or any(ord(c) >= 0xD800 for c in key):
+                    return False
+                stack.append(sub)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode ``value`` as RFC 8785 canonical JSON bytes (UTF-8)."""
+    if _fast_path_ok(value):
+        return _encode_fast(value).encode("utf-8")
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InputError(f"value cannot be canonicalised: {exc}") from exc
+
+
+def parse_canonical(data: bytes, *, what: str = "JSON") -> Any:
+    """Parse JSON bytes and insist they are already in canonical form."""
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"malformed {what}: {exc}") from exc
+    if canonical_json(value) != data:
+        raise InputError(f"{what} is not in RFC 8785 canonical form")
+    return value

@@ -1,0 +1,82 @@
+"""The signed entry, its envelope, and the log's leaf.
+
+entry    = {"v": 1, "kind", "time", "actor", "body"}      signed by the actor
+envelope = {"entry": entry, "sig": base64(Ed25519 sig)}  what a submitter sends
+leaf     = {"prev": hex leaf hash, "envelope": envelope}  what the sequencer stores
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ledger.errors import InputError
+from ledger.model.canonical import canonical_json
+
+MAX_ENVELOPE_BYTES = 64 * 1024
+HEX64 = r"^[0-9a-f]{64}$"
+KIND_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
+SIG_PATTERN = r"^[A-Za-z0-9+/]{86}==$"
+
+
+def utc_now() -> str:
+    """The entry time format: RFC 3339, UTC, microseconds, ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Entry(_Strict):
+    """What the actor signs. ``body`` is validated against the kind's model."""
+
+    v: Literal[1]
+    kind: str = Field(pattern=KIND_PATTERN, max_length=64)
+    time: str = Field(pattern=TIME_PATTERN)
+    actor: str = Field(pattern=HEX64, description="key id of the signing key")
+    body: dict[str, Any]
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _not_bool(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("v must be the integer 1")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _real_time(cls, value: str) -> str:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+        return value
+
+
+class Envelope(_Strict):
+    entry: Entry
+    sig: str = Field(pattern=SIG_PATTERN, description="base64 Ed25519 signature")
+
+
+class Leaf(_Strict):
+    prev: str = Field(pattern=HEX64, description="hex leaf hash of the previous leaf")
+    envelope: Envelope
+
+
+def parse_envelope(value: Any, *, subject: str | None = None) -> Envelope:
+    """Validate an envelope given as a JSON-decoded object."""
+    try:
+        envelope = Envelope.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "envelope"
+        raise InputError(f"malformed envelope: {where}: {first['msg']}", subject=subject) from exc
+    size = len(canonical_json(value))
+    if size > MAX_ENVELOPE_BYTES:
+        raise InputError(
+            f"entry is {size} bytes; the limit is {MAX_ENVELOPE_BYTES} (entries hold digests "
+            "and small metadata, never image bytes)",
+            subject=subject,
+        )
+    return envelope

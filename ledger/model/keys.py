@@ -1,0 +1,36 @@
+"""Bodies of the key-management entries."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.model.entry import HEX64
+from ledger.model.kinds import register_kind
+from ledger.model.roles import Role
+
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+PUBKEY_PATTERN = r"^[A-Za-z0-9+/]{43}=$"
+
+
+class KeyAdded(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(pattern=KEY_NAME_PATTERN)
+    role: Role = Field(strict=False)
+    public_key: str = Field(pattern=PUBKEY_PATTERN, description="base64 raw Ed25519 key")
+    key_id: str = Field(pattern=HEX64, description="hex SHA-256(0x01 || public key)")
+
+
+class KeyRevoked(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    key_id: str = Field(pattern=HEX64)
+    reason: str = Field(default="", max_length=500)
+
+
+KEY_ADDED = register_kind(
+    "key.added", KeyAdded, roles=(), description="a key joins the ledger with a role"
+)
+KEY_REVOKED = register_kind(
+    "key.revoked", KeyRevoked, roles=(), description="a key may sign nothing from here on"
+)

@@ -1,0 +1,15 @@
+"""Key roles and what each may sign."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CURATOR = "curator"
+    SUBMITTER = "submitter"
+    VERIFIER = "verifier"
+
+
+ALL_ROLES: frozenset[Role] = frozenset(Role)

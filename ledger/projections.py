@@ -1,0 +1,50 @@
+"""Projections: tables derived from the log, written in the same transaction as the entry.
+
+Each entry kind may register one function that turns an accepted entry into rows
+(keys, images, fingerprints, ...). They are rebuildable from the log alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.store import Store
+from ledger.store.tables import KeyRow
+
+Projection = Callable[[Store, Connection, int, dict[str, Any]], None]
+_PROJECTIONS: dict[str, Projection] = {}
+
+
+def register_projection(kind: str, projection: Projection) -> None:
+    _PROJECTIONS[kind] = projection
+
+
+def project(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
+    projection = _PROJECTIONS.get(entry["kind"])
+    if projection is not None:
+        projection(store, conn, index, entry)
+
+
+def _key_added(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
+    body = entry["body"]
+    store.insert_key(
+        conn,
+        KeyRow(
+            key_id=body["key_id"],
+            name=body["name"],
+            role=body["role"],
+            public_key=body["public_key"],
+            added_idx=index,
+        ),
+    )
+
+
+def _key_revoked(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
+    store.mark_key_revoked(conn, key_id=entry["body"]["key_id"], idx=index)
+
+
+register_projection("key.added", _key_added)
+register_projection("key.revoked", _key_revoked)

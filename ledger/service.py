@@ -1,0 +1,374 @@
+"""The use cases: the one API that the CLI and the server call.
+
+Each method composes the modules below in one transaction and returns plain
+dataclasses; nothing here prints or parses arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.audit.keystate import KeyState
+from ledger.audit.replay import AuditReport, audit_log
+from ledger.checkpoints import open_checkpoint, sign_checkpoint
+from ledger.crypto.keys import PublicKey, SigningKey, read_private_key, write_private_key
+from ledger.crypto.note import NoteSigner, NoteVerifier
+from ledger.crypto.signing import encode_sig, sign_entry
+from ledger.directory import LedgerDir
+from ledger.errors import InputError, PolicyError
+from ledger.log.hashing import EMPTY_ROOT
+from ledger.log.proofs import (
+    consistency_nodes,
+    consistency_proof,
+    inclusion_nodes,
+    inclusion_proof,
+)
+from ledger.log.tlog_proof import format_tlog_proof
+from ledger.log.tree import frontier, root_from_frontier
+from ledger.model.canonical import canonical_json
+from ledger.model.entry import utc_now
+from ledger.model.keys import KEY_NAME_PATTERN
+from ledger.model.roles import Role
+from ledger.sequencer import Appended, append, key_state
+from ledger.store import Store, locked_write, normalise_url, reading
+
+CHECKPOINT_INTERVAL_S = 1.0
+PASSPHRASE_ENV = "MEDLEDGER_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+PARALLEL_AUDIT_FROM = 50_000
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    role: str
+    key_id: str
+    public_key: str
+    added_index: int
+    revoked_index: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Proof:
+    hashes: list[bytes]
+    tree_size: int
+    index: int | None = None
+    old_size: int | None = None
+    leaf_hash: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"hashes": [h.hex() for h in self.hashes]}
+        if self.index is not None:
+            out |= {"index": self.index, "tree_size": self.tree_size}
+            out["leaf_hash"] = self.leaf_hash.hex() if self.leaf_hash else None
+        else:
+            out |= {"old_size": self.old_size, "new_size": self.tree_size}
+        return out
+
+
+def env_passphrase() -> bytes | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
+
+class Ledger:
+    """An open ledger: its directory, its store and its log identity."""
+
+    def __init__(self, ldir: LedgerDir, store: Store, *, passphrase: bytes | None) -> None:
+        self.dir = ldir
+        self.store = store
+        self._passphrase = passphrase
+        with reading(store.engine) as conn:
+            origin = store.get_meta(conn, "origin")
+            vkey = store.get_meta(conn, "log_vkey")
+        if origin is None or vkey is None:
+            raise InputError(f"{ldir.path}: ledger database was never initialised")
+        self.origin = origin
+        self.verifier = NoteVerifier.from_vkey(vkey)
+
+    # --- lifecycle -------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        directory: Path,
+        *,
+        database_url: str | None = None,
+        origin: str | None = None,
+        passphrase: bytes | None = None,
+        require_deidentified: bool = False,
+    ) -> Ledger:
+        ldir = LedgerDir(directory)
+        url = normalise_url(database_url) if database_url else ldir.default_database_url()
+        log_key, admin_key = SigningKey.generate(), SigningKey.generate()
+        origin = origin or f"medledger.local/{log_key.public_key.key_id[:16]}"
+        signer = NoteSigner(origin, log_key)
+        ldir.create(database_url=url)
+        write_private_key(ldir.log_key, log_key, passphrase=passphrase)
+        write_private_key(ldir.key_file("admin"), admin_key, passphrase=passphrase)
+        store = Store.create(url)
+        with locked_write(store.engine) as conn:
+            store.set_meta(conn, "origin", origin)
+            store.set_meta(conn, "log_vkey", signer.verifier_key)
+            store.set_meta(conn, "require_deidentified", "yes" if require_deidentified else "no")
+        ledger = cls(ldir, store, passphrase=passphrase)
+        genesis = ledger.sign(
+            "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
+        )
+        ledger.submit([genesis])
+        return ledger
+
+    @classmethod
+    def open(cls, directory: Path, *, passphrase: bytes | None = None) -> Ledger:
+        ldir = LedgerDir(directory)
+        return cls(ldir, Store.open(ldir.database_url()), passphrase=passphrase)
+
+    def setting(self, name: str) -> str | None:
+        with reading(self.store.engine) as conn:
+            return self.store.get_meta(conn, name)
+
+    # --- signing and appending ------------------------------------------------------
+    def signing_key(self, name: str) -> SigningKey:
+        if not re.fullmatch(KEY_NAME_PATTERN, name):
+            raise InputError(f"invalid key name {name!r}")
+        path = self.dir.key_file(name)
+        if not path.exists():
+            raise InputError(f"key {name}: no private key in {path.parent}")
+        return read_private_key(path, passphrase=self._passphrase)
+
+    def sign(self, kind: str, body: dict[str, Any], *, key: SigningKey) -> dict[str, Any]:
+        entry = {
+            "v": 1,
+            "kind": kind,
+            "time": utc_now(),
+            "actor": key.public_key.key_id,
+            "body": body,
+        }
+        return {"entry": entry, "sig": encode_sig(sign_entry(key, canonical_json(entry)))}
+
+    def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
+        """Append signed envelopes (all or nothing), then publish a checkpoint."""
+        results = append(self.store, envelopes, after=self._checkpoint_if_due)
+        self.checkpoint()
+        return results
+
+    # --- keys -------------------------------------------------------------------
+    def add_key(
+        self, name: str, role: str, *, by: str = "admin", public_key: str | None = None
+    ) -> KeyInfo:
+        try:
+            role_value = Role(role)
+        except ValueError:
+            raise InputError(f"unknown role {role!r}: use " + ", ".join(Role)) from None
+        signer = self.signing_key(by)
+        if self._active_key(name) is not None:
+            raise PolicyError(f"an active key is already named {name}")
+        new_key: SigningKey | None = None
+        if public_key is None:
+            new_key = SigningKey.generate()
+            pub = new_key.public_key
+        else:
+            pub = PublicKey.from_b64(public_key)
+        envelope = self.sign("key.added", _key_body(name, role_value, pub), key=signer)
+        if new_key is not None:
+            path = self.dir.key_file(name)
+            if path.exists():
+                raise InputError(f"key {name}: {path} already exists")
+            write_private_key(path, new_key, passphrase=self._passphrase)
+        try:
+            self.submit([envelope])
+        except Exception:
+            if new_key is not None:
+                self.dir.key_file(name).unlink(missing_ok=True)
+            raise
+        return self.key_info(name)
+
+    def revoke_key(self, name: str, *, by: str = "admin", reason: str = "") -> KeyInfo:
+        target = self._active_key(name)
+        if target is None:
+            raise InputError(f"no active key named {name}")
+        with reading(self.store.engine) as conn:
+            keys = key_state(self.store, conn)
+            size, _ = self.store.tail(conn)
+        admins = [k for k in keys.by_id.values() if k.role == Role.ADMIN and k.active_at(size)]
+        if target.role == Role.ADMIN and len(admins) <= 1:
+            raise PolicyError(f"key {name} is the last active admin key; add another first")
+        signer = self.signing_key(by)
+        body = {"key_id": target.key_id, "reason": reason}
+        self.submit([self.sign("key.revoked", body, key=signer)])
+        return self.key_info(name, include_revoked=True)
+
+    def list_keys(self) -> list[KeyInfo]:
+        with reading(self.store.engine) as conn:
+            return [_key_info(r) for r in self.store.keys(conn)]
+
+    def key_info(self, name: str, *, include_revoked: bool = False) -> KeyInfo:
+        keys = [k for k in self.list_keys() if k.name == name]
+        active = [k for k in keys if k.revoked_index is None]
+        if active:
+            return active[-1]
+        if include_revoked and keys:
+            return keys[-1]
+        raise InputError(f"no key named {name}")
+
+    def _active_key(self, name: str) -> KeyInfo | None:
+        try:
+            return self.key_info(name)
+        except InputError:
+            return None
+
+    # --- checkpoints --------------------------------------------------------------
+    def _log_signer(self) -> NoteSigner:
+        return NoteSigner(
+            self.origin, read_private_key(self.dir.log_key, passphrase=self._passphrase)
+        )
+
+    def _checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:
+        latest = self.store.latest_checkpoint(conn)
+        if latest is not None and _age_seconds(latest.created) < CHECKPOINT_INTERVAL_S:
+            return
+        self._store_checkpoint(conn, size, root)
+
+    def _store_checkpoint(self, conn: Connection, size: int, root: bytes) -> str:
+        note = sign_checkpoint(self._log_signer(), origin=self.origin, size=size, root=root)
+        self.store.add_checkpoint(conn, size=size, root=root, note=note, created=utc_now())
+        return note
+
+    def checkpoint(self) -> str:
+        """The latest checkpoint, signing a fresh one if the log has grown since."""
+        with locked_write(self.store.engine) as conn:
+            size, _ = self.store.tail(conn)
+            latest = self.store.latest_checkpoint(conn)
+            if latest is not None and latest.size == size:
+                note = latest.note
+            else:
+                note = self._store_checkpoint(conn, size, self._root(conn, size))
+        self.dir.remember_checkpoint(note)
+        return note
+
+    def _root(self, conn: Connection, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        nodes = self.store.perfect_nodes(conn, frontier(size))
+        return root_from_frontier(size, [nodes[c] for c in frontier(size)])
+
+    # --- reading the log -------------------------------------------------------------
+    def size(self) -> int:
+        with reading(self.store.engine) as conn:
+            return self.store.tail(conn)[0]
+
+    def entries(self, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        import json
+
+        with reading(self.store.engine) as conn:
+            return [
+                {"index": idx, "leaf_hash": digest.hex(), "leaf": json.loads(leaf)}
+                for idx, leaf, digest, _, _ in self.store.iter_leaves(conn, start=start, end=end)
+            ]
+
+    def inclusion_proof(self, index: int, *, size: int | None = None) -> Proof:
+        with reading(self.store.engine) as conn:
+            tree_size = self._proof_size(conn, size)
+            if not 0 <= index < tree_size:
+                raise InputError(f"index {index} is outside the tree of size {tree_size}")
+            nodes = self.store.perfect_nodes(conn, inclusion_nodes(index=index, size=tree_size))
+            leaf = self.store.perfect_nodes(conn, [(0, index)])[(0, index)]
+        hashes = inclusion_proof(index=index, size=tree_size, nodes=nodes)
+        return Proof(hashes, tree_size, index=index, leaf_hash=leaf)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> Proof:
+        with reading(self.store.engine) as conn:
+            new = self._proof_size(conn, new_size)
+            if not 0 <= old_size <= new:
+                raise InputError(f"old size {old_size} must be between 0 and the new size {new}")
+            nodes = self.store.perfect_nodes(
+                conn, consistency_nodes(old_size=old_size, new_size=new)
+            )
+        hashes = consistency_proof(old_size=old_size, new_size=new, nodes=nodes)
+        return Proof(hashes, new, old_size=old_size)
+
+    def _proof_size(self, conn: Connection, size: int | None) -> int:
+        current, _ = self.store.tail(conn)
+        if size is None:
+            return current
+        if not 0 <= size <= current:
+            raise InputError(f"tree size {size} is outside 0..{current}")
+        return size
+
+    def tlog_proof(self, index: int) -> str:
+        """A self-contained C2SP tlog-proof for ``index`` against a fresh checkpoint."""
+        note = self.checkpoint()
+        size = open_checkpoint(note, [self.verifier]).size
+        proof = self.inclusion_proof(index, size=size)
+        return format_tlog_proof(index=index, proof=proof.hashes, checkpoint_note=note)
+
+    # --- verification ------------------------------------------------------------
+    def verify(
+        self, *, tree_only: bool = False, checkpoint: str | None = None, workers: int | None = None
+    ) -> AuditReport:
+        """Audit the whole log; raises VerificationError naming the first bad index."""
+        notes = [("database", r.note) for r in self._stored_checkpoints()]
+        seen = self.dir.seen_checkpoint()
+        if seen is not None:
+            notes.append((str(self.dir.checkpoint_file), seen))
+        if checkpoint is not None:
+            notes.append(("given checkpoint", checkpoint))
+        opened = [open_checkpoint(n, [self.verifier], source=src) for src, n in notes]
+        with reading(self.store.engine) as conn:
+            public_keys = _public_keys(self.store, conn)
+            if workers is None:  # a pool only pays for itself on large logs
+                big = self.store.tail(conn)[0] >= PARALLEL_AUDIT_FROM
+                workers = (os.cpu_count() or 1) if big else 1
+            return audit_log(
+                self.store.iter_leaves(conn),
+                public_keys=public_keys,
+                checkpoints=[(c.size, c.root) for c in opened],
+                stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),
+                signatures=not tree_only,
+                workers=workers,
+            )
+
+    def _stored_checkpoints(self) -> list[Any]:
+        with reading(self.store.engine) as conn:
+            return self.store.checkpoints(conn)
+
+
+def _public_keys(store: Store, conn: Connection) -> dict[str, bytes]:
+    """key id -> raw key for every key.added leaf, read from the leaves themselves."""
+    import json
+
+    keys: dict[str, bytes] = {}
+    for _, leaf in store.leaves_of_kinds(conn, ["key.added"]):
+        try:
+            body = json.loads(leaf)["envelope"]["entry"]["body"]
+            keys[body["key_id"]] = base64.b64decode(body["public_key"], validate=True)
+        except (ValueError, KeyError, TypeError):
+            continue  # the replay names this leaf as malformed
+    return keys
+
+
+def _key_body(name: str, role: Role, pub: PublicKey) -> dict[str, Any]:
+    return {"name": name, "role": str(role), "public_key": pub.to_b64(), "key_id": pub.key_id}
+
+
+def _key_info(row: Any) -> KeyInfo:
+    return KeyInfo(row.name, row.role, row.key_id, row.public_key, row.added_idx, row.revoked_idx)
+
+
+def _age_seconds(created: str) -> float:
+    from datetime import UTC, datetime
+
+    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+__all__ = ["Appended", "AuditReport", "KeyInfo", "KeyState", "Ledger", "Proof"]

@@ -1,0 +1,208 @@
+"""The store: the one object that reads and writes the database.
+
+It knows tables and SQL, not hashing or signatures; the sequencer and the
+service compose it with ``ledger.log`` and ``ledger.crypto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import SQLModel
+
+from ledger.errors import InputError, StorageError
+from ledger.store import triggers
+from ledger.store.engine import make_engine
+from ledger.store.tables import (
+    NODE_INDEX_BITS,
+    CheckpointRow,
+    KeyRow,
+    LogLeaf,
+    Meta,
+    TreeNode,
+    node_key,
+)
+from ledger.store.url import normalise_url, redact
+
+SCHEMA_VERSION = "1"
+_LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
+_NODES = TreeNode.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
+_KEYS = KeyRow.__table__  # type: ignore[attr-defined]
+_META = Meta.__table__  # type: ignore[attr-defined]
+
+
+def _raw(value: Any) -> bytes:
+    """Column value as bytes, whatever type a tampered row holds."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return b""
+    return bytes(value)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def create(cls, url: str) -> Store:
+        """Create the tables and triggers of a new ledger database."""
+        engine = make_engine(normalise_url(url))
+        try:
+            if inspect(engine).has_table("meta"):
+                raise InputError(f"database {redact(url)} already holds a ledger")
+            with engine.begin() as conn:
+                SQLModel.metadata.create_all(conn)
+                triggers.install(conn)
+                conn.execute(insert(_META).values(key="schema_version", value=SCHEMA_VERSION))
+        except OperationalError as exc:
+            raise StorageError(f"database {redact(url)}: {exc.orig}") from exc
+        return cls(engine)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = make_engine(normalise_url(url))
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(
+                    select(_META.c.value).where(_META.c.key == "schema_version")
+                ).scalar()
+        except (OperationalError, ProgrammingError) as exc:
+            raise InputError(f"database {redact(url)} holds no medledger ledger") from exc
+        if version != SCHEMA_VERSION:
+            raise InputError(f"database {redact(url)} has schema {version}, need {SCHEMA_VERSION}")
+        return cls(engine)
+
+    # meta
+    def get_meta(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(_META.c.value).where(_META.c.key == key)).scalar()
+
+    def set_meta(self, conn: Connection, key: str, value: str) -> None:
+        if self.get_meta(conn, key) is None:
+            conn.execute(insert(_META).values(key=key, value=value))
+        else:
+            conn.execute(update(_META).where(_META.c.key == key).values(value=value))
+
+    # the log
+    def tail(self, conn: Connection) -> tuple[int, bytes | None]:
+        """(tree size, hash of the last leaf or None when empty)."""
+        row = conn.execute(
+            select(_LEAVES.c.idx, _LEAVES.c.leaf_hash).order_by(_LEAVES.c.idx.desc()).limit(1)
+        ).first()
+        return (0, None) if row is None else (row.idx + 1, bytes(row.leaf_hash))
+
+    def count_leaves(self, conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(_LEAVES)).scalar_one())
+
+    def existing_envelopes(self, conn: Connection, hashes: Sequence[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            rows = conn.execute(
+                select(_LEAVES.c.envelope_hash, _LEAVES.c.idx).where(
+                    _LEAVES.c.envelope_hash.in_(chunk)
+                )
+            )
+            found.update((bytes(r.envelope_hash), r.idx) for r in rows)
+        return found
+
+    def insert_leaves(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        try:
+            conn.execute(insert(_LEAVES), list(rows))
+        except IntegrityError as exc:
+            raise StorageError(f"append conflict: {exc.orig}".splitlines()[0]) from exc
+
+    def iter_leaves(
+        self, conn: Connection, *, start: int = 0, end: int | None = None, chunk: int = 20000
+    ) -> Iterator[tuple[int, bytes, bytes, str, str]]:
+        """(idx, leaf bytes, stored leaf hash, kind, actor) in index order, read in chunks."""
+        cursor = start
+        cols = (_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash, _LEAVES.c.kind, _LEAVES.c.actor)
+        while end is None or cursor < end:
+            query = select(*cols).where(_LEAVES.c.idx >= cursor)
+            if end is not None:
+                query = query.where(_LEAVES.c.idx < end)
+            rows = conn.execute(query.order_by(_LEAVES.c.idx).limit(chunk)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.idx, _raw(row.leaf), _raw(row.leaf_hash), str(row.kind), str(row.actor)
+            cursor = rows[-1].idx + 1
+
+    def leaves_of_kinds(
+        self, conn: Connection, kinds: Iterable[str], *, end: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        query = select(_LEAVES.c.idx, _LEAVES.c.leaf).where(_LEAVES.c.kind.in_(list(kinds)))
+        if end is not None:
+            query = query.where(_LEAVES.c.idx < end)
+        return [(r.idx, _raw(r.leaf)) for r in conn.execute(query.order_by(_LEAVES.c.idx))]
+
+    # the tree
+    def insert_nodes(self, conn: Connection, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        rows = [{"key": node_key(level, index), "hash": h} for level, index, h in nodes]
+        if rows:
+            conn.execute(insert(_NODES), rows)
+
+    def perfect_nodes(
+        self, conn: Connection, coords: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        wanted = {node_key(level, index): (level, index) for level, index in coords}
+        found: dict[tuple[int, int], bytes] = {}
+        keys = list(wanted)
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(_NODES.c.key, _NODES.c.hash).where(
+                    _NODES.c.key.in_(keys[start : start + 500])
+                )
+            )
+            found.update((wanted[r.key], bytes(r.hash)) for r in rows)
+        missing = set(wanted.values()) - set(found)
+        if missing:
+            level, index = min(missing)
+            raise StorageError(f"tree node level {level} index {index} is missing from the store")
+        return found
+
+    def nodes_completed_in(
+        self, conn: Connection, *, start: int, end: int
+    ) -> dict[tuple[int, int], bytes]:
+        """Stored perfect nodes whose last leaf lies in [start, end), every level."""
+        found: dict[tuple[int, int], bytes] = {}
+        level = 0
+        mask = (1 << NODE_INDEX_BITS) - 1
+        while (end >> level) > (start >> level):
+            low, high = node_key(level, start >> level), node_key(level, end >> level)
+            rows = conn.execute(
+                select(_NODES.c.key, _NODES.c.hash).where(_NODES.c.key >= low, _NODES.c.key < high)
+            )
+            found.update(((level, r.key & mask), _raw(r.hash)) for r in rows)
+            level += 1
+        return found
+
+    # checkpoints
+    def add_checkpoint(
+        self, conn: Connection, *, size: int, root: bytes, note: str, created: str
+    ) -> None:
+        conn.execute(insert(_CHECKPOINTS).values(size=size, root=root, note=note, created=created))
+
+    def checkpoints(self, conn: Connection) -> list[CheckpointRow]:
+        rows = conn.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id))
+        return [CheckpointRow.model_validate(r._mapping) for r in rows]
+
+    def latest_checkpoint(self, conn: Connection) -> CheckpointRow | None:
+        row = conn.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id.desc()).limit(1)).first()
+        return None if row is None else CheckpointRow.model_validate(row._mapping)
+
+    # keys (a projection of the log)
+    def keys(self, conn: Connection) -> list[KeyRow]:
+        rows = conn.execute(select(_KEYS).order_by(_KEYS.c.added_idx))
+        return [KeyRow.model_validate(r._mapping) for r in rows]
+
+    def insert_key(self, conn: Connection, key: KeyRow) -> None:
+        conn.execute(insert(_KEYS).values(**key.model_dump()))
+
+    def mark_key_revoked(self, conn: Connection, *, key_id: str, idx: int) -> None:
+        conn.execute(update(_KEYS).where(_KEYS.c.key_id == key_id).values(revoked_idx=idx))

@@ -1,0 +1,72 @@
+"""SQLModel tables. The log tables are append-only; the rest are projections of the log.
+
+Tree nodes are the perfect subtrees of the Merkle tree keyed by one integer,
+``level << 48 | index``, so SQLite keeps them in its rowid b-tree with no
+second index (about 2 nodes per leaf).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+NODE_INDEX_BITS = 48
+
+
+def node_key(level: int, index: int) -> int:
+    return (level << NODE_INDEX_BITS) | index
+
+
+class LogLeaf(SQLModel, table=True):
+    __tablename__ = "log_leaves"
+
+    idx: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False),
+    )
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    envelope_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    kind: str = Field(index=True)
+    actor: str
+
+
+class TreeNode(SQLModel, table=True):
+    __tablename__ = "tree_nodes"
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str
+    created: str
+
+
+class KeyRow(SQLModel, table=True):
+    """Projection of key.added / key.revoked entries."""
+
+    __tablename__ = "keys"
+
+    key_id: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    role: str
+    public_key: str
+    added_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_idx: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class Meta(SQLModel, table=True):
+    """Ledger-wide settings: origin, log verifier key, policies, schema version."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")

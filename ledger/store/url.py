@@ -1,0 +1,44 @@
+"""Database URLs: SQLite by default, PostgreSQL by URL; anything else is refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.errors import InputError
+
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Map a user's URL onto the driver medledger uses; unknown schemes are an error."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise InputError(f"database URL {url!r} has no scheme (sqlite:/// or postgresql://)")
+    driver = _DRIVERS.get(scheme.lower())
+    if driver is None:
+        raise InputError(
+            f"unknown database backend {scheme!r}: use sqlite:///PATH or postgresql://..."
+        )
+    return f"{driver}://{rest}"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
