@@ -13,6 +13,9 @@ from cli.options import JsonOpt
 from cli.output import emit_json, out
 from ledger.bundle import export_bundle, verify_bundle
 from ledger.errors import VerificationError
+from ledger.registration.lookup import show_image
+from ledger.registration.pipeline import RegisterOptions
+from ledger.registration.register import register
 from ledger.service import Ledger
 
 
@@ -52,6 +55,7 @@ def demo(as_json: JsonOpt = False) -> None:
             ),
             keys=len(keys),
         )
+        step("register", _register(ledger, root), registered=True)
         note = ledger.checkpoint()
         step("checkpoint", "signed C2SP checkpoint:\n" + _indent(note), checkpoint=note)
         proof = ledger.inclusion_proof(2)
@@ -80,6 +84,64 @@ def demo(as_json: JsonOpt = False) -> None:
         step("tamper", _tamper(root), detected=True)
     if as_json:
         emit_json({"ok": True, "steps": steps})
+
+
+DEMO_FILES = (
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jp2klossless.dcm",
+    "JPEG2000.dcm",
+    "SC_rgb.dcm",
+)
+
+
+def _register(ledger: Ledger, root: Path) -> str:
+    """Register pydicom's public test files: same pixels in any encoding share a digest."""
+    from pydicom.data import get_testdata_file
+
+    folder = root / "incoming"
+    folder.mkdir()
+    for name in DEMO_FILES:
+        found = get_testdata_file(name)
+        if found is not None:
+            shutil.copy(str(found), folder / name)
+    (folder / "notes.txt").write_text("not an image\n")
+    summary = register(
+        ledger,
+        [folder],
+        RegisterOptions(
+            source="site-a",
+            license="CC-BY-4.0",
+            consent="waived",
+            key="site-a",
+            dataset="demo-set",
+            workers=1,
+        ),
+    )
+    rerun = register(
+        ledger,
+        [folder],
+        RegisterOptions(
+            source="site-a", license="CC-BY-4.0", consent="waived", key="site-a", workers=1
+        ),
+    )
+    lines = [
+        f"registered {summary.registered} public DICOM test files from pydicom as site-a;"
+        f" refused {len(summary.refused)}:"
+    ]
+    lines += [f"  {Path(r['path']).name}: {r['reason']}" for r in summary.refused]
+    lines.append(f"rerun: {rerun.registered} registered, {rerun.already_known} already known")
+    digests: dict[str, list[str]] = {}
+    for name in DEMO_FILES:
+        shown = show_image(ledger, str(folder / name)) if (folder / name).exists() else None
+        if shown and shown["registrations"]:
+            digests.setdefault(shown["registrations"][0]["image"]["pixel_sha256"], []).append(name)
+    for digest, names in digests.items():
+        if len(names) > 1:
+            lines.append(f"same pixels, different encodings ({digest[:16]}): " + ", ".join(names))
+    return "\n".join(lines)
 
 
 def _tamper(root: Path) -> str:

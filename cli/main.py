@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import demo, keys, logcmd, verifycmd
+from cli import demo, keys, logcmd, registercmd, verifycmd
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
 from cli.output import emit_json, fail_line, out
 from ledger.errors import LedgerError
@@ -28,6 +28,8 @@ app.add_typer(logcmd.checkpoint_app, name="checkpoint")
 app.add_typer(verifycmd.bundle_app, name="bundle")
 app.command("verify")(verifycmd.verify)
 app.command("demo")(demo.demo)
+app.command("register")(registercmd.register_command)
+app.command("show")(registercmd.show_command)
 
 
 @app.command("init")

@@ -11,9 +11,11 @@ DIR/checkpoint       the newest checkpoint this directory has seen; an older
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,9 +85,22 @@ class LedgerDir:
             return None
 
     def remember_checkpoint(self, note: str) -> None:
-        tmp = self.checkpoint_file.with_suffix(".tmp")
-        tmp.write_text(note)
-        os.replace(tmp, self.checkpoint_file)
+        """Keep the newest checkpoint seen; never replace it with a smaller tree."""
+        with open(self.path / "checkpoint.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # many writers may share a directory
+            current = self.seen_checkpoint()
+            if current is not None and _tree_size(current) > _tree_size(note):
+                return
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(note)
+            os.replace(tmp, self.checkpoint_file)
+
+
+def _tree_size(note: str) -> int:
+    """The size line of a checkpoint note; its signature is checked by whoever reads it."""
+    lines = note.split("\n")
+    return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else -1
 
 
 def _write_private(path: Path, data: bytes) -> None:

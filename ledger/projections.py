@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.store import Store
-from ledger.store.tables import KeyRow
+from ledger.store.tables import ImageRow, KeyRow
 
 Projection = Callable[[Store, Connection, int, dict[str, Any]], None]
 _PROJECTIONS: dict[str, Projection] = {}
@@ -46,5 +46,25 @@ def _key_revoked(store: Store, conn: Connection, index: int, entry: dict[str, An
     store.mark_key_revoked(conn, key_id=entry["body"]["key_id"], idx=index)
 
 
+def _image_registered(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
+    body = entry["body"]
+    image = body["image"]
+    store.insert_image(
+        conn,
+        ImageRow(
+            idx=index,
+            file_sha256=image["file_sha256"],
+            pixel_sha256=image["pixel_sha256"],
+            source=body["source"],
+            dataset=body.get("dataset"),
+            license=body["license"],
+            consent=body["consent"],
+            format=image["format"],
+            registered=entry["time"],
+        ),
+    )
+
+
 register_projection("key.added", _key_added)
+register_projection("image.registered", _image_registered)
 register_projection("key.revoked", _key_revoked)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.audit.keystate import KeyRecord, KeyState
+from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules, shared_pool
 from ledger.crypto.keys import PublicKey
-from ledger.crypto.signing import verify_entry
+from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import leaf_hash
@@ -27,10 +30,14 @@ from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
 from ledger.model.roles import Role
 from ledger.projections import project
-from ledger.store import Store, locked_write
+from ledger.store import Store, locked_write, reading
 
 # Called inside the transaction with (conn, size, root) after the batch is stored.
 AfterAppend = Callable[[Connection, int, bytes], None]
+
+# Batches at least this large are checked on worker processes (see ``_encode_all``).
+PARALLEL_FROM = 256
+_TASK_SIZE = 128  # envelopes per worker task
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def append(
     store: Store, envelopes: Sequence[dict[str, Any]], *, after: AfterAppend | None = None
 ) -> list[Appended]:
     """Append ``envelopes`` in order; returns one result per envelope."""
-    encoded = [_validate(i, env) for i, env in enumerate(envelopes)]
+    encoded = _encode_all(store, envelopes)
     with locked_write(store.engine) as conn:
         size, tail = store.tail(conn)
         known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
@@ -82,14 +89,15 @@ def append(
             entry = item.envelope["entry"]
             try:
                 signer = keys.signer(index=index, entry=entry)
-                public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
-                public_keys[signer.key_id] = public
-                verify_entry(public, item.entry_bytes, base64.b64decode(item.envelope["sig"]))
+                if not (item.verified_ok and item.verified_with == signer.public_key):
+                    public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
+                    public_keys[signer.key_id] = public
+                    verify_entry(public, item.entry_bytes, decode_sig(item.envelope["sig"]))
                 keys.apply(index=index, entry=entry)
             except LedgerError as exc:
                 exc.subject = exc.subject or f"envelope {item.position}"
                 raise
-            leaf_bytes = canonical_json({"prev": prev, "envelope": item.envelope})
+            leaf_bytes = _leaf_bytes(prev, item.envelope_bytes)
             lh = leaf_hash(leaf_bytes)
             rows.append(
                 {
@@ -132,7 +140,13 @@ class _Encoded:
     position: int
     envelope: dict[str, Any]
     entry_bytes: bytes
+    envelope_bytes: bytes  # canonical_json(envelope)
     envelope_hash: bytes
+    # Set when a worker already checked the signature: the raw public key it used
+    # and the outcome. The sequencer still decides who may sign, and trusts the
+    # outcome only if that signer's key is this one.
+    verified_with: bytes | None = None
+    verified_ok: bool = False
 
 
 def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
@@ -143,12 +157,118 @@ def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
     except LedgerError as exc:
         exc.subject = subject
         raise
+    entry_bytes = canonical_json(envelope["entry"])
+    envelope_bytes = _envelope_bytes(entry_bytes, envelope["sig"])
     return _Encoded(
         position,
         envelope,
-        canonical_json(envelope["entry"]),
-        hashlib.sha256(canonical_json(envelope)).digest(),
+        entry_bytes,
+        envelope_bytes,
+        hashlib.sha256(envelope_bytes).digest(),
     )
+
+
+# RFC 8785 encodes an object member by member with keys in order, so a canonical
+# envelope {entry, sig} and leaf {envelope, prev} are the canonical bytes of their
+# parts spliced into fixed text. The signature has been validated as 88 base64
+# characters (no JSON escapes) and prev is 64 hex digits, so these are exactly
+# canonical_json(envelope) and canonical_json({"prev": prev, "envelope": envelope}),
+# without encoding the same entry three times.
+def _envelope_bytes(entry_bytes: bytes, sig: str) -> bytes:
+    return b'{"entry":' + entry_bytes + b',"sig":"' + sig.encode("ascii") + b'"}'
+
+
+def _leaf_bytes(prev: str, envelope_bytes: bytes) -> bytes:
+    return b'{"envelope":' + envelope_bytes + b',"prev":"' + prev.encode("ascii") + b'"}'
+
+
+def _encode_all(store: Store, envelopes: Sequence[dict[str, Any]]) -> list[_Encoded]:
+    """``_validate`` every envelope, in order, raising the first error it raises.
+
+    Large batches are validated, and their signatures checked against the signers'
+    keys as currently stored, on worker processes. Anything a worker could not
+    accept (or a pool that fails) sends the whole batch back through ``_validate``
+    here, so errors and their order are exactly those of the sequential check.
+    """
+    if len(envelopes) < PARALLEL_FROM:
+        return [_validate(i, env) for i, env in enumerate(envelopes)]
+    pool = shared_pool()
+    if pool is None:
+        return [_validate(i, env) for i, env in enumerate(envelopes)]
+    with reading(store.engine) as conn:
+        stored_keys = {r.key_id: base64.b64decode(r.public_key) for r in store.keys(conn)}
+    modules = kind_modules()
+    futures: list[tuple[int, Future[list[_Checked | None]]]] = []
+    try:
+        for start in range(0, len(envelopes), _TASK_SIZE):
+            chunk = list(envelopes[start : start + _TASK_SIZE])
+            keys = {a: stored_keys[a] for a in map(_actor_of, chunk) if a in stored_keys}
+            futures.append((start, pool.submit(_check_envelopes, chunk, keys, modules)))
+        checked = [(start, future.result()) for start, future in futures]
+    except BrokenProcessPool:
+        discard_pool(pool)
+        return [_validate(i, env) for i, env in enumerate(envelopes)]
+    encoded: list[_Encoded] = []
+    for start, results in checked:
+        for offset, result in enumerate(results):
+            position = start + offset
+            if result is None:  # let the sequential check raise its own error
+                rest = range(position, len(envelopes))
+                return encoded + [_validate(i, envelopes[i]) for i in rest]
+            entry_len, envelope_bytes, envelope_hash, key, ok = result
+            encoded.append(
+                _Encoded(
+                    position,
+                    envelopes[position],
+                    envelope_bytes[9 : 9 + entry_len],
+                    envelope_bytes,
+                    envelope_hash,
+                    key,
+                    ok,
+                )
+            )
+    return encoded
+
+
+def _actor_of(envelope: Any) -> str | None:
+    try:
+        actor = envelope["entry"]["actor"]
+    except (TypeError, KeyError, IndexError):
+        return None
+    return actor if isinstance(actor, str) else None
+
+
+# (len(entry bytes), envelope bytes, envelope hash, key the signature was checked with, ok)
+_Checked = tuple[int, bytes, bytes, bytes | None, bool]
+
+
+def _check_envelopes(
+    chunk: list[dict[str, Any]], keys: dict[str, bytes], modules: tuple[str, ...]
+) -> list[_Checked | None]:
+    """In a worker: ``_validate`` each envelope and check its signature when its key is given.
+
+    None marks an envelope that failed (the parent repeats the check to report it).
+    """
+    import_kind_modules(modules)
+    out: list[_Checked | None] = []
+    cache: dict[bytes, PublicKey] = {}
+    for position, envelope in enumerate(chunk):
+        try:
+            item = _validate(position, envelope)
+        except Exception:
+            out.append(None)
+            continue
+        raw = keys.get(envelope["entry"]["actor"])
+        ok = False
+        if raw is not None:
+            try:
+                public = cache.get(raw) or cache.setdefault(raw, PublicKey(raw))
+                verify_entry(public, item.entry_bytes, decode_sig(envelope["sig"]))
+                ok = True
+            except LedgerError:
+                ok = False
+        out.append((len(item.entry_bytes), item.envelope_bytes, item.envelope_hash, raw, ok))
+    return out
 
 
 def _existing(store: Store, conn: Connection, index: int) -> Appended:

@@ -157,7 +157,7 @@ class Ledger:
 
     def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
         """Append signed envelopes (all or nothing), then publish a checkpoint."""
-        results = append(self.store, envelopes, after=self._checkpoint_if_due)
+        results = append(self.store, envelopes, after=self.checkpoint_if_due)
         self.checkpoint()
         return results
 
@@ -232,7 +232,7 @@ class Ledger:
             self.origin, read_private_key(self.dir.log_key, passphrase=self._passphrase)
         )
 
-    def _checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:
+    def checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:
         latest = self.store.latest_checkpoint(conn)
         if latest is not None and _age_seconds(latest.created) < CHECKPOINT_INTERVAL_S:
             return

@@ -7,18 +7,13 @@ and when an auditor replays the log, so the two can never disagree.
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ledger.crypto.keys import key_id_of
 from ledger.errors import PolicyError
 from ledger.model.kinds import kind_spec
 from ledger.model.roles import Role
-
-
-def key_id_of(raw_public_key: bytes) -> str:
-    """Hex SHA-256(0x01 || raw Ed25519 key); 0x01 names the algorithm as in signed notes."""
-    return hashlib.sha256(b"\x01" + raw_public_key).hexdigest()
 
 
 @dataclass(frozen=True)

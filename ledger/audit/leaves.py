@@ -6,13 +6,12 @@ the cost floor), and return small facts for the sequential replay.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.crypto.keys import PublicKey
-from ledger.crypto.signing import verify_entry
+from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
 from ledger.log.hashing import leaf_hash
 from ledger.model.canonical import canonical_json
@@ -66,7 +65,7 @@ def check_leaf(
         return _failed(facts, f"signed by unknown key {actor[:16]}")
     public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
     try:
-        verify_entry(public, canonical_json(entry), base64.b64decode(envelope["sig"]))
+        verify_entry(public, canonical_json(entry), decode_sig(envelope["sig"]))
     except LedgerError:
         return _failed(facts, "signature does not verify")
     return facts

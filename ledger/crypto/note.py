@@ -316,7 +316,7 @@ def open_note(
             continue
         label = f"{signature.name}+{signature.key_hash:08x}"
         if len(candidates) > 1:
-            raise InputError(f"ambiguous key {label}: several verifiers share its name and hash")
+            raise InputError(f"{where}ambiguous key {label}: two verifiers share name and hash")
         if ident in checked:
             continue  # Go checks one signature per known key and skips repeats
         checked.add(ident)

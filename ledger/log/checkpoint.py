@@ -76,10 +76,7 @@ class Checkpoint:
             )
         root = decode_hash(root_text)
         if root is None:
-            raise _bad(
-                f"invalid root hash {_short(root_text)} "
-                "(want canonical base64 of 32 bytes)"
-            )
+            raise _bad(f"invalid root hash {_short(root_text)} (want canonical base64 of 32 bytes)")
         for number, line in enumerate(extensions, start=4):
             if not line:
                 raise _bad(f"empty line {number} (extension lines must be non-empty)")

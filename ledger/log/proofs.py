@@ -141,9 +141,7 @@ def consistency_nodes(*, old_size: int, new_size: int) -> set[Node]:
     return _nodes_of(_consistency_ranges(old_size, new_size))
 
 
-def consistency_proof(
-    *, old_size: int, new_size: int, nodes: Mapping[Node, bytes]
-) -> list[bytes]:
+def consistency_proof(*, old_size: int, new_size: int, nodes: Mapping[Node, bytes]) -> list[bytes]:
     """RFC 9162 consistency proof, from the hashes of ``consistency_nodes``.
 
     Empty when ``old_size`` is 0 or equals ``new_size`` (see the module docstring).

@@ -112,8 +112,7 @@ def subtree_hash(*, start: int, end: int, nodes: Mapping[Node, bytes]) -> bytes:
         value = nodes.get(node)
         if value is None:
             raise InputError(
-                f"missing tree node (level {node[0]}, index {node[1]}) "
-                f"for range [{start}, {end})"
+                f"missing tree node (level {node[0]}, index {node[1]}) for range [{start}, {end})"
             )
         hashes.append(value)
     return _fold_right(hashes)

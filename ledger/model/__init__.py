@@ -1,3 +1,4 @@
 """Records and entry bodies; canonical encoding (RFC 8785)."""
 
+from ledger.model import images as _images  # noqa: F401 - registers image.registered
 from ledger.model import keys as _keys  # noqa: F401 - registers the key kinds

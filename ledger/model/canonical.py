@@ -11,6 +11,7 @@ test keeps the two byte-identical.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -23,25 +24,35 @@ _encode_fast = json.JSONEncoder(
 ).encode
 
 
+# Any code point from the first surrogate up: the same test as ``ord(c) >= 0xD800``,
+# run by the regex engine instead of a Python loop over characters.
+_HIGH_CHAR = re.compile("[\ud800-\U0010ffff]")
+
+
 def _fast_path_ok(value: Any) -> bool:
+    # Hot path (every append and every audited leaf): ASCII strings, the usual
+    # case, are settled by ``str.isascii`` in C; only others reach the regex.
     stack = [value]
+    pop, extend, search = stack.pop, stack.extend, _HIGH_CHAR.search
     while stack:
-        item = stack.pop()
+        item = pop()
         if isinstance(item, str):
-            if any(ord(c) >= 0xD800 for c in item):
+            if not item.isascii() and search(item) is not None:
                 return False
+        elif isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str) or (
+                    not key.isascii() and search(key) is not None
+                ):
+                    return False
+            extend(item.values())
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
             if not -SAFE_INT <= item <= SAFE_INT:
                 return False
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                if not isinstance(key, str) or any(ord(c) >= 0xD800 for c in key):
-                    return False
-                stack.append(sub)
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            extend(item)
         else:
             return False
     return True

@@ -7,7 +7,7 @@ second index (about 2 nodes per leaf).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary
+from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 NODE_INDEX_BITS = 48
@@ -70,3 +70,20 @@ class Meta(SQLModel, table=True):
 
 
 APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
+
+
+class ImageRow(SQLModel, table=True):
+    """Projection of image.registered: one row per (file, registering source)."""
+
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("file_sha256", "source", name="uq_image_file_source"),)
+
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    file_sha256: str = Field(index=True)
+    pixel_sha256: str = Field(index=True)
+    source: str = Field(index=True)
+    dataset: str | None = Field(default=None, index=True)
+    license: str
+    consent: str
+    format: str
+    registered: str

@@ -186,7 +186,7 @@ DONT_CARE_2 = b"don't care 2".hex()
 
 # --- google/certificate-transparency python/ct/crypto/merkle_test.py ---------------
 
-CT_AUDIT = {
+CT_AUDIT: dict[str, Any] = {
     "index": 848049,
     "size": 3630887,
     "leaf_hash": "7a395c866d5ecdb0cccb623e011dbc392cd348d1d1d72776174e127a24b09c78",
@@ -474,8 +474,14 @@ def _inclusion_files() -> dict[str, Any]:
         ):
             src = f"{TD} testdata/inclusion/additional/{number}/{slug}.json"
             static.setdefault(slug, []).append(
-                {"source": src, "index": index, "size": size, "leaf_hash": leaf,
-                 "proof": [], "root": root}
+                {
+                    "source": src,
+                    "index": index,
+                    "size": size,
+                    "leaf_hash": leaf,
+                    "proof": [],
+                    "root": root,
+                }
             )
     static_desc = {
         "random-leaf": "index beyond or at the size edge, zero-length root",
@@ -489,8 +495,13 @@ def _inclusion_files() -> dict[str, Any]:
 
     # proofgen's singleEntryInclusionProbes: a one-leaf tree over b"data".
     for slug, leaf, root, want_error, desc in (
-        ("matching-root-and-leaf", DATA_LEAF_HASH, DATA_LEAF_HASH, False,
-         "one-leaf tree: the root is the leaf hash and the proof is empty"),
+        (
+            "matching-root-and-leaf",
+            DATA_LEAF_HASH,
+            DATA_LEAF_HASH,
+            False,
+            "one-leaf tree: the root is the leaf hash and the proof is empty",
+        ),
         ("empty-leaf", "", DATA_LEAF_HASH, True, "one-leaf tree, zero-length leaf hash"),
         ("empty-root", DATA_LEAF_HASH, "", True, "one-leaf tree, zero-length root"),
         ("empty-root-and-leaf", "", "", True, "one-leaf tree, zero-length leaf and root"),
@@ -531,11 +542,26 @@ def _consistency_files() -> dict[str, Any]:
         (1, 2, d1, d2, [], "sizes do not watch and proof is empty", True),
         (0, 0, empty, d2, [], "roots do not match and sizes are zero", True),
         (1, 1, empty, d2, [], "roots do not not match and sizes are one", True),
-        (0, 0, empty, empty, [empty], "sizes match but proof is not empty and sizes are zero", True),
+        (
+            0,
+            0,
+            empty,
+            empty,
+            [empty],
+            "sizes match but proof is not empty and sizes are zero",
+            True,
+        ),
         (1, 1, empty, empty, [empty], "sizes match but proof is not empty and sizes are one", True),
         (0, 1, empty, d2, [], "size1 is zero and size2 is not zero", True),
-        (0, 1, empty, empty, [empty],
-         "consistency check on empty tree (size1 is zero) is useless", True),
+        (
+            0,
+            1,
+            empty,
+            empty,
+            [empty],
+            "consistency check on empty tree (size1 is zero) is useless",
+            True,
+        ),
     ]
     for size1, size2, root1, root2, proof, upstream, upstream_error in static:
         slug = _file_name(upstream)[: -len(".json")]
@@ -558,19 +584,28 @@ def _consistency_files() -> dict[str, Any]:
                 "upstream accepts equal 12-byte roots at equal sizes"
             )
         files[f"consistency/additional-{slug}.json"] = _vector(
-            upstream, want_error, f"{TD_PROOFGEN} (testdata/consistency/additional)", [case],
+            upstream,
+            want_error,
+            f"{TD_PROOFGEN} (testdata/consistency/additional)",
+            [case],
             **more,
         )
 
     # medledger's decision for the empty old tree (C2SP tlog-witness), on the reference tree.
     witness = f"{C2SP} tlog-witness.md (old size 0); roots from {TD_CONSTANTS}"
     files["consistency/empty-old-tree.json"] = _vector(
-        "consistency from the empty tree: empty proof, old root SHA-256(\"\")",
+        'consistency from the empty tree: empty proof, old root SHA-256("")',
         False,
         witness,
         [
-            {"source": witness, "old_size": 0, "new_size": n, "old_root": EMPTY_ROOT,
-             "new_root": ROOTS[n], "proof": []}
+            {
+                "source": witness,
+                "old_size": 0,
+                "new_size": n,
+                "old_root": EMPTY_ROOT,
+                "new_root": ROOTS[n],
+                "proof": [],
+            }
             for n in range(9)
         ],
     )
@@ -579,18 +614,30 @@ def _consistency_files() -> dict[str, Any]:
         True,
         witness,
         [
-            {"source": witness, "old_size": 0, "new_size": n, "old_root": EMPTY_ROOT,
-             "new_root": ROOTS[n], "proof": [ROOTS[n]]}
+            {
+                "source": witness,
+                "old_size": 0,
+                "new_size": n,
+                "old_root": EMPTY_ROOT,
+                "new_root": ROOTS[n],
+                "proof": [ROOTS[n]],
+            }
             for n in (0, 1, 8)
         ],
     )
     files["consistency/empty-old-tree-wrong-old-root.json"] = _vector(
-        "a tree of size 0 whose root is not SHA-256(\"\") is refused",
+        'a tree of size 0 whose root is not SHA-256("") is refused',
         True,
         witness,
         [
-            {"source": witness, "old_size": 0, "new_size": n, "old_root": ROOTS[1],
-             "new_root": ROOTS[n], "proof": []}
+            {
+                "source": witness,
+                "old_size": 0,
+                "new_size": n,
+                "old_root": ROOTS[1],
+                "new_root": ROOTS[n],
+                "proof": [],
+            }
             for n in (0, 1, 8)
         ],
     )
@@ -669,8 +716,11 @@ def render() -> dict[str, str]:
 def drift(root: Path = HERE) -> list[str]:
     """Paths that differ from what :func:`render` makes, or that it would not make."""
     want = render()
-    bad = [p for p, text in want.items() if not (root / p).is_file()
-           or (root / p).read_text(encoding="utf-8") != text]
+    bad = [
+        p
+        for p, text in want.items()
+        if not (root / p).is_file() or (root / p).read_text(encoding="utf-8") != text
+    ]
     for folder in OWNED_DIRS:
         for path in sorted((root / folder).glob("*.json")):
             rel = path.relative_to(root).as_posix()
@@ -686,12 +736,12 @@ def main(argv: list[str]) -> int:
             print(f"drift: {path}", file=sys.stderr)
         return 1 if bad else 0
     for folder in OWNED_DIRS:
-        for path in (HERE / folder).glob("*.json"):
-            path.unlink()
+        for stale in (HERE / folder).glob("*.json"):
+            stale.unlink()
     for rel, text in render().items():
-        path = HERE / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        target = HERE / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -78,7 +78,10 @@ class RefTree:
 
 
 def verify_inclusion(
-    leaf_index: int, tree_size: int, leaf_hash: bytes, inclusion_path: Sequence[bytes],
+    leaf_index: int,
+    tree_size: int,
+    leaf_hash: bytes,
+    inclusion_path: Sequence[bytes],
     root_hash: bytes,
 ) -> bool:
     """RFC 9162 §2.1.3.2, step by step."""
@@ -103,7 +106,10 @@ def verify_inclusion(
 
 
 def verify_consistency(
-    first: int, second: int, first_hash: bytes, second_hash: bytes,
+    first: int,
+    second: int,
+    first_hash: bytes,
+    second_hash: bytes,
     consistency_path: Sequence[bytes],
 ) -> bool:
     """RFC 9162 §2.1.4.2, step by step (defined for 0 < first < second)."""

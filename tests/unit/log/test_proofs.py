@@ -46,8 +46,9 @@ def _check_inclusion(index: int, size: int) -> None:
     assert proof == REF.inclusion(index, size)
     assert len(proof) == inclusion_proof_size(index=index, size=size)
     assert len(inclusion_nodes(index=index, size=size)) <= 2 * size.bit_length()
-    verify_inclusion(index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=proof,
-                     root=REF.root(size))
+    verify_inclusion(
+        index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=proof, root=REF.root(size)
+    )
     assert reference.verify_inclusion(index, size, LEAF_HASHES[index], proof, REF.root(size))
 
 
@@ -60,8 +61,9 @@ def _check_consistency(old: int, new: int) -> None:
         assert proof == []
     assert len(proof) == consistency_proof_size(old_size=old, new_size=new)
     assert len(consistency_nodes(old_size=old, new_size=new)) <= 2 * new.bit_length() + 1
-    verify_consistency(old_size=old, new_size=new, old_root=REF.root(old),
-                       new_root=REF.root(new), proof=proof)
+    verify_consistency(
+        old_size=old, new_size=new, old_root=REF.root(old), new_root=REF.root(new), proof=proof
+    )
 
 
 @pytest.mark.parametrize("size", range(1, EXHAUSTIVE + 1))
@@ -129,8 +131,11 @@ def test_any_flipped_bit_breaks_an_inclusion_proof(
         leaf = _flip(leaf, bit)
     else:
         root = _flip(root, bit)
-    with pytest.raises(VerificationError, match="root .*mismatch: calculated [0-9a-f]{64}, "
-                       "expected [0-9a-f]{64}") as caught:
+    with pytest.raises(
+        VerificationError,
+        match=r"root .*mismatch: calculated [0-9a-f]{64}, "
+        r"expected [0-9a-f]{64}",
+    ) as caught:
         verify_inclusion(index=index, size=size, leaf_hash=leaf, proof=proof, root=root)
     assert caught.value.index == index
     assert not reference.verify_inclusion(index, size, leaf, proof, root)
@@ -152,9 +157,10 @@ def test_any_flipped_bit_breaks_a_consistency_proof(
         old_root = _flip(old_root, bit)
     else:
         new_root = _flip(new_root, bit)
-    with pytest.raises(VerificationError, match="root .*mismatch: calculated [0-9a-f]{64}"):
-        verify_consistency(old_size=old, new_size=new, old_root=old_root, new_root=new_root,
-                           proof=proof)
+    with pytest.raises(VerificationError, match=r"root .*mismatch: calculated [0-9a-f]{64}"):
+        verify_consistency(
+            old_size=old, new_size=new, old_root=old_root, new_root=new_root, proof=proof
+        )
     assert not reference.verify_consistency(old, new, old_root, new_root, proof)
 
 
@@ -169,8 +175,9 @@ def test_truncated_or_extended_inclusion_proofs_fail(
     else:
         changed, message = proof[:-count], "truncated proof"
     with pytest.raises(VerificationError, match=message):
-        verify_inclusion(index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=changed,
-                         root=REF.root(size))
+        verify_inclusion(
+            index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=changed, root=REF.root(size)
+        )
 
 
 @settings(max_examples=200, deadline=None)
@@ -184,8 +191,13 @@ def test_truncated_or_extended_consistency_proofs_fail(
     else:
         changed, message = proof[:-count], "truncated proof"
     with pytest.raises(VerificationError, match=message):
-        verify_consistency(old_size=old, new_size=new, old_root=REF.root(old),
-                           new_root=REF.root(new), proof=changed)
+        verify_consistency(
+            old_size=old,
+            new_size=new,
+            old_root=REF.root(old),
+            new_root=REF.root(new),
+            proof=changed,
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -202,8 +214,9 @@ def test_fast_and_reference_verifiers_agree_on_arbitrary_proofs(
     real = REF.inclusion(index, size)
     proof = data.draw(st.sampled_from([proof, real, real[:1] + proof[:1] + real[2:]]))
     try:
-        verify_inclusion(index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=proof,
-                         root=REF.root(size))
+        verify_inclusion(
+            index=index, size=size, leaf_hash=LEAF_HASHES[index], proof=proof, root=REF.root(size)
+        )
         accepted = True
     except VerificationError:
         accepted = False
@@ -244,8 +257,13 @@ def test_preconditions_come_before_hashing(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(proofs, "sha256", forbidden)
     for kwargs in ({"index": 9}, {"leaf_hash": b""}, {"root": b""}, {"proof": [H]}):
-        args: dict[str, object] = {"index": 2, "size": 8, "leaf_hash": H, "proof": [H] * 3,
-                                   "root": H}
+        args: dict[str, object] = {
+            "index": 2,
+            "size": 8,
+            "leaf_hash": H,
+            "proof": [H] * 3,
+            "root": H,
+        }
         args.update(kwargs)
         with pytest.raises(VerificationError):
             verify_inclusion(**args)  # type: ignore[arg-type]
@@ -276,11 +294,13 @@ def test_missing_node_is_named() -> None:
 
 def test_consistency_from_empty_tree_takes_an_empty_proof() -> None:
     for new in (0, 1, 7, 8):
-        verify_consistency(old_size=0, new_size=new, old_root=EMPTY_ROOT,
-                           new_root=REF.root(new), proof=[])
+        verify_consistency(
+            old_size=0, new_size=new, old_root=EMPTY_ROOT, new_root=REF.root(new), proof=[]
+        )
     with pytest.raises(VerificationError, match="trailing garbage"):
-        verify_consistency(old_size=0, new_size=8, old_root=EMPTY_ROOT, new_root=REF.root(8),
-                           proof=[REF.root(8)])
+        verify_consistency(
+            old_size=0, new_size=8, old_root=EMPTY_ROOT, new_root=REF.root(8), proof=[REF.root(8)]
+        )
 
 
 def test_consistency_from_empty_tree_needs_the_empty_root() -> None:
@@ -315,8 +335,13 @@ def test_consistency_refuses_a_shrinking_log() -> None:
     ],
 )
 def test_consistency_preconditions(kwargs: dict[str, object], message: str) -> None:
-    args: dict[str, object] = {"old_size": 6, "new_size": 8, "old_root": H, "new_root": H,
-                               "proof": [H] * 3}
+    args: dict[str, object] = {
+        "old_size": 6,
+        "new_size": 8,
+        "old_root": H,
+        "new_root": H,
+        "proof": [H] * 3,
+    }
     args.update(kwargs)
     with pytest.raises(VerificationError, match=message):
         verify_consistency(**args)  # type: ignore[arg-type]

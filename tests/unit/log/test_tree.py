@@ -91,8 +91,11 @@ def test_appending_in_batches_equals_appending_at_once(start: int, batches: list
 
 
 def test_appended_nodes_order_and_levels() -> None:
-    new = appended_nodes(size=3, frontier_hashes=[STORE[(1, 0)], STORE[(0, 2)]],
-                         leaf_hashes=[LEAF_HASHES[3], LEAF_HASHES[4]])
+    new = appended_nodes(
+        size=3,
+        frontier_hashes=[STORE[(1, 0)], STORE[(0, 2)]],
+        leaf_hashes=[LEAF_HASHES[3], LEAF_HASHES[4]],
+    )
     assert [(lv, i) for lv, i, _ in new] == [(0, 3), (1, 1), (2, 0), (0, 4)]
 
 
@@ -130,5 +133,6 @@ def test_unaligned_or_empty_ranges_are_refused(start: int, end: int) -> None:
 
 
 def test_subtree_hash_names_a_missing_node() -> None:
-    with pytest.raises(InputError, match=r"missing tree node \(level 0, index 6\) for range \[4, 7\)"):
+    message = r"missing tree node \(level 0, index 6\) for range \[4, 7\)"
+    with pytest.raises(InputError, match=message):
         subtree_hash(start=4, end=7, nodes={(1, 2): b"x" * 32})

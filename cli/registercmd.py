@@ -1,0 +1,103 @@
+"""medledger register and show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.output import emit_json, err, out
+from ledger.errors import InputError, VerificationError
+from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
+from ledger.registration.lookup import show_image
+from ledger.registration.pipeline import RegisterOptions, count_files
+from ledger.registration.register import register
+
+
+def register_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursed).")],
+    source: Annotated[str, typer.Option(help="Registering repository or site.")],
+    license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
+    consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
+    key: Annotated[str, typer.Option(help="Name of the key that signs the entries.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset the images belong to.")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Decoding processes (0: all cores).")] = 0,
+    require_deidentified: Annotated[
+        bool, typer.Option(help="Refuse identifiable images (also a ledger policy at init).")
+    ] = False,
+    keep_demographics: Annotated[
+        bool, typer.Option(help="Record sex and an age band, from de-identified input only.")
+    ] = False,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
+    ] = DEFAULT_MAX_PIXELS,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register images: one signed image.registered entry each; rerun to resume."""
+    opened = open_ledger(ledger)
+    options = RegisterOptions(
+        source=source,
+        license=license,
+        consent=consent,
+        key=key,
+        dataset=dataset,
+        workers=workers,
+        require_deidentified=require_deidentified,
+        keep_demographics=keep_demographics,
+        limits=DecodeLimits(max_pixels=max_pixels),
+    )
+    columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("register", total=count_files(paths))
+        summary = register(opened, paths, options, progress=lambda _p, _o: bar.advance(task))
+    if as_json:
+        emit_json(summary.to_json())
+    else:
+        out.print(
+            f"registered {summary.registered}, already known {summary.already_known}, "
+            f"refused {len(summary.refused)}" + (" (interrupted)" if summary.interrupted else ""),
+            markup=False,
+        )
+        for refusal in summary.refused:
+            err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.refused and not summary.registered and not summary.already_known:
+        if len(summary.refused) == 1:
+            only = summary.refused[0]
+            raise InputError(only["reason"], subject=only["path"])
+        raise InputError(f"nothing registered: all {len(summary.refused)} files were refused")
+
+
+def show_command(
+    image: Annotated[str, typer.Argument(help="An image file, or its file or pixel SHA-256.")],
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """An image's registrations: origin, signer, signature and inclusion proof (exit 1: none)."""
+    result = show_image(open_ledger(ledger), image)
+    if as_json:
+        emit_json(result)
+    for reg in result["registrations"]:
+        if as_json:
+            break
+        signer = reg["signer"] or {"name": "?", "role": "?"}
+        out.print(
+            f"entry {reg['index']} ({reg['match']} match): {reg['source']}"
+            + (f" / {reg['dataset']}" if reg["dataset"] else "")
+            + f", {reg['license']}, consent {reg['consent']}, {reg['registered']}\n"
+            f"  signed by {signer['name']} ({signer['role']}): signature {reg['signature']}, "
+            f"inclusion in tree {result['checkpoint']['size']}: {reg['inclusion']}\n"
+            f"  pixels {reg['image']['pixel_sha256']} ({reg['image']['format']}, "
+            f"{reg['image']['pixel_form']})",
+            markup=False,
+        )
+    bad = [r for r in result["registrations"] if "invalid" in (r["signature"], r["inclusion"])]
+    if not result["registrations"]:
+        raise VerificationError(f"{image}: not registered in this ledger")
+    if bad:
+        raise VerificationError(f"{image}: entry {bad[0]['index']} does not verify")

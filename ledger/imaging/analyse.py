@@ -1,0 +1,119 @@
+"""``analyse``: the one call a registration worker makes per file.
+
+Decode once; from that one decode derive the digests, the allowlisted
+metadata, the de-identification status, the pseudonyms and the fingerprints.
+The result is small, frozen and picklable, and ``to_json()`` holds only
+JSON-safe, PHI-free values (no floats; names of identifying attributes, never
+their values; UIDs and Patient ID only as keyed pseudonyms).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.errors import PolicyError
+from ledger.fingerprint.hashes import THUMBNAIL_SIZE, Fingerprints, fingerprints
+from ledger.imaging.decode import Decoded, decode
+from ledger.imaging.deid import DeidStatus, deid_status
+from ledger.imaging.digest import pixel_digests
+from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.metadata import JSONValue, dicom_metadata, photo_metadata
+from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
+from ledger.imaging.render import thumbnail
+
+ANALYSIS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    file_sha256: str
+    file_size: int
+    format: str  # dicom, png, jpeg, tiff, bmp, webp
+    pixel_sha256: str
+    pixel_form: str  # canonical dtype and shape, e.g. "<i2 1x512x512x1"
+    frame_sha256: tuple[str, ...]  # per frame, multi-frame images only
+    metadata: dict[str, JSONValue]
+    deid: DeidStatus
+    pseudonyms: Pseudonyms | None  # DICOM only
+    fingerprints: Fingerprints
+    preamble: str | None = None  # DICOM with preamble: zero, tiff or other
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": ANALYSIS_VERSION,
+            "file_sha256": self.file_sha256,
+            "file_size": self.file_size,
+            "format": self.format,
+            "pixel_sha256": self.pixel_sha256,
+            "pixel_form": self.pixel_form,
+            "frame_sha256": list(self.frame_sha256),
+            "metadata": dict(self.metadata),
+            "deid": self.deid.to_json(),
+            "pseudonyms": self.pseudonyms.to_json() if self.pseudonyms else None,
+            "fingerprints": self.fingerprints.to_json(),
+            "preamble": self.preamble,
+        }
+
+
+def analyse(
+    path: str | os.PathLike[str],
+    *,
+    secret: bytes,
+    limits: DecodeLimits,
+    keep_demographics: bool = False,
+    require_deidentified: bool = False,
+) -> Analysis:
+    """Analyse one image file; InputError/PolicyError name the file and the reason."""
+    decoded = decode(path, limits=limits)
+    status = _status(decoded)
+    if require_deidentified:
+        _require_deidentified(decoded, status)
+    digests = pixel_digests(decoded.pixels, bits_stored=decoded.bits_stored, signed=decoded.signed)
+    if decoded.dataset is not None:
+        metadata = dicom_metadata(decoded, status, keep_demographics=keep_demographics)
+        names = pseudonyms(decoded.dataset, secret=secret)
+    else:
+        metadata = photo_metadata(decoded)
+        names = None
+    return Analysis(
+        file_sha256=decoded.file_sha256,
+        file_size=decoded.file_size,
+        format=decoded.format,
+        pixel_sha256=digests.pixel_sha256,
+        pixel_form=digests.form,
+        frame_sha256=digests.frame_sha256,
+        metadata=metadata,
+        deid=status,
+        pseudonyms=names,
+        fingerprints=fingerprints(thumbnail(decoded, size=THUMBNAIL_SIZE)),
+        preamble=decoded.preamble,
+    )
+
+
+def _status(decoded: Decoded) -> DeidStatus:
+    if decoded.dataset is not None:
+        return deid_status(decoded.dataset)
+    return DeidStatus(
+        patient_identity_removed=None,
+        method=None,
+        method_codes=(),
+        identifying_present=decoded.photo_identifying,
+    )
+
+
+def _require_deidentified(decoded: Decoded, status: DeidStatus) -> None:
+    if status.identifying_present:
+        shown = ", ".join(status.identifying_present[:12])
+        more = len(status.identifying_present) - 12
+        suffix = f" and {more} more" if more > 0 else ""
+        raise PolicyError(
+            f"identifiable: {shown}{suffix} present (de-identified input required)",
+            subject=decoded.name,
+        )
+    if decoded.dataset is not None and status.patient_identity_removed is not True:
+        raise PolicyError(
+            "identifiable: Patient Identity Removed is not YES (de-identified input required)",
+            subject=decoded.name,
+        )

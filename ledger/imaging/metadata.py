@@ -1,0 +1,196 @@
+"""The allowlist: the only header values that may enter the ledger.
+
+Values are JSON-safe and float-free (the ledger's canonical JSON forbids
+floats): DICOM decimal strings (DS) stay strings as written, integers are
+ints, multi-valued attributes are lists. Text is cut to printable characters
+and 64 characters. An attribute that is absent, empty or malformed is left out.
+
+DICOM: acquisition and image facts that identify no one (below), the lossy
+compression and derivation attributes and the burned-in annotation flag.
+Derivation Description is free text that Annex E removes (X) unless the Clean
+Descriptors option (113105) was applied, so its text is kept only from
+de-identified input declaring that option; otherwise only its presence is
+recorded. Sex and an age band ("40-49", "90+") only with
+``keep_demographics=True`` and de-identified input.
+
+Photos: EXIF Make, Model and Software only.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from ledger.imaging.decode import Decoded
+from ledger.imaging.deid import DeidStatus
+
+JSONValue = str | int | bool | list[str] | list[int] | None
+
+_TEXT = (
+    "Modality",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "BodyPartExamined",
+    "PhotometricInterpretation",
+    "LossyImageCompression",
+    "BurnedInAnnotation",
+    "PresentationIntentType",
+    "SOPClassUID",
+)
+_DECIMAL = ("KVP", "SliceThickness")
+_DECIMALS = ("PixelSpacing", "LossyImageCompressionRatio")
+_TEXTS = ("ImageType", "LossyImageCompressionMethod")
+_INTEGER = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "SamplesPerPixel",
+    "PixelRepresentation",
+    "NumberOfFrames",
+)
+_DS = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_CLEAN_DESCRIPTORS = "113105"
+_AGE = re.compile(r"(\d{3})([DWMY])")
+
+
+def dicom_metadata(
+    decoded: Decoded, deid: DeidStatus, *, keep_demographics: bool
+) -> dict[str, JSONValue]:
+    ds = decoded.dataset
+    if ds is None:
+        raise ValueError("not a DICOM image")
+    out: dict[str, JSONValue] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for keyword in _TEXT:
+            _put(out, keyword, _text(_get(ds, keyword)))
+        for keyword in _DECIMAL:
+            _put(out, keyword, _decimal(_first(_get(ds, keyword))))
+        for keyword in _DECIMALS:
+            _put(out, keyword, _list(_decimal(v) for v in _values(_get(ds, keyword))))
+        for keyword in _TEXTS:
+            _put(out, keyword, _list(_text(v) for v in _values(_get(ds, keyword))))
+        for keyword in _INTEGER:
+            _put(out, keyword, _integer(_get(ds, keyword)))
+        out["TransferSyntaxUID"] = decoded.transfer_syntax
+        out["NumberOfFrames"] = decoded.frames
+        _derivation(ds, deid, out)
+        if keep_demographics and deid.deidentified:
+            _put(out, "PatientSex", _sex(_get(ds, "PatientSex")))
+            _put(out, "PatientAgeBand", _age_band(_get(ds, "PatientAge")))
+    return out
+
+
+def photo_metadata(decoded: Decoded) -> dict[str, JSONValue]:
+    frame = decoded.pixels.shape
+    out: dict[str, JSONValue] = {
+        "Rows": int(frame[1]),
+        "Columns": int(frame[2]),
+        "SamplesPerPixel": int(frame[3]),
+        "NumberOfFrames": int(frame[0]),
+        "Mode": decoded.color,
+    }
+    for key in ("Make", "Model", "Software"):
+        _put(out, key, _text((decoded.exif or {}).get(key)))
+    return out
+
+
+def _derivation(ds: Dataset, deid: DeidStatus, out: dict[str, JSONValue]) -> None:
+    description = _text(_get(ds, "DerivationDescription"))
+    if description:
+        if deid.deidentified and _CLEAN_DESCRIPTORS in deid.method_codes:
+            out["DerivationDescription"] = description
+        else:
+            out["DerivationDescriptionPresent"] = True
+    codes = []
+    for item in _sequence(ds, "DerivationCodeSequence"):
+        scheme, value = _text(item.get("CodingSchemeDesignator")), _text(item.get("CodeValue"))
+        if value:
+            codes.append(f"{scheme or '?'}:{value}")
+    _put(out, "DerivationCodeSequence", codes or None)
+    sources = _sequence(ds, "SourceImageSequence")
+    if sources:
+        out["SourceImageCount"] = len(sources)
+
+
+def _sex(value: Any) -> str | None:
+    text = _text(value)
+    return text.upper() if text and text.upper() in ("M", "F", "O") else None
+
+
+def _age_band(value: Any) -> str | None:
+    match = _AGE.fullmatch(_text(value) or "")
+    if match is None:
+        return None
+    number, unit = int(match.group(1)), match.group(2)
+    years = {"D": number // 365, "W": number // 52, "M": number // 12, "Y": number}[unit]
+    if years >= 90:
+        return "90+"
+    low = years - years % 10
+    return f"{low}-{low + 9}"
+
+
+def _get(ds: Dataset, keyword: str) -> Any:
+    try:
+        return ds.get(keyword)
+    except Exception:
+        return None
+
+
+def _sequence(ds: Dataset, keyword: str) -> list[Dataset]:
+    try:
+        return [item for item in (ds.get(keyword) or []) if isinstance(item, Dataset)]
+    except Exception:
+        return []
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return [value]
+    return list(value)
+
+
+def _first(value: Any) -> Any:
+    values = _values(value)
+    return values[0] if values else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = "".join(c for c in str(value) if c.isprintable()).strip()[:64]
+    return text or None
+
+
+def _decimal(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = getattr(value, "original_string", None) or str(value)
+    text = text.strip()
+    return text if _DS.fullmatch(text) and len(text) <= 16 else None
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        number = int(_first(value))
+    except (TypeError, ValueError):
+        return None
+    return number if -(2**53) < number < 2**53 else None
+
+
+def _list(values: Any) -> list[str] | None:
+    items = [v for v in values if v is not None]
+    return items or None
+
+
+def _put(out: dict[str, JSONValue], key: str, value: JSONValue) -> None:
+    if value is not None and value != "" and value != []:
+        out[key] = value

@@ -1,0 +1,1 @@
+"""Registering images: discovery, parallel analysis, signed image.registered entries."""

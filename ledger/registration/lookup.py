@@ -1,0 +1,101 @@
+"""Looking an image up: its registrations, each with signer, signature and inclusion proof."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ledger.checkpoints import open_checkpoint
+from ledger.crypto.keys import PublicKey
+from ledger.crypto.signing import decode_sig, verify_entry
+from ledger.errors import InputError, LedgerError
+from ledger.log.proofs import verify_inclusion
+from ledger.model.canonical import canonical_json
+from ledger.service import Ledger
+from ledger.store import reading
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def digest_of(target: str) -> str:
+    """A file's SHA-256 if ``target`` is a file, else ``target`` as a hex digest."""
+    path = Path(target)
+    if path.is_file():
+        sha = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+        except OSError as exc:
+            raise InputError(f"{target}: {exc.strerror or exc}") from exc
+        return sha.hexdigest()
+    value = target.lower()
+    if _HEX64.fullmatch(value):
+        return value
+    raise InputError(f"{target}: neither a file nor a 64-hex-digit SHA-256 digest")
+
+
+def show_image(ledger: Ledger, target: str) -> dict[str, Any]:
+    """Every registration of the image (by file or pixel digest), each re-checked now."""
+    digest = digest_of(target)
+    note = ledger.checkpoint()
+    checkpoint = open_checkpoint(note, [ledger.verifier])
+    with reading(ledger.store.engine) as conn:
+        rows = ledger.store.images_by_digest(conn, digest)
+        keys = {k.key_id: k for k in ledger.store.keys(conn)}
+        leaves = {row.idx: ledger.store.leaf(conn, row.idx) for row in rows}
+    registrations = []
+    for row in rows:
+        leaf_bytes, leaf_hash = leaves[row.idx]
+        envelope = json.loads(leaf_bytes)["envelope"]
+        entry = envelope["entry"]
+        signer = keys.get(entry["actor"])
+        proof = ledger.inclusion_proof(row.idx, size=checkpoint.size)
+        registrations.append(
+            {
+                "index": row.idx,
+                "leaf_hash": leaf_hash.hex(),
+                "match": "file" if row.file_sha256 == digest else "pixels",
+                "source": row.source,
+                "dataset": row.dataset,
+                "license": row.license,
+                "consent": row.consent,
+                "registered": row.registered,
+                "signer": None
+                if signer is None
+                else {"name": signer.name, "role": signer.role, "key_id": signer.key_id},
+                "signature": _signature_status(signer, entry, envelope["sig"]),
+                "inclusion": _inclusion_status(row.idx, leaf_hash, proof.hashes, checkpoint),
+                "proof": {"tree_size": proof.tree_size, "hashes": [h.hex() for h in proof.hashes]},
+                "image": entry["body"]["image"],
+            }
+        )
+    return {
+        "digest": digest,
+        "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex(), "note": note},
+        "registrations": registrations,
+    }
+
+
+def _signature_status(signer: Any, entry: dict[str, Any], sig: str) -> str:
+    if signer is None:
+        return "unknown key"
+    try:
+        verify_entry(PublicKey.from_b64(signer.public_key), canonical_json(entry), decode_sig(sig))
+    except LedgerError:
+        return "invalid"
+    return "valid"
+
+
+def _inclusion_status(index: int, leaf_hash: bytes, proof: list[bytes], checkpoint: Any) -> str:
+    try:
+        verify_inclusion(
+            index=index, size=checkpoint.size, leaf_hash=leaf_hash, proof=proof,
+            root=checkpoint.root,
+        )
+    except LedgerError:
+        return "invalid"
+    return "valid"

@@ -1,0 +1,126 @@
+"""The registration run: discover, analyse in parallel, sign, append in atomic batches.
+
+Memory stays bounded: files are discovered lazily and at most a small window of
+tasks is in flight. Each batch is one transaction, so a crash or Ctrl-C loses
+at most the batch being assembled, and a rerun skips what is already in the log
+(same file bytes from the same source) — nothing is lost or registered twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.imaging.limits import DecodeLimits
+from ledger.registration.walk import Found, iter_files
+from ledger.registration.workers import Analysed, WorkerSettings, analyse_paths, init_worker
+
+TASK_FILES = 8  # files per worker task: amortises pickling without starving a core
+
+
+@dataclass(frozen=True)
+class RegisterOptions:
+    source: str
+    license: str
+    consent: str
+    key: str
+    dataset: str | None = None
+    workers: int = 0  # 0: every core
+    require_deidentified: bool = False
+    keep_demographics: bool = False
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    batch_size: int = 256
+
+
+@dataclass
+class RegisterSummary:
+    registered: int = 0
+    already_known: int = 0
+    refused: list[dict[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    first_index: int | None = None
+    last_index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "registered": self.registered,
+            "already_known": self.already_known,
+            "refused": self.refused,
+            "interrupted": self.interrupted,
+            "entries": None
+            if self.first_index is None
+            else {"first": self.first_index, "last": self.last_index},
+        }
+
+
+# outcome is "registered", "known" or "refused"
+Progress = Callable[[str, str], None]
+
+
+def count_files(paths: Sequence[Path]) -> int:
+    return sum(1 for _ in iter_files(paths))
+
+
+def analysed_stream(
+    paths: Sequence[Path], settings: WorkerSettings, *, workers: int
+) -> Iterator[Analysed]:
+    """Analyses in discovery order, computed on ``workers`` processes (inline for 1)."""
+    found = iter_files(paths)
+    if workers <= 1:
+        init_worker(settings, in_pool=False)
+        for item in found:
+            if item.problem is not None:
+                yield Analysed(str(item.path), None, item.problem)
+            else:
+                yield from analyse_paths([str(item.path)])
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=init_worker, initargs=(settings,)
+    ) as pool:
+        window: deque[Future[list[Analysed]] | list[Analysed]] = deque()
+        try:
+            for task in _tasks(found):
+                window.append(
+                    pool.submit(analyse_paths, task) if isinstance(task, list) else [task]
+                )
+                while len(window) > 4 * workers:
+                    yield from _result(window.popleft())
+            while window:
+                yield from _result(window.popleft())
+        finally:
+            for pending in window:
+                if isinstance(pending, Future):
+                    pending.cancel()
+
+
+def _result(item: Future[list[Analysed]] | list[Analysed]) -> list[Analysed]:
+    return item.result() if isinstance(item, Future) else item
+
+
+def _tasks(found: Iterator[Found]) -> Iterator[list[str] | Analysed]:
+    """Groups of readable paths to analyse, and unreadable ones as ready refusals."""
+    group: list[str] = []
+    for item in found:
+        if item.problem is not None:
+            if group:
+                yield group
+                group = []
+            yield Analysed(str(item.path), None, item.problem)
+            continue
+        group.append(str(item.path))
+        if len(group) == TASK_FILES:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)

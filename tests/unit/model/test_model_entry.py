@@ -1,0 +1,134 @@
+"""The entry envelope ``{entry, sig}`` and the leaf: what is refused, and how it is said."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.errors import InputError
+from ledger.model.entry import (
+    MAX_ENVELOPE_BYTES,
+    TIME_PATTERN,
+    Leaf,
+    parse_envelope,
+    utc_now,
+)
+
+GOOD: dict[str, Any] = {
+    "entry": {
+        "v": 1,
+        "kind": "key.revoked",
+        "time": "2026-03-04T05:06:07.123456Z",
+        "actor": "ab" * 32,
+        "body": {"key_id": "cd" * 32, "reason": ""},
+    },
+    "sig": "A" * 86 + "==",
+}
+
+
+def changed(path: str, value: Any) -> dict[str, Any]:
+    """GOOD with one field set (``value`` is ...: the field removed)."""
+    envelope = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    target = envelope
+    for part in parents:
+        target = target[part]
+    if value is ...:
+        del target[last]
+    else:
+        target[last] = value
+    return envelope
+
+
+def test_good_envelope_parses() -> None:
+    parsed = parse_envelope(GOOD)
+    assert parsed.entry.kind == "key.revoked"
+    assert parsed.entry.body == GOOD["entry"]["body"]
+
+
+BAD = {
+    "no-sig": ("sig", ..., "sig"),
+    "no-entry": ("entry", ..., "entry"),
+    "extra-envelope-field": ("extra", 1, "extra"),
+    "extra-entry-field": ("entry.extra", 1, "entry.extra"),
+    "no-body": ("entry.body", ..., "entry.body"),
+    "v-2": ("entry.v", 2, "entry.v"),
+    "v-true": ("entry.v", True, "entry.v"),
+    "v-string": ("entry.v", "1", "entry.v"),
+    "kind-capitals": ("entry.kind", "Key.Added", "entry.kind"),
+    "kind-no-dot": ("entry.kind", "keyadded", "entry.kind"),
+    "kind-too-long": ("entry.kind", "a." + "b" * 70, "entry.kind"),
+    "time-no-micros": ("entry.time", "2026-03-04T05:06:07Z", "entry.time"),
+    "time-offset": ("entry.time", "2026-03-04T05:06:07.123456+00:00", "entry.time"),
+    "time-not-a-date": ("entry.time", "2026-02-30T05:06:07.123456Z", "entry.time"),
+    "actor-upper-hex": ("entry.actor", "AB" * 32, "entry.actor"),
+    "actor-short": ("entry.actor", "ab" * 31, "entry.actor"),
+    "actor-number": ("entry.actor", 7, "entry.actor"),
+    "body-list": ("entry.body", [], "entry.body"),
+    "sig-short": ("sig", "A" * 84 + "==", "sig"),
+    "sig-unpadded": ("sig", "A" * 88, "sig"),
+    "sig-url-alphabet": ("sig", "-" * 86 + "==", "sig"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_malformed_envelope_names_the_field(case: str) -> None:
+    path, value, where = BAD[case]
+    with pytest.raises(InputError) as caught:
+        parse_envelope(changed(path, value), subject="envelope 7")
+    text = caught.value.diagnostics()
+    assert text.startswith("envelope 7: malformed envelope: " + where), text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("value", [None, [], "envelope", 3])
+def test_not_an_object(value: Any) -> None:
+    with pytest.raises(InputError, match="malformed envelope"):
+        parse_envelope(value)
+
+
+def _padded(size: int) -> dict[str, Any]:
+    """GOOD with a body field padded so the canonical envelope is ``size`` bytes."""
+    from ledger.model.canonical import canonical_json
+
+    envelope = changed("entry.body", {"pad": ""})
+    base = len(canonical_json(envelope))
+    envelope["entry"]["body"]["pad"] = "x" * (size - base)
+    assert len(canonical_json(envelope)) == size
+    return envelope
+
+
+def test_size_limit_is_64_kib_of_canonical_envelope() -> None:
+    assert MAX_ENVELOPE_BYTES == 65536
+    parse_envelope(_padded(MAX_ENVELOPE_BYTES))
+    with pytest.raises(InputError, match="65537 bytes; the limit is 65536") as caught:
+        parse_envelope(_padded(MAX_ENVELOPE_BYTES + 1), subject="envelope 0")
+    assert caught.value.diagnostics().startswith("envelope 0: ")
+
+
+def test_size_counts_utf8_bytes() -> None:
+    envelope = _padded(MAX_ENVELOPE_BYTES)
+    # One character, two bytes: 65537 bytes in 65536 characters.
+    envelope["entry"]["body"]["pad"] = envelope["entry"]["body"]["pad"][:-1] + "\u00e9"
+    with pytest.raises(InputError, match="65537 bytes"):
+        parse_envelope(envelope)
+
+
+@given(st.just(None))
+def test_utc_now_is_the_entry_time_format(_: None) -> None:
+    now = utc_now()
+    assert re.fullmatch(TIME_PATTERN, now)
+    parse_envelope(changed("entry.time", now))
+
+
+def test_leaf_model() -> None:
+    leaf = Leaf.model_validate({"prev": "0" * 64, "envelope": GOOD})
+    assert leaf.envelope.entry.actor == "ab" * 32
+    for prev in ["0" * 63, "G" * 64, None]:
+        with pytest.raises(ValueError, match="prev"):
+            Leaf.model_validate({"prev": prev, "envelope": GOOD})
