@@ -54,8 +54,11 @@ def register_command(
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("register", total=count_files(paths))
         summary = register(opened, paths, options, progress=lambda _p, _o: bar.advance(task))
+    nothing = bool(summary.refused) and not summary.registered and not summary.already_known
     if as_json:
         emit_json(summary.to_json())
+    elif nothing and len(summary.refused) == 1:
+        pass  # the single refusal is the one error line below
     else:
         out.print(
             f"registered {summary.registered}, already known {summary.already_known}, "
@@ -66,7 +69,7 @@ def register_command(
             err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
     if summary.interrupted:
         raise typer.Exit(130)
-    if summary.refused and not summary.registered and not summary.already_known:
+    if nothing:
         if len(summary.refused) == 1:
             only = summary.refused[0]
             raise InputError(only["reason"], subject=only["path"])

@@ -11,10 +11,12 @@ DIR/checkpoint       the newest checkpoint this directory has seen; an older
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,33 @@ class LedgerDir:
         config = {"format": CONFIG_FORMAT, "database_url": database_url}
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
 
+    def remove_partial(self, *, whole: bool) -> None:
+        """Undo a failed ``init``: the whole folder if init made it, else only its files."""
+        if whole:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        names = (
+            "config.json",
+            "log.key",
+            "secret",
+            "checkpoint",
+            "checkpoint.lock",
+            "ledger.db",
+            "ledger.db-wal",
+            "ledger.db-shm",
+            "keys/admin.key",
+        )
+        for name in names:
+            (self.path / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            (self.path / "keys").rmdir()
+
+    def retire_key_file(self, name: str, *, key_id: str) -> None:
+        """Move a revoked key's private file aside (kept, never reused)."""
+        path = self.key_file(name)
+        if path.exists():
+            os.replace(path, path.with_name(f"{name}.{key_id[:16]}.revoked"))
+
     def database_url(self) -> str:
         if not self.config_file.is_file():
             raise InputError(
@@ -66,7 +95,7 @@ class LedgerDir:
             )
         try:
             config = json.loads(self.config_file.read_text())
-            if config.get("format") != CONFIG_FORMAT:
+            if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
                 raise ValueError("unknown format")
             return str(config["database_url"])
         except (ValueError, KeyError, TypeError) as exc:

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.audit.keystate import KeyRecord, KeyState
-from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules, shared_pool
+from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import appended_nodes, frontier, root_from_frontier
-from ledger.model.canonical import canonical_json
+from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
 from ledger.model.roles import Role
@@ -35,9 +35,13 @@ from ledger.store import Store, locked_write, reading
 # Called inside the transaction with (conn, size, root) after the batch is stored.
 AfterAppend = Callable[[Connection, int, bytes], None]
 
-# Batches at least this large are checked on worker processes (see ``_encode_all``).
+# Batches at least this large are checked on worker processes (see ``_encode_all``),
+# once this process has appended WORKERS_AFTER envelopes in such batches: a process
+# that appends a few batches never starts workers.
 PARALLEL_FROM = 256
+WORKERS_AFTER = 4096
 _TASK_SIZE = 128  # envelopes per worker task
+_large_seen = 0
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def append(
     return results
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Encoded:
     position: int
     envelope: dict[str, Any]
@@ -151,14 +155,23 @@ class _Encoded:
 
 def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
     subject = f"envelope {position}"
-    parsed = parse_envelope(envelope, subject=subject)
+    try:
+        envelope_bytes: bytes | None = canonical_json(envelope)
+    except Exception:
+        envelope_bytes = None  # parse_envelope raises its own error for it
+    if envelope_bytes is None:
+        parsed = parse_envelope(envelope, subject=subject)
+    else:
+        with known_encoding(envelope, envelope_bytes):  # its size check encodes it again
+            parsed = parse_envelope(envelope, subject=subject)
     try:
         validate_body(parsed.entry.kind, envelope["entry"]["body"])
     except LedgerError as exc:
         exc.subject = subject
         raise
-    entry_bytes = canonical_json(envelope["entry"])
-    envelope_bytes = _envelope_bytes(entry_bytes, envelope["sig"])
+    if envelope_bytes is None:
+        envelope_bytes = canonical_json(envelope)
+    entry_bytes = _entry_bytes(envelope_bytes, envelope)
     return _Encoded(
         position,
         envelope,
@@ -171,11 +184,15 @@ def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
 # RFC 8785 encodes an object member by member with keys in order, so a canonical
 # envelope {entry, sig} and leaf {envelope, prev} are the canonical bytes of their
 # parts spliced into fixed text. The signature has been validated as 88 base64
-# characters (no JSON escapes) and prev is 64 hex digits, so these are exactly
-# canonical_json(envelope) and canonical_json({"prev": prev, "envelope": envelope}),
-# without encoding the same entry three times.
-def _envelope_bytes(entry_bytes: bytes, sig: str) -> bytes:
-    return b'{"entry":' + entry_bytes + b',"sig":"' + sig.encode("ascii") + b'"}'
+# characters (no JSON escapes) and prev is 64 hex digits, so the entry's bytes are
+# a slice of the envelope's, and the leaf's are the envelope's in a fixed frame:
+# one encoding per envelope instead of four.
+def _entry_bytes(envelope_bytes: bytes, envelope: dict[str, Any]) -> bytes:
+    """canonical_json(envelope["entry"]), cut out of canonical_json(envelope)."""
+    tail = b',"sig":"' + envelope["sig"].encode("ascii") + b'"}'
+    if envelope_bytes.startswith(b'{"entry":') and envelope_bytes.endswith(tail):
+        return envelope_bytes[9 : len(envelope_bytes) - len(tail)]
+    return canonical_json(envelope["entry"])
 
 
 def _leaf_bytes(prev: str, envelope_bytes: bytes) -> bytes:
@@ -190,9 +207,11 @@ def _encode_all(store: Store, envelopes: Sequence[dict[str, Any]]) -> list[_Enco
     accept (or a pool that fails) sends the whole batch back through ``_validate``
     here, so errors and their order are exactly those of the sequential check.
     """
+    global _large_seen
     if len(envelopes) < PARALLEL_FROM:
         return [_validate(i, env) for i, env in enumerate(envelopes)]
-    pool = shared_pool()
+    _large_seen += len(envelopes)
+    pool = ready_pool() if _large_seen >= WORKERS_AFTER else None
     if pool is None:
         return [_validate(i, env) for i, env in enumerate(envelopes)]
     with reading(store.engine) as conn:

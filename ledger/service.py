@@ -112,19 +112,28 @@ class Ledger:
         log_key, admin_key = SigningKey.generate(), SigningKey.generate()
         origin = origin or f"medledger.local/{log_key.public_key.key_id[:16]}"
         signer = NoteSigner(origin, log_key)
-        ldir.create(database_url=url)
-        write_private_key(ldir.log_key, log_key, passphrase=passphrase)
-        write_private_key(ldir.key_file("admin"), admin_key, passphrase=passphrase)
-        store = Store.create(url)
-        with locked_write(store.engine) as conn:
-            store.set_meta(conn, "origin", origin)
-            store.set_meta(conn, "log_vkey", signer.verifier_key)
-            store.set_meta(conn, "require_deidentified", "yes" if require_deidentified else "no")
-        ledger = cls(ldir, store, passphrase=passphrase)
-        genesis = ledger.sign(
-            "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
-        )
-        ledger.submit([genesis])
+        if ldir.config_file.exists():
+            raise InputError(f"{directory} already holds a ledger")
+        fresh = not directory.exists()
+        try:
+            ldir.create(database_url=url)
+            write_private_key(ldir.log_key, log_key, passphrase=passphrase)
+            write_private_key(ldir.key_file("admin"), admin_key, passphrase=passphrase)
+            store = Store.create(url)
+            with locked_write(store.engine) as conn:
+                store.set_meta(conn, "origin", origin)
+                store.set_meta(conn, "log_vkey", signer.verifier_key)
+                store.set_meta(
+                    conn, "require_deidentified", "yes" if require_deidentified else "no"
+                )
+            ledger = cls(ldir, store, passphrase=passphrase)
+            genesis = ledger.sign(
+                "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
+            )
+            ledger.submit([genesis])
+        except BaseException:
+            ldir.remove_partial(whole=fresh)  # a failed init leaves nothing behind
+            raise
         return ledger
 
     @classmethod
@@ -142,6 +151,9 @@ class Ledger:
             raise InputError(f"invalid key name {name!r}")
         path = self.dir.key_file(name)
         if not path.exists():
+            known = [k for k in self.list_keys() if k.name == name]
+            if known and known[-1].revoked_index is not None:
+                raise PolicyError(f"key {name} was revoked at index {known[-1].revoked_index}")
             raise InputError(f"key {name}: no private key in {path.parent}")
         return read_private_key(path, passphrase=self._passphrase)
 
@@ -205,6 +217,7 @@ class Ledger:
         signer = self.signing_key(by)
         body = {"key_id": target.key_id, "reason": reason}
         self.submit([self.sign("key.revoked", body, key=signer)])
+        self.dir.retire_key_file(name, key_id=target.key_id)  # frees the name for a new key
         return self.key_info(name, include_revoked=True)
 
     def list_keys(self) -> list[KeyInfo]:

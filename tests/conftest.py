@@ -5,6 +5,8 @@
   with ``--ledger DIR`` appended when given; returns a :class:`CliResult`.
 * ``cli``: the same through ``cli.main.run`` in this process (fast; no new
   interpreter), for the many calls where the process boundary adds nothing.
+  The commands leave their database engines to process exit, so the fixture
+  disposes of every engine a command made once it returns, as exit would.
 * ``postgres_server`` (session): a real PostgreSQL cluster made with ``initdb``
   in a temporary directory, listening on a free loopback port and a unix socket
   in that directory, trust auth for loopback only, run as the ``postgres`` OS
@@ -115,7 +117,17 @@ def cli(
 ) -> RunCli:
     """In-process twin of ``run_cli``: ``cli.main.run`` with captured output."""
     from cli.main import run as cli_main
+    from ledger.store import repository
 
+    made: list[Any] = []
+    make_engine = repository.make_engine
+
+    def recording_make_engine(url: str) -> Any:
+        engine = make_engine(url)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(repository, "make_engine", recording_make_engine)
     workdir = tmp_path / "cwd"
     workdir.mkdir(exist_ok=True)
     monkeypatch.chdir(workdir)
@@ -133,6 +145,9 @@ def cli(
             cli_main(argv)
         except SystemExit as exc:
             code = exc.code
+        finally:
+            while made:
+                made.pop().dispose()
         captured = capsys.readouterr()
         rc = code if isinstance(code, int) else (0 if code is None else 1)
         return CliResult(rc, captured.out, captured.err)

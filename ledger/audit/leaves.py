@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.audit.fastpath import ChunkSummary, summarize_signed
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
@@ -88,3 +89,11 @@ def init_worker(public_keys: dict[str, bytes]) -> None:
 
 def check_chunk(chunk: list[tuple[int, bytes]]) -> list[LeafFacts]:
     return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE) for i, leaf in chunk]
+
+
+def check_rows(rows: list[tuple[int, bytes, bytes, str, str]]) -> ChunkSummary | list[LeafFacts]:
+    """A summary of an intact chunk of stored rows (see ``fastpath``), else every leaf's facts."""
+    summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE)
+    if summary is not None:
+        return summary
+    return check_chunk([(row[0], row[1]) for row in rows])

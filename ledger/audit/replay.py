@@ -7,13 +7,14 @@ key validity, Merkle frontier) replay sequentially. The first bad index wins.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
-from ledger.audit.leaves import LeafFacts, check_chunk, init_worker, prev_of
+from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
+from ledger.audit.workers import forkserver_context
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
@@ -83,7 +84,24 @@ def audit_log(
     frontier = _Frontier()
     pending = sorted(checkpoints) if start == 0 else []
     expected = start
-    for chunk, facts in _checked_chunks(rows, public_keys, signatures=signatures, workers=workers):
+    for chunk, result in _checked_chunks(rows, public_keys, signatures=signatures,
+                                         workers=workers):
+        if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
+            state = advance(chunk, result, expected=expected, prev=prev, keys=keys,
+                            signatures=signatures, stack=frontier.stack, size=frontier.size,
+                            tree=start == 0, pending=pending,
+                            stored_nodes=stored_nodes if start == 0 else None)
+            if state is not None:
+                expected, prev = state.expected, state.prev
+                frontier.stack, frontier.size = state.stack, state.size
+                del pending[: state.checkpoints]
+                report.checkpoints += state.checkpoints
+                report.tree_nodes += state.tree_nodes
+                for kind, count in result.kinds.items():
+                    report.kinds[kind] = report.kinds.get(kind, 0) + count
+                continue
+            result = _leaf_facts(chunk, public_keys, signatures=signatures)
+        facts = result
         made: dict[tuple[int, int], bytes] = {}
         for row, fact in zip(chunk, facts, strict=True):
             idx, _leaf, stored_hash, stored_kind, stored_actor = row
@@ -154,25 +172,38 @@ def _compare_nodes(made: dict[tuple[int, int], bytes], stored: dict[tuple[int, i
     return len(made)
 
 
+def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], *, signatures: bool
+                ) -> list[LeafFacts]:
+    """Every leaf's facts, checked in this process (a chunk the fast path did not settle)."""
+    if not signatures:
+        return [_tree_facts(idx, leaf) for idx, leaf, *_ in chunk]
+    init_worker(public_keys)
+    return check_chunk([(r[0], r[1]) for r in chunk])
+
+
+Checked = list[LeafFacts] | ChunkSummary
+
+
 def _checked_chunks(
     rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int
-) -> Iterator[tuple[list[Row], list[LeafFacts]]]:
+) -> Iterator[tuple[list[Row], Checked]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
-            yield chunk, [_tree_facts(idx, leaf) for idx, leaf, *_ in chunk]
+            summary = summarize_tree(chunk)
+            yield chunk, summary or _leaf_facts(chunk, public_keys, signatures=False)
         return
     if workers <= 1:
         init_worker(public_keys)
         for chunk in chunks:
-            yield chunk, check_chunk([(r[0], r[1]) for r in chunk])
+            yield chunk, check_rows(chunk)
         return
-    context = multiprocessing.get_context("forkserver")
+    context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(public_keys,)) as pool:
-        inflight: list[tuple[list[Row], Future[list[LeafFacts]]]] = []
+        inflight: list[tuple[list[Row], Future[Checked]]] = []
         for chunk in chunks:
-            inflight.append((chunk, pool.submit(check_chunk, [(r[0], r[1]) for r in chunk])))
+            inflight.append((chunk, pool.submit(check_rows, chunk)))
             if len(inflight) > 2 * workers:
                 done_chunk, future = inflight.pop(0)
                 yield done_chunk, future.result()

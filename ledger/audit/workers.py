@@ -8,10 +8,11 @@ use and lives as long as the process; a pool that breaks is discarded and the
 caller falls back to checking in its own process.
 
 Workers start from a ``forkserver`` (no inherited locks, threads or database
-connections). Entry kinds are registered at import time, so each task names the
-modules that define the kinds registered in the parent and the worker imports
-the ones it lacks; a kind it still does not know makes its check fail, and the
-caller then repeats the check itself, so a worker can only ever cost time.
+connections) that has already imported the modules they run. Entry kinds are
+registered at import time, so each task names the modules that define the
+kinds registered in the parent and the worker imports the ones it lacks; a
+kind it still does not know makes its check fail, and the caller then repeats
+the check itself, so a worker can only ever cost time.
 """
 
 from __future__ import annotations
@@ -21,24 +22,54 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 _pool: ProcessPoolExecutor | None = None
+_warmup: list[Future[None]] = []
 _pool_lock = threading.Lock()
 _imported: set[str] = set()
 
 
-def shared_pool() -> ProcessPoolExecutor | None:
-    """The process-wide worker pool, or None on a single core (nothing to gain)."""
+def ready_pool() -> ProcessPoolExecutor | None:
+    """The process-wide worker pool once its workers are up, else None.
+
+    The first call starts the pool and returns None: the caller does its work itself
+    while the workers start (about a second of imports each), so a process that
+    appends once never waits for them. None also on a single core (nothing to gain).
+    """
     global _pool
     workers = os.cpu_count() or 1
     if workers < 2:
         return None
     with _pool_lock:
         if _pool is None:
-            context = multiprocessing.get_context("forkserver")
-            _pool = ProcessPoolExecutor(workers, mp_context=context)
-        return _pool
+            _pool = ProcessPoolExecutor(workers, mp_context=forkserver_context())
+            _warmup[:] = [_pool.submit(_ready) for _ in range(workers)]
+            return None
+        if not all(future.done() for future in _warmup):
+            return None
+        pool = _pool
+    if any(future.exception() is not None for future in _warmup):
+        discard_pool(pool)
+        return None
+    return pool
+
+
+def _ready() -> None:
+    """A worker's first task: it returns once the worker has started."""
+
+
+# Imported once by the fork server, so that each worker it forks starts with them
+# (without it every worker imports pydantic, SQLAlchemy and the ledger itself,
+# about a second of CPU each). "__main__" is the default preload.
+_PRELOAD = ["__main__", "ledger.audit.leaves", "ledger.sequencer"]
+
+
+def forkserver_context() -> multiprocessing.context.ForkServerContext:
+    """The ``forkserver`` context, preloading the modules the ledger's workers run."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
 
 
 def discard_pool(pool: ProcessPoolExecutor) -> None:

@@ -21,7 +21,7 @@ rounded to 8 bits.
 * ``dhash`` v1 (64 bits): imagehash's difference hash (bit = "pixel < its right
   neighbour" on a 9 x 8 grid, row by row) on ``T64`` area-averaged to 9 x 8
   (exact fractional areas) rather than imagehash's Lanczos resize, which alone
-  costs more than all the other hashes together.
+  costs about as much as all the other hashes together.
 
 Hashes are lowercase hex, most significant bit first (imagehash's ``str``).
 Coefficients are rounded to 1e-6 before comparison so that exact ties (flat or

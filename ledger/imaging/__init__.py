@@ -1,33 +1,16 @@
 """Image decoding, canonical pixel digests, canonical rendering, DICOM header inspection.
 
-``analyse`` is the one call a registration worker makes; the other names are
-its parts, for callers that need only one of them.
+Import from the modules (this package re-exports nothing, so that a module and
+the function named after it, e.g. ``analyse.analyse``, never shadow each other):
+
+* :mod:`ledger.imaging.analyse` ``analyse(path, *, secret, limits, ...)``: the one
+  call a registration worker makes, returning a picklable ``Analysis``.
+* :mod:`ledger.imaging.decode` ``decode(path, *, limits)``: read once, sniff, decode.
+* :mod:`ledger.imaging.digest` ``pixel_digests``: the canonical pixel digest.
+* :mod:`ledger.imaging.render` ``render`` / ``thumbnail``: canonical 8-bit rendering.
+* :mod:`ledger.imaging.deid`, :mod:`ledger.imaging.pseudonym`,
+  :mod:`ledger.imaging.metadata`: de-identification status, keyed pseudonyms and
+  the metadata allowlist.
+* :mod:`ledger.imaging.preamble`, :mod:`ledger.imaging.limits`,
+  :mod:`ledger.imaging.readfile`: polyglot, decompression-bomb and file checks.
 """
-
-from __future__ import annotations
-
-from ledger.imaging.analyse import Analysis, analyse
-from ledger.imaging.decode import Decoded, decode
-from ledger.imaging.deid import DeidStatus, deid_status
-from ledger.imaging.digest import PixelDigests, pixel_digests
-from ledger.imaging.limits import DecodeLimits
-from ledger.imaging.preamble import check_preamble
-from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
-from ledger.imaging.render import render, thumbnail
-
-__all__ = [
-    "Analysis",
-    "DecodeLimits",
-    "Decoded",
-    "DeidStatus",
-    "PixelDigests",
-    "Pseudonyms",
-    "analyse",
-    "check_preamble",
-    "decode",
-    "deid_status",
-    "pixel_digests",
-    "pseudonyms",
-    "render",
-    "thumbnail",
-]

@@ -28,12 +28,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag, Tag
 
 from ledger.imaging.annex_e import BY_TAG, REPEATING, ProfileAttribute
+from ledger.imaging.attrs import SEQUENCE_TAGS, items, texts, value
 
 _MAX_DEPTH = 16
 
@@ -80,27 +79,29 @@ def deid_status(ds: Dataset) -> DeidStatus:
 def _walk(ds: Dataset, removed: bool, options: frozenset[str], found: set[str], depth: int) -> bool:
     private = False
     for key in list(ds.keys()):
-        tag = Tag(key)
-        if tag.is_private:
+        tag = int(key)
+        if (tag >> 16) & 1:
             private = True
             continue
         attribute = _profile_attribute(tag)
         if attribute is not None and _counts(attribute, removed, options) and _non_empty(ds, tag):
             found.add(attribute.keyword)
-        if depth < _MAX_DEPTH and _is_sequence(ds, tag):
+        if depth < _MAX_DEPTH and tag in SEQUENCE_TAGS:
             for item in _items(ds, tag):
                 private = _walk(item, removed, options, found, depth + 1) or private
     return private
 
 
-def _profile_attribute(tag: BaseTag) -> ProfileAttribute | None:
-    found = BY_TAG.get(int(tag))
+def _profile_attribute(tag: int) -> ProfileAttribute | None:
+    found = BY_TAG.get(tag)
     if found is not None:
         return found
-    group = tag.group
+    group, element = tag >> 16, tag & 0xFFFF
+    if not 0x5000 <= group <= 0x60FF:
+        return None
     for attribute in REPEATING:
         in_range = attribute.group <= group <= attribute.group + 0xFF and group % 2 == 0
-        if in_range and attribute.element in (-1, tag.element):
+        if in_range and attribute.element in (-1, element):
             return attribute
     return None
 
@@ -114,25 +115,19 @@ def _counts(attribute: ProfileAttribute, removed: bool, options: frozenset[str])
     return not (removed and action != "X")
 
 
-def _non_empty(ds: Dataset, tag: BaseTag) -> bool:
+def _non_empty(ds: Dataset, tag: int) -> bool:
     try:
         raw = ds.get_item(tag)
     except Exception:
         return True  # unreadable: fail closed
-    if isinstance(raw, RawDataElement):
-        if raw.value is None:
-            return False
-        if (
-            isinstance(raw.value, bytes | bytearray)
-            and (raw.VR is None or raw.VR != "SQ")
-            and not _is_sequence_tag(tag)
-        ):
-            return bool(bytes(raw.value).strip(b"\x00 "))
+    if isinstance(raw, RawDataElement) and tag not in SEQUENCE_TAGS:
+        # Not converted yet: judge the raw bytes (cheaper, and never fails).
+        return raw.value is not None and bool(bytes(raw.value).strip(b"\x00 "))
     try:
-        value = ds[tag].value
+        found = ds[tag].value
     except Exception:
         return True
-    return _has_value(value)
+    return _has_value(found)
 
 
 def _has_value(value: Any) -> bool:
@@ -147,45 +142,23 @@ def _has_value(value: Any) -> bool:
     return bool(str(value).strip("\x00 ^="))
 
 
-def _is_sequence(ds: Dataset, tag: BaseTag) -> bool:
-    if not _is_sequence_tag(tag):
-        return False
-    try:
-        return ds[tag].VR == "SQ"
-    except Exception:
-        return False
-
-
-def _is_sequence_tag(tag: BaseTag) -> bool:
-    try:
-        return dictionary_VR(tag) == "SQ"
-    except KeyError:
-        return False
-
-
-def _items(ds: Dataset, tag: BaseTag) -> list[Dataset]:
+def _items(ds: Dataset, tag: int) -> list[Dataset]:
     try:
         return [item for item in ds[tag].value if isinstance(item, Dataset)]
-    except Exception:
+    except Exception:  # not a readable sequence (e.g. VR UN): nothing to walk into
         return []
 
 
 def _identity_removed(ds: Dataset) -> bool | None:
-    try:
-        value = str(ds.get("PatientIdentityRemoved", "") or "").strip().upper()
-    except Exception:
-        return None
-    return {"YES": True, "NO": False}.get(value)
+    flag = (texts(ds, "PatientIdentityRemoved") or [""])[0].upper()
+    return {"YES": True, "NO": False}.get(flag)
 
 
 def _method(ds: Dataset) -> str | None:
-    try:
-        value = ds.get("DeidentificationMethod")
-    except Exception:
+    found = value(ds, "DeidentificationMethod")
+    if found is None:
         return None
-    if value is None:
-        return None
-    parts = [value] if isinstance(value, str) else list(value)
+    parts = [found] if isinstance(found, str | bytes) else list(found)
     cleaned = ["".join(c for c in str(p) if c.isprintable()).strip()[:64] for p in parts]
     text = "\\".join(p for p in cleaned if p)
     return text[:256] or None
@@ -193,12 +166,8 @@ def _method(ds: Dataset) -> str | None:
 
 def _method_codes(ds: Dataset) -> set[str]:
     codes: set[str] = set()
-    try:
-        items = ds.get("DeidentificationMethodCodeSequence") or []
-        for item in items:
-            code = str(item.get("CodeValue", "") or "").strip()
-            if code and len(code) <= 16 and code.isprintable():
-                codes.add(code)
-    except Exception:
-        return codes
+    for item in items(ds, "DeidentificationMethodCodeSequence"):
+        code = (texts(item, "CodeValue") or [""])[0]
+        if code and len(code) <= 16 and code.isprintable():
+            codes.add(code)
     return codes

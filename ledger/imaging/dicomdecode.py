@@ -33,6 +33,7 @@ from pydicom.uid import (
 )
 
 from ledger.errors import InputError, PolicyError
+from ledger.imaging.attrs import tag, value
 from ledger.imaging.limits import DecodeLimits
 
 PIXEL_TAGS = {
@@ -62,7 +63,7 @@ def read_dataset(name: str, data: bytes, *, has_preamble: bool) -> Dataset:
     except Exception as exc:  # pydicom raises many types; none of their text is passed on
         raise InputError(f"malformed DICOM ({type(exc).__name__})", subject=name) from None
     if not isinstance(ds, Dataset) or len(ds) == 0:
-        raise InputError("malformed DICOM (no data elements)", subject=name)
+        raise InputError("malformed or truncated DICOM (no data elements)", subject=name)
     return ds
 
 
@@ -173,9 +174,10 @@ def _int(
     name: str, ds: Dataset, keyword: str, low: int, high: int, *, default: int | None = None
 ) -> int:
     try:
+        element = tag(keyword)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = ds.get(keyword)
+            value = ds[element].value if element in ds else None
         if value is None or value == "":
             if default is None:
                 raise InputError(f"missing image pixel attribute {keyword}", subject=name)
@@ -205,8 +207,12 @@ def _ts_name(uid: UID) -> str:
 
 
 def _sop_class(ds: Dataset) -> str:
-    try:
-        uid = UID(str(ds.get("SOPClassUID", "")))
-    except Exception:
-        return "unknown SOP class"
-    return uid.name if uid and uid.name != str(uid) else "unknown SOP class"
+    """The SOP class's name from the standard (never a private UID or other value)."""
+    meta = getattr(ds, "file_meta", None)
+    for source, keyword in ((ds, "SOPClassUID"), (meta, "MediaStorageSOPClassUID")):
+        found = value(source, keyword) if source is not None else None
+        if found:
+            uid = UID(str(found))
+            if uid.name != str(uid):
+                return uid.name
+    return "unknown SOP class"

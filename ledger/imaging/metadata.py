@@ -24,15 +24,16 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ledger.imaging.attrs import items, texts, value
 from ledger.imaging.decode import Decoded
 from ledger.imaging.deid import DeidStatus
 
 JSONValue = str | int | bool | list[str] | list[int] | None
 
+_LONG_LONG_TEXT = ("Manufacturer", "ManufacturerModelName")  # LO: character set applies
+_LONG_TEXT = ("Manufacturer", "ManufacturerModelName")  # LO: the character set applies
 _TEXT = (
     "Modality",
-    "Manufacturer",
-    "ManufacturerModelName",
     "BodyPartExamined",
     "PhotometricInterpretation",
     "LossyImageCompression",
@@ -66,22 +67,24 @@ def dicom_metadata(
     out: dict[str, JSONValue] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        for keyword in _LONG_TEXT:
+            _put(out, keyword, _text(value(ds, keyword)))
         for keyword in _TEXT:
-            _put(out, keyword, _text(_get(ds, keyword)))
+            _put(out, keyword, _text(_first(texts(ds, keyword))))
         for keyword in _DECIMAL:
-            _put(out, keyword, _decimal(_first(_get(ds, keyword))))
+            _put(out, keyword, _decimal(_first(texts(ds, keyword))))
         for keyword in _DECIMALS:
-            _put(out, keyword, _list(_decimal(v) for v in _values(_get(ds, keyword))))
+            _put(out, keyword, _list(_decimal(v) for v in texts(ds, keyword)))
         for keyword in _TEXTS:
-            _put(out, keyword, _list(_text(v) for v in _values(_get(ds, keyword))))
+            _put(out, keyword, _list(_text(v) for v in texts(ds, keyword)))
         for keyword in _INTEGER:
-            _put(out, keyword, _integer(_get(ds, keyword)))
+            _put(out, keyword, _integer(value(ds, keyword)))
         out["TransferSyntaxUID"] = decoded.transfer_syntax
         out["NumberOfFrames"] = decoded.frames
         _derivation(ds, deid, out)
         if keep_demographics and deid.deidentified:
-            _put(out, "PatientSex", _sex(_get(ds, "PatientSex")))
-            _put(out, "PatientAgeBand", _age_band(_get(ds, "PatientAge")))
+            _put(out, "PatientSex", _sex(_first(texts(ds, "PatientSex"))))
+            _put(out, "PatientAgeBand", _age_band(_first(texts(ds, "PatientAge"))))
     return out
 
 
@@ -100,19 +103,19 @@ def photo_metadata(decoded: Decoded) -> dict[str, JSONValue]:
 
 
 def _derivation(ds: Dataset, deid: DeidStatus, out: dict[str, JSONValue]) -> None:
-    description = _text(_get(ds, "DerivationDescription"))
+    description = _text(value(ds, "DerivationDescription"))
     if description:
         if deid.deidentified and _CLEAN_DESCRIPTORS in deid.method_codes:
             out["DerivationDescription"] = description
         else:
             out["DerivationDescriptionPresent"] = True
     codes = []
-    for item in _sequence(ds, "DerivationCodeSequence"):
-        scheme, value = _text(item.get("CodingSchemeDesignator")), _text(item.get("CodeValue"))
-        if value:
-            codes.append(f"{scheme or '?'}:{value}")
+    for item in items(ds, "DerivationCodeSequence"):
+        scheme, code = _text(value(item, "CodingSchemeDesignator")), _text(value(item, "CodeValue"))
+        if code:
+            codes.append(f"{scheme or '?'}:{code}")
     _put(out, "DerivationCodeSequence", codes or None)
-    sources = _sequence(ds, "SourceImageSequence")
+    sources = items(ds, "SourceImageSequence")
     if sources:
         out["SourceImageCount"] = len(sources)
 
@@ -132,20 +135,6 @@ def _age_band(value: Any) -> str | None:
         return "90+"
     low = years - years % 10
     return f"{low}-{low + 9}"
-
-
-def _get(ds: Dataset, keyword: str) -> Any:
-    try:
-        return ds.get(keyword)
-    except Exception:
-        return None
-
-
-def _sequence(ds: Dataset, keyword: str) -> list[Dataset]:
-    try:
-        return [item for item in (ds.get(keyword) or []) if isinstance(item, Dataset)]
-    except Exception:
-        return []
 
 
 def _values(value: Any) -> list[Any]:

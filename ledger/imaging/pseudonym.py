@@ -25,6 +25,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from ledger.errors import InputError
+from ledger.imaging.attrs import items, texts, value
 
 PREFIX = "hmac-sha256:"
 _DOMAIN = b"medledger-pseudonym/v1\x00"
@@ -51,10 +52,10 @@ class Pseudonyms:
         }
 
 
-def pseudonym(secret: bytes, kind: str, value: str) -> str:
+def pseudonym(secret: bytes, kind: str, text: str) -> str:
     if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
         raise InputError(f"the pseudonym secret must be at least {MIN_SECRET_BYTES} bytes")
-    message = _DOMAIN + kind.encode("ascii") + b"\x00" + value.encode("utf-8")
+    message = _DOMAIN + kind.encode("ascii") + b"\x00" + text.encode("utf-8")
     return PREFIX + hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
@@ -65,20 +66,15 @@ def pseudonyms(ds: Dataset, *, secret: bytes) -> Pseudonyms:
             getattr(ds, "file_meta", Dataset()), "MediaStorageSOPInstanceUID"
         )
         patient_id = _text(ds, "PatientID")
-        sources: list[str] = []
-        try:
-            for item in ds.get("SourceImageSequence") or []:
-                referenced = _text(item, "ReferencedSOPInstanceUID")
-                if referenced:
-                    sources.append(pseudonym(secret, "uid", referenced))
-        except InputError:
-            raise
-        except Exception:  # a malformed sequence yields no source pseudonyms
-            sources = []
+        sources = [
+            pseudonym(secret, "uid", referenced)
+            for item in items(ds, "SourceImageSequence")
+            if (referenced := _text(item, "ReferencedSOPInstanceUID"))
+        ]
 
         def uid(keyword: str) -> str | None:
-            value = _text(ds, keyword)
-            return pseudonym(secret, "uid", value) if value else None
+            text = (texts(ds, keyword) or [""])[0]
+            return pseudonym(secret, "uid", text) if text else None
 
         return Pseudonyms(
             study=uid("StudyInstanceUID"),
@@ -95,14 +91,11 @@ def pseudonyms(ds: Dataset, *, secret: bytes) -> Pseudonyms:
 
 
 def _text(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword)
-    except Exception:
+    found = value(ds, keyword)
+    if found is None:
         return ""
-    if value is None:
-        return ""
-    if not isinstance(value, str) and hasattr(value, "__len__") and not isinstance(value, bytes):
-        value = value[0] if len(value) else ""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    return str(value).strip("\x00 ")
+    if not isinstance(found, str | bytes) and hasattr(found, "__len__"):
+        found = found[0] if len(found) else ""
+    if isinstance(found, bytes):
+        found = found.decode("latin-1")
+    return str(found).strip("\x00 ")

@@ -12,23 +12,23 @@ MONOCHROME1, rounded to 8 bits, where ``x`` and ``[lo, hi]`` come from:
   (Modality LUT Sequence, VOI LUT Sequence, SIGMOID windows) are applied with a
   lookup table over the frame's values (pydicom's ``apply_modality_lut`` and
   ``apply_voi``), giving x already on 0..255.
-* Colour: x = luma 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as Pillow's RGB->F
-  conversion) on 0..2^bits-1; for YBR_FULL(_422) and JPEG YCbCr the stored Y
-  is that luma; YBR_PARTIAL Y spans 16..235 (x 2^(bits-8)); PALETTE COLOR maps
+* Colour: x = luma 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, float32) on
+  0..2^bits-1; for YBR_FULL(_422) and JPEG YCbCr the stored Y is that luma;
+  YBR_PARTIAL Y spans 16..235 (x 2^(bits-8)); PALETTE COLOR maps
   each index through the palette (pydicom's ``apply_color_lut``) to its luma.
 * Photos: L as is; RGB(A)/CMYK via luma; 16/32-bit and float greyscale
   stretched from minimum to maximum. Alpha is ignored.
 
-The thumbnail is the rendering before rounding, box-filtered (area average) to
-``size`` x ``size`` with Pillow in 32-bit float. Because clipping happens
-first and every later step is affine, it is computed on the clipped values
-and scaled afterwards, which is much cheaper than rendering at full size.
+The thumbnail is the rendering before rounding, area-averaged to ``size`` x
+``size`` (see :func:`thumbnail`): it feeds the perceptual hashes.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,8 @@ from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
 
+from ledger.imaging.attrs import texts
+from ledger.imaging.attrs import value as _value
 from ledger.imaging.decode import Decoded
 
 _LUT_MAX_RANGE = 1 << 16  # value ranges up to this size use a lookup table
@@ -70,10 +72,10 @@ def render(decoded: Decoded, *, frame: int | None = None) -> np.ndarray:
 def thumbnail(decoded: Decoded, *, size: int = 64) -> np.ndarray:
     """The middle frame's rendering, unrounded, area-averaged to (size, size), float32.
 
-    Clipping comes first and every later step is affine, so the area average is
-    taken of the clipped values (or, for colour, of the samples before luma).
-    Whole-factor sizes (e.g. 512 -> 64) are summed with NumPy; other sizes use
-    Pillow's BOX filter (exact fractional areas) in 32-bit float.
+    Each pixel weighs the area it shares with a box (exact for fractional box
+    edges too, so flips and rotations commute with it). Clipping comes first and
+    every later step is affine, so the average is taken of the clipped values
+    (or, for colour, of the samples before luma) and scaled afterwards.
     """
     plan = _plan(decoded, middle_frame(decoded))
     small = _box_mean(plan, size)
@@ -87,25 +89,92 @@ def _scale(plan: _Plan, clipped: np.ndarray) -> np.ndarray:
 
 
 def _box_mean(plan: _Plan, size: int) -> np.ndarray:
-    """Area average of the clipped values (colour: of their luma) over size x size boxes."""
+    """Exact area average of the clipped values (colour: their luma) over size x size boxes.
+
+    Plain NumPy reductions and einsum, no BLAS: a worker process runs one per
+    core, and OpenBLAS's own threads spin against each other there (measured:
+    five times slower).
+    """
     rows, columns = plan.x.shape[:2]
+    samples = plan.x.shape[2] if plan.color else 1
     if rows % size or columns % size:
-        values = _luma(plan.x) if plan.color else plan.x
-        clipped = np.clip(values, plan.lo, plan.hi, dtype=np.float32)
-        image = Image.fromarray(clipped, mode="F").resize((size, size), Image.Resampling.BOX)
-        return np.asarray(image, dtype=np.float64)
-    fy, fx = rows // size, columns // size
-    if plan.color:  # luma is linear: weight the samples of each run of fx pixels at once
-        samples = plan.x.shape[2]
-        weights = np.zeros((fx, samples), dtype=np.float32)
-        weights[:, :3] = _LUMA
-        flat = np.ascontiguousarray(plan.x, dtype=np.float32).reshape(-1, fx * samples)
-        runs = flat @ weights.reshape(-1)
+        boxes = _fractional_box_means(plan, size)
     else:
-        clipped = np.clip(plan.x, plan.lo, plan.hi, dtype=np.float32)
-        runs = clipped.reshape(-1, fx) @ np.ones(fx, dtype=np.float32)
-    sums = runs.reshape(size, fy, size).sum(axis=1, dtype=np.float64)
-    return np.asarray(sums / float(fx * fy), dtype=np.float64)
+        fy, fx = rows // size, columns // size
+        if plan.color:  # luma is linear: average the samples, then weigh them
+            values = np.asarray(plan.x, dtype=np.float32).reshape(size, fy, columns * samples)
+        else:
+            values = np.clip(plan.x, plan.lo, plan.hi, dtype=np.float32).reshape(size, fy, columns)
+        strips = np.add.reduce(values, axis=1)  # whole rows at once; float32 is exact here
+        sums = np.add.reduce(strips.reshape(size, size, fx, samples), axis=2, dtype=np.float64)
+        boxes = sums / float(fx * fy)
+    if plan.color:
+        return _luma(boxes)
+    return np.asarray(boxes[:, :, 0], dtype=np.float64)
+
+
+def _fractional_box_means(plan: _Plan, size: int) -> np.ndarray:
+    """Boxes with fractional edges, each pixel weighted by the area it shares with the box.
+
+    Rows one output row at a time (a strip of input rows, so no full-size float
+    copy of a large radiograph is made), then columns on the small result.
+    Returns (size, size, samples).
+    """
+    rows, columns = plan.x.shape[:2]
+    samples = plan.x.shape[2] if plan.color else 1
+    flat = plan.x.reshape(rows, columns * samples)
+    strips = np.empty((size, columns * samples), dtype=np.float64)
+    for index, (start, weights) in enumerate(_overlaps(rows, size)):
+        block = flat[start : start + weights.size]
+        if plan.color:
+            values = np.asarray(block, dtype=np.float32)
+        else:
+            values = np.clip(block, plan.lo, plan.hi, dtype=np.float32)
+        strips[index] = np.einsum("i,ij->j", weights, values)
+    by_column = strips.reshape(size, columns, samples)
+    if columns < size:  # upsampling: every box lies within one or two pixels
+        boxes = np.empty((size, size, samples), dtype=np.float64)
+        for index, (start, weights) in enumerate(_overlaps(columns, size)):
+            block = by_column[:, start : start + weights.size]
+            boxes[:, index] = np.einsum("j,ijk->ik", weights.astype(np.float64), block)
+        return boxes
+    # Downsampling: whole pixels per box by reduceat, the two cut pixels corrected.
+    first, cut = _edges(columns, size)
+    sums = np.add.reduceat(by_column, first[:-1], axis=1)
+    sums -= cut[:-1][np.newaxis, :, np.newaxis] * by_column[:, first[:-1]]
+    sums += cut[1:][np.newaxis, :, np.newaxis] * by_column[:, np.minimum(first[1:], columns - 1)]
+    return np.asarray(sums / (columns / size), dtype=np.float64)
+
+
+@cache
+def _overlaps(n: int, size: int) -> tuple[tuple[int, np.ndarray], ...]:
+    """For each of ``size`` equal boxes over ``n`` pixels: first pixel, area weights (sum 1).
+
+    Memoised (a pure function of two integers; the arrays are read-only).
+    """
+    width = n / size
+    out = []
+    for box in range(size):
+        left, right = box * width, (box + 1) * width
+        first, last = math.floor(left), min(n, math.ceil(right))
+        pixels = np.arange(first, last, dtype=np.float64)
+        weights = ((np.minimum(right, pixels + 1.0) - np.maximum(left, pixels)) / width).astype(
+            np.float32
+        )
+        weights.setflags(write=False)
+        out.append((first, weights))
+    return tuple(out)
+
+
+@cache
+def _edges(n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Box edges over ``n`` pixels: the pixel each edge falls in, and how far into it."""
+    position = np.arange(size + 1, dtype=np.float64) * (n / size)
+    first = np.floor(position).astype(np.intp)
+    cut = position - first
+    first.setflags(write=False)
+    cut.setflags(write=False)
+    return first, cut
 
 
 def _plan(decoded: Decoded, index: int) -> _Plan:
@@ -220,10 +289,13 @@ def _window_bounds(window: tuple[float, float, str]) -> tuple[float, float]:
 def _window(ds: Dataset, index: int) -> tuple[float, float, str] | None:
     item = _functional_item(ds, index, "FrameVOILUTSequence")
     for source in (item, ds):
-        if source is None or "WindowCenter" not in source or "WindowWidth" not in source:
+        if source is None:
             continue
-        center, width = _first(source.get("WindowCenter")), _first(source.get("WindowWidth"))
-        function = str(source.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+        center, width = (
+            _first(texts(source, "WindowCenter")),
+            _first(texts(source, "WindowWidth")),
+        )
+        function = (texts(source, "VOILUTFunction") or ["LINEAR"])[0].upper()
         if function not in ("LINEAR_EXACT", "SIGMOID"):
             function = "LINEAR"
         if center is None or width is None:
@@ -236,12 +308,10 @@ def _window(ds: Dataset, index: int) -> tuple[float, float, str] | None:
 def _rescale(ds: Dataset, index: int) -> tuple[float, float]:
     item = _functional_item(ds, index, "PixelValueTransformationSequence")
     for source in (item, ds):
-        if source is None or "RescaleSlope" not in source:
+        if source is None:
             continue
-        slope, intercept = (
-            _first(source.get("RescaleSlope")),
-            _first(source.get("RescaleIntercept")),
-        )
+        slope = _first(texts(source, "RescaleSlope"))
+        intercept = _first(texts(source, "RescaleIntercept"))
         if slope is not None and slope != 0.0:
             return slope, intercept or 0.0
     return 1.0, 0.0
@@ -255,13 +325,12 @@ def _functional_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
 
 
 def _group_item(ds: Dataset, groups: str, position: int, keyword: str) -> Dataset | None:
+    items = _value(ds, groups)
     try:
-        if groups not in ds or len(ds[groups].value) <= position:
+        if not items or len(items) <= position:
             return None
-        item = ds[groups].value[position]
-        if keyword not in item or not len(item[keyword].value):
-            return None
-        found: Dataset = item[keyword].value[0]
+        inner = _value(items[position], keyword)
+        found: Dataset | None = inner[0] if inner else None
     except Exception:  # malformed functional groups: the caller falls back to the top level
         return None
     return found
@@ -273,15 +342,21 @@ def _palette_luma(ds: Dataset, indices: np.ndarray, bits_stored: int) -> np.ndar
     # 16-bit palettes whose entries never exceed 255 are 8-bit palettes in 16-bit words
     # (common; and pydicom reads some big-endian palettes that way).
     full = 255.0 if rgb.dtype.itemsize == 1 or int(rgb.max(initial=0)) <= 255 else 65535.0
-    luma = (rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])) * (255.0 / full)
+    luma = _luma(rgb.astype(np.float64)) * (255.0 / full)
     table = np.clip(luma, 0.0, 255.0).astype(np.float32)
-    return np.take(table, np.clip(indices.astype(np.int64), 0, table.size - 1))
+    if indices.dtype.kind == "u" and (1 << (8 * indices.dtype.itemsize)) <= table.size:
+        return np.asarray(table[indices], dtype=np.float32)  # every index is in the table
+    return np.asarray(np.take(table, np.clip(indices, 0, table.size - 1).astype(np.intp)))
 
 
 def _luma(samples: np.ndarray) -> np.ndarray:
-    """0.299 R + 0.587 G + 0.114 B of (rows, columns, >= 3 samples), float32."""
-    weights = np.array(_LUMA, dtype=np.float32)
-    return np.asarray(samples[:, :, :3].astype(np.float32) @ weights, dtype=np.float32)
+    """0.299 R + 0.587 G + 0.114 B over the last axis (>= 3 samples); float32, or float64 in."""
+    dtype = np.float64 if samples.dtype == np.float64 else np.float32
+    rgb = np.asarray(samples[..., :3], dtype=dtype)
+    luma = np.multiply(rgb[..., 0], _LUMA[0], dtype=dtype)
+    luma += np.multiply(rgb[..., 1], _LUMA[1], dtype=dtype)
+    luma += np.multiply(rgb[..., 2], _LUMA[2], dtype=dtype)
+    return np.asarray(luma, dtype=dtype)
 
 
 def _stretch(x: np.ndarray, *, invert: bool) -> _Plan:
@@ -307,7 +382,4 @@ def _first(value: Any) -> float | None:
 
 
 def _has_sequence(ds: Dataset, keyword: str) -> bool:
-    try:
-        return bool(ds.get(keyword))
-    except Exception:
-        return False
+    return bool(_value(ds, keyword))

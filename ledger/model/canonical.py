@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 import rfc8785
@@ -58,8 +59,38 @@ def _fast_path_ok(value: Any) -> bool:
     return True
 
 
+_known = threading.local()
+
+
+class known_encoding:  # noqa: N801 - used like the function-style context managers
+    """Within the block, ``canonical_json(value)`` for this very object returns ``encoded``.
+
+    For a hot path that already holds the canonical bytes of ``value`` (it has just
+    encoded it, or cut it out of a larger canonical text) and calls code that would
+    encode it again, such as ``parse_envelope``'s size check. ``encoded`` must be
+    exactly ``canonical_json(value)``, and ``value`` must not change in the block.
+    A class rather than ``@contextmanager``: it runs once per entry.
+    """
+
+    __slots__ = ("_pair", "_previous")
+
+    def __init__(self, value: Any, encoded: bytes) -> None:
+        self._pair = (value, encoded)
+        self._previous: tuple[Any, bytes] | None = None
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_known, "pair", None)
+        _known.pair = self._pair
+
+    def __exit__(self, *exc: object) -> None:
+        _known.pair = self._previous
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode ``value`` as RFC 8785 canonical JSON bytes (UTF-8)."""
+    known = getattr(_known, "pair", None)
+    if known is not None and known[0] is value:
+        return bytes(known[1])
     if _fast_path_ok(value):
         return _encode_fast(value).encode("utf-8")
     try:

@@ -8,7 +8,6 @@ at most the batch being assembled, and a rerun skips what is already in the log
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -17,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.audit.workers import forkserver_context
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.walk import Found, iter_files
 from ledger.registration.workers import Analysed, WorkerSettings, analyse_paths, init_worker
 
 TASK_FILES = 8  # files per worker task: amortises pickling without starving a core
+AHEAD_FILES = 512  # files submitted ahead: keeps workers busy while a batch is appended
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,13 @@ def count_files(paths: Sequence[Path]) -> int:
 
 
 def analysed_stream(
-    paths: Sequence[Path], settings: WorkerSettings, *, workers: int
+    paths: Sequence[Path], settings: WorkerSettings, *, workers: int, ahead: int = AHEAD_FILES
 ) -> Iterator[Analysed]:
-    """Analyses in discovery order, computed on ``workers`` processes (inline for 1)."""
+    """Analyses in discovery order, computed on ``workers`` processes (inline for 1).
+
+    About ``ahead`` files are submitted before their results are taken, so that the
+    workers have work queued while the caller is busy (signing and appending a batch).
+    """
     found = iter_files(paths)
     if workers <= 1:
         init_worker(settings, in_pool=False)
@@ -80,7 +85,10 @@ def analysed_stream(
             else:
                 yield from analyse_paths([str(item.path)])
         return
-    context = multiprocessing.get_context("forkserver")
+    # The ledger's fork server settings: the first pool of a process starts the fork
+    # server, and its preload decides what every later worker starts with.
+    context = forkserver_context()
+    in_flight = max(4 * workers, -(-ahead // TASK_FILES))
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=init_worker, initargs=(settings,)
     ) as pool:
@@ -90,7 +98,7 @@ def analysed_stream(
                 window.append(
                     pool.submit(analyse_paths, task) if isinstance(task, list) else [task]
                 )
-                while len(window) > 4 * workers:
+                while len(window) > in_flight:
                     yield from _result(window.popleft())
             while window:
                 yield from _result(window.popleft())

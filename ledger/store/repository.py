@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlmodel import SQLModel
 
 from ledger.errors import InputError, StorageError
@@ -26,7 +26,7 @@ from ledger.store.tables import (
     TreeNode,
     node_key,
 )
-from ledger.store.url import normalise_url, redact
+from ledger.store.url import is_sqlite, normalise_url, redact, sqlite_path
 
 SCHEMA_VERSION = "1"
 _LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
@@ -65,6 +65,69 @@ def _sqlite_leaves(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> bool:
     return True
 
 
+_SQLITE_NODES_IN = 'SELECT "key", hash FROM tree_nodes WHERE "key" >= ? AND "key" < ?'
+_SQLITE_LEAVES_FROM = (
+    "SELECT idx, leaf, leaf_hash, kind, actor FROM log_leaves WHERE idx >= ? "
+    "ORDER BY idx LIMIT ?"
+)
+# Rows in [?, ?] whose columns do not have their declared types (only a tampered
+# database has any): those go through the same conversions as the generic path.
+_SQLITE_ODD_LEAVES = (
+    "SELECT count(*) FROM log_leaves WHERE idx >= ? AND idx <= ? AND ("
+    "typeof(leaf) != 'blob' OR typeof(leaf_hash) != 'blob' OR typeof(kind) != 'text' "
+    "OR typeof(actor) != 'text')"
+)
+_SQLITE_LEAVES_RANGE = (
+    "SELECT idx, leaf, leaf_hash, kind, actor FROM log_leaves WHERE idx >= ? AND idx < ? "
+    "ORDER BY idx LIMIT ?"
+)
+
+
+def _sqlite_envelopes_among(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f"SELECT envelope_hash, idx FROM log_leaves WHERE envelope_hash IN ({marks})"  # noqa: S608
+
+
+def _sqlite_nodes_among(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f'SELECT "key", hash FROM tree_nodes WHERE "key" IN ({marks})'  # noqa: S608 - only "?"
+
+
+def _sqlite_cursor(conn: Connection) -> Any:
+    """A DB-API cursor on the connection's own SQLite transaction, or None elsewhere.
+
+    Reads of the whole log (an audit reads ~1M leaves and ~2M tree nodes) go
+    through it: the same SELECTs as the SQLAlchemy ones, without building a
+    result row object per row.
+    """
+    if conn.dialect.name != "sqlite":
+        return None
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _sqlite_iter_leaves(
+    conn: Connection, *, start: int, end: int | None, chunk: int
+) -> Iterator[tuple[int, bytes, bytes, str, str]]:
+    """``Store.iter_leaves`` on SQLite: plain rows, converted only when a column has an
+    unexpected type (a tampered row), exactly as the generic path converts them."""
+    cursor_db = _sqlite_cursor(conn)
+    cursor = start
+    while end is None or cursor < end:
+        if end is None:
+            rows = cursor_db.execute(_SQLITE_LEAVES_FROM, (cursor, chunk)).fetchall()
+        else:
+            rows = cursor_db.execute(_SQLITE_LEAVES_RANGE, (cursor, end, chunk)).fetchall()
+        if not rows:
+            return
+        odd = cursor_db.execute(_SQLITE_ODD_LEAVES, (cursor, rows[-1][0])).fetchone()[0]
+        if not odd:  # every column has its type: the rows are already what we yield
+            yield from rows
+        else:
+            for idx, leaf, digest, kind, actor in rows:
+                yield idx, _raw(leaf), _raw(digest), str(kind), str(actor)
+        cursor = rows[-1][0] + 1
+
+
 def _raw(value: Any) -> bytes:
     """Column value as bytes, whatever type a tampered row holds."""
     if isinstance(value, str):
@@ -72,6 +135,10 @@ def _raw(value: Any) -> bytes:
     if value is None:
         return b""
     return bytes(value)
+
+
+def _first_line(exc: DatabaseError) -> str:
+    return str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else "error"
 
 
 class Store:
@@ -89,23 +156,37 @@ class Store:
                 SQLModel.metadata.create_all(conn)
                 triggers.install(conn)
                 conn.execute(insert(_META).values(key="schema_version", value=SCHEMA_VERSION))
-        except OperationalError as exc:
-            raise StorageError(f"database {redact(url)}: {exc.orig}") from exc
+        except DatabaseError as exc:
+            engine.dispose()
+            raise StorageError(f"database {redact(url)}: {_first_line(exc)}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
-        engine = make_engine(normalise_url(url))
+        normalised = normalise_url(url)
+        if is_sqlite(normalised):
+            path = sqlite_path(normalised)
+            if path is not None and not path.is_file():  # sqlite3 would create an empty one
+                raise InputError(f"database {path} does not exist")
+        engine = make_engine(normalised)
         try:
             with engine.connect() as conn:
                 version = conn.execute(
                     select(_META.c.value).where(_META.c.key == "schema_version")
                 ).scalar()
-        except (OperationalError, ProgrammingError) as exc:
+        except DatabaseError as exc:
+            engine.dispose()
             raise InputError(f"database {redact(url)} holds no medledger ledger") from exc
         if version != SCHEMA_VERSION:
+            engine.dispose()
             raise InputError(f"database {redact(url)} has schema {version}, need {SCHEMA_VERSION}")
         return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     # meta
     def get_meta(self, conn: Connection, key: str) -> str | None:
@@ -130,8 +211,13 @@ class Store:
 
     def existing_envelopes(self, conn: Connection, hashes: Sequence[bytes]) -> dict[bytes, int]:
         found: dict[bytes, int] = {}
+        cursor = _sqlite_cursor(conn)
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start : start + 500])
+            if cursor is not None and all(type(h) is bytes for h in chunk):
+                pairs = cursor.execute(_sqlite_envelopes_among(len(chunk)), chunk).fetchall()
+                found.update((bytes(h), i) for h, i in pairs)
+                continue
             rows = conn.execute(
                 select(_LEAVES.c.envelope_hash, _LEAVES.c.idx).where(
                     _LEAVES.c.envelope_hash.in_(chunk)
@@ -151,6 +237,9 @@ class Store:
         self, conn: Connection, *, start: int = 0, end: int | None = None, chunk: int = 20000
     ) -> Iterator[tuple[int, bytes, bytes, str, str]]:
         """(idx, leaf bytes, stored leaf hash, kind, actor) in index order, read in chunks."""
+        if conn.dialect.name == "sqlite":
+            yield from _sqlite_iter_leaves(conn, start=start, end=end, chunk=chunk)
+            return
         cursor = start
         cols = (_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash, _LEAVES.c.kind, _LEAVES.c.actor)
         while end is None or cursor < end:
@@ -174,7 +263,7 @@ class Store:
 
     # the tree
     def insert_nodes(self, conn: Connection, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        tuples = [(node_key(level, index), h) for level, index, h in nodes]
+        tuples = [((level << NODE_INDEX_BITS) | index, h) for level, index, h in nodes]  # node_key
         if conn.dialect.name == "sqlite" and tuples and all(type(h) is bytes for _, h in tuples):
             conn.exec_driver_sql(_SQLITE_INSERT_NODES, tuples)
             return
@@ -188,13 +277,15 @@ class Store:
         wanted = {node_key(level, index): (level, index) for level, index in coords}
         found: dict[tuple[int, int], bytes] = {}
         keys = list(wanted)
+        cursor = _sqlite_cursor(conn)
         for start in range(0, len(keys), 500):
-            rows = conn.execute(
-                select(_NODES.c.key, _NODES.c.hash).where(
-                    _NODES.c.key.in_(keys[start : start + 500])
-                )
-            )
-            found.update((wanted[r.key], bytes(r.hash)) for r in rows)
+            part = keys[start : start + 500]
+            if cursor is not None:
+                pairs = cursor.execute(_sqlite_nodes_among(len(part)), part).fetchall()
+            else:
+                query = select(_NODES.c.key, _NODES.c.hash).where(_NODES.c.key.in_(part))
+                pairs = [(r.key, r.hash) for r in conn.execute(query)]
+            found.update((wanted[k], bytes(h)) for k, h in pairs)
         missing = set(wanted.values()) - set(found)
         if missing:
             level, index = min(missing)
@@ -208,8 +299,16 @@ class Store:
         found: dict[tuple[int, int], bytes] = {}
         level = 0
         mask = (1 << NODE_INDEX_BITS) - 1
+        cursor = _sqlite_cursor(conn)
         while (end >> level) > (start >> level):
             low, high = node_key(level, start >> level), node_key(level, end >> level)
+            if cursor is not None:
+                pairs = cursor.execute(_SQLITE_NODES_IN, (low, high)).fetchall()
+                found.update(
+                    ((level, k & mask), h if type(h) is bytes else _raw(h)) for k, h in pairs
+                )
+                level += 1
+                continue
             rows = conn.execute(
                 select(_NODES.c.key, _NODES.c.hash).where(_NODES.c.key >= low, _NODES.c.key < high)
             )

@@ -211,11 +211,11 @@ def test_consistency_proof_default_new_size_is_the_log(six: Path, run_cli: RunCl
 
 
 def test_tlog_proof_verifies_with_no_ledger(
-    six: Path, run_cli: RunCli, leaf_hashes: list[bytes]
+    six: Path, cli: RunCli, leaf_hashes: list[bytes]
 ) -> None:
-    vkey = run_cli("log", "pubkey", ledger=six).stdout.strip()
+    vkey = cli("log", "pubkey", ledger=six).stdout.strip()
     for index in range(SIZE):
-        result = run_cli("proof", "inclusion", str(index), "--format", "tlog-proof", ledger=six)
+        result = cli("proof", "inclusion", str(index), "--format", "tlog-proof", ledger=six)
         assert result.rc == 0, result.stderr
         proof = parse_tlog_proof(result.stdout)
         assert proof.index == index

@@ -1,0 +1,388 @@
+"""CORPUS PART (draft)."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+from ledger.imaging.decode import Decoded, decode
+from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.render import render, thumbnail
+
+LIMITS = DecodeLimits()
+
+# One file per distinct image ("family"); other encodings of the same pixels are left out
+# so that no two originals are duplicates of each other.
+DICOM_ORIGINALS = (
+    "pydicom-data/693_J2KR.dcm",
+    "pydicom/CT_small.dcm",
+    "pydicom/ExplVR_BigEnd.dcm",
+    "pydicom/GDCMJ2K_TextGBR.dcm",
+    "pydicom/J2K_pixelrep_mismatch.dcm",
+    "pydicom-data/JPEG2000_UNC.dcm",
+    "pydicom/MR_small.dcm",
+    "pydicom-data/SC_rgb.dcm",
+    "pydicom/examples_palette.dcm",
+    "pydicom/image_dfl.dcm",
+    "pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm",
+    "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "pydicom-data/MR2_J2KR.dcm",
+    "pydicom-data/OBXXXX1A.dcm",
+    "pydicom-data/OT-PAL-8-face.dcm",
+    "pydicom-data/RG1_J2KR.dcm",
+    "pydicom-data/RG3_J2KR.dcm",
+    "pydicom-data/US1_J2KR.dcm",
+    "pydicom-data/bad_sequence.dcm",
+    "pydicom-data/color-px.dcm",
+    "pydicom-data/explicit_VR-UN.dcm",
+    "pydicom-data/gdcm-US-ALOKA-16.dcm",
+    "pydicom-data/vlut_04.dcm",
+    "deid-data/animals/cat.dcm",
+    "deid-data/dicom-cookies/image1.dcm",
+    "deid-data/dicom-cookies/image2.dcm",
+    "deid-data/dicom-cookies/image3.dcm",
+    "deid-data/dicom-cookies/image4.dcm",
+    "deid-data/dicom-cookies/image5.dcm",
+    "deid-data/dicom-cookies/image6.dcm",
+    "deid-data/dicom-cookies/image7.dcm",
+    "deid-data/humans/ctbrain1.dcm",
+    "deid-data/ultrasounds/GREYSCALE_IMAGE.dcm",
+    "deid-data/ultrasounds/RGB_IMAGE.dcm",
+)
+# Multi-frame files whose frames are hard negatives of each other: (file, frame step).
+VOLUMES = (
+    ("pydicom-data/emri_small.dcm", 1),  # 10 MR slices of one volume
+    ("deid-data/ultrasounds/ultrasound-multiframe.dcm", 3),  # 30-frame cardiac ultrasound cine
+    ("pydicom-data/color3d_jpeg_baseline.dcm", 12),  # 120-frame echocardiography cine
+    ("pydicom-data/eCT_Supplemental.dcm", 1),  # 2 frames of an enhanced CT
+)
+# Large images cut into four 60% corner regions that must not match each other.
+REGION_SOURCES = (
+    "pydicom-data/RG1_J2KR.dcm",
+    "pydicom-data/RG3_J2KR.dcm",
+    "pydicom-data/MR2_J2KR.dcm",
+    "pydicom-data/693_J2KR.dcm",
+    "deid-data/animals/cat.dcm",
+    "pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm",
+    "skimage/retina.jpg",
+    "skimage/hubble_deep_field.jpg",
+)
+REGION = 0.6
+# Real twins: another file of the same image (lossy JPEG 2000 of a lossless original, a
+# different LUT, a smaller re-encoding, a cropped re-export), queried against the original.
+TWINS = (
+    ("pydicom/693_J2KI.dcm", "pydicom-data/693_J2KR.dcm", "lossy-j2k-twin"),
+    ("pydicom-data/MR2_J2KI.dcm", "pydicom-data/MR2_J2KR.dcm", "lossy-j2k-twin"),
+    ("pydicom-data/RG1_J2KI.dcm", "pydicom-data/RG1_J2KR.dcm", "lossy-j2k-twin"),
+    ("pydicom-data/RG3_J2KI.dcm", "pydicom-data/RG3_J2KR.dcm", "lossy-j2k-twin"),
+    ("pydicom-data/US1_J2KI.dcm", "pydicom-data/US1_J2KR.dcm", "lossy-j2k-twin"),
+    ("pydicom-data/mlut_18.dcm", "pydicom-data/vlut_04.dcm", "other-lut-twin"),
+    ("pydicom/examples_rgb_color.dcm", "pydicom-data/US1_J2KR.dcm", "re-encoded-twin"),
+    ("pydicom/examples_overlay.dcm", "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
+     "re-exported-twin"),
+)
+SKIMAGE = (
+    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png",
+    "chessboard_GRAY.png", "clock_motion.png", "coffee.png", "coins.png", "color.png",
+    "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "logo.png",
+    "microaneurysms.png", "moon.png", "motorcycle_left.png", "page.png", "phantom.png",
+    "retina.jpg", "rocket.jpg", "text.png",
+)
+# Other views of the same scene (a stereo pair): hard negatives.
+VIEW_PAIRS = (("skimage/motorcycle_left.png", "skimage/motorcycle_right.png"),)
+
+
+def corpora() -> dict[str, Path]:
+    import data_store  # type: ignore[import-untyped]  # pydicom-data
+    import deid_data
+    import pydicom
+
+    roots = {
+        "pydicom": Path(pydicom.__file__).parent / "data" / "test_files",
+        "pydicom-data": Path(data_store.__file__).parent / "data",
+        "deid-data": Path(deid_data.__file__).parent / "data",
+    }
+    try:
+        import skimage
+
+        roots["skimage"] = Path(skimage.__file__).parent / "data"
+    except ImportError:
+        pass
+    return roots
+
+
+def _path(name: str, roots: dict[str, Path]) -> Path | None:
+    corpus, _, rest = name.partition("/")
+    root = roots.get(corpus)
+    return None if root is None else root / rest
+
+
+def _decode(path: Path | str) -> Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return decode(path, limits=LIMITS)
+
+
+# --- transforms of the 8-bit export -----------------------------------------------------
+
+Transform = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, str]]
+
+
+def _png(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    return a, "png"
+
+
+def _jpeg(quality: int) -> Transform:
+    def apply(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+        return a, f"jpeg{quality}"
+
+    return apply
+
+
+def _resize(factor: float) -> Transform:
+    def apply(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+        h, w = a.shape
+        size = (max(8, round(w * factor)), max(8, round(h * factor)))
+        return np.asarray(Image.fromarray(a).resize(size, Image.Resampling.LANCZOS)), "png"
+
+    return apply
+
+
+def _crop(keep: float, *, centred: bool = False) -> Transform:
+    def apply(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        h, w = a.shape
+        ch, cw = max(4, round(h * keep)), max(4, round(w * keep))
+        if centred:
+            y, x = (h - ch) // 2, (w - cw) // 2
+        else:
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        return a[y : y + ch, x : x + cw], "png"
+
+    return apply
+
+
+def _pad_square(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    h, w = a.shape
+    side = max(h, w) if h != w else round(w * 1.25)
+    out = np.zeros((side if h != w else h, side), dtype=np.uint8)
+    y, x = (out.shape[0] - h) // 2, (out.shape[1] - w) // 2
+    out[y : y + h, x : x + w] = a
+    return out, "png"
+
+
+def _lut(table: np.ndarray) -> Transform:
+    def apply(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+        return table[a], "png"
+
+    return apply
+
+
+def _window(lo: float, hi: float) -> np.ndarray:
+    x = np.arange(256, dtype=np.float64)
+    return np.asarray(np.clip(np.rint((x - lo) * 255.0 / (hi - lo)), 0, 255), dtype=np.uint8)
+
+
+def _gamma(g: float) -> np.ndarray:
+    x = np.arange(256, dtype=np.float64) / 255.0
+    return np.asarray(np.rint(255.0 * x**g), dtype=np.uint8)
+
+
+_BITS4 = np.asarray((np.arange(256) // 16) * 17, dtype=np.uint8)
+
+
+def _histeq(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    return np.asarray(ImageOps.equalize(Image.fromarray(a))), "png"
+
+
+def _blur(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    radius = max(1.0, min(a.shape) / 128.0)
+    return np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(radius))), "png"
+
+
+def _noise(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    noisy = a.astype(np.float64) + rng.normal(0.0, 12.0, a.shape)
+    return np.asarray(np.clip(np.rint(noisy), 0, 255), dtype=np.uint8), "png"
+
+
+def _hflip(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    return np.ascontiguousarray(a[:, ::-1]), "png"
+
+
+def _rot90(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    return np.ascontiguousarray(np.rot90(a)), "png"
+
+
+def _rotate(degrees: float) -> Transform:
+    def apply(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        angle = degrees if rng.random() < 0.5 else -degrees
+        image = Image.fromarray(a).rotate(angle, Image.Resampling.BICUBIC, fillcolor=0)
+        return np.asarray(image), "png"
+
+    return apply
+
+
+def _chain(*steps: Transform) -> Transform:
+    def apply(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        fmt = "png"
+        for step in steps:
+            a, f = step(a, rng)
+            fmt = f if f != "png" else fmt
+        return a, fmt
+
+    return apply
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "export-png": _png,
+    "resize-50%": _resize(0.5),
+    "jpeg-q30": _jpeg(30),
+    "crop-90%": _crop(0.9),
+    "crop-80%": _crop(0.8),
+    "pad-square": _pad_square,
+    "window-level": _lut(_window(25.0, 200.0)),
+    "bit-depth-4": _lut(_BITS4),
+    "gamma-0.6": _lut(_gamma(0.6)),
+    "gamma-1.6": _lut(_gamma(1.6)),
+    "hist-equalise": _histeq,
+    "blur": _blur,
+    "noise": _noise,
+    "flip-h": _hflip,
+    "rotate-90": _rot90,
+    "rotate-3deg": _rotate(3.0),
+    "rotate-5deg": _rotate(5.0),
+    "crop-90+resize+jpeg": _chain(_crop(0.9), _resize(0.6), _jpeg(60)),
+    "flip+gamma+jpeg": _chain(_hflip, _lut(_gamma(1.5)), _jpeg(70)),
+    "rotate-3deg+crop-90%": _chain(_rotate(3.0), _crop(0.9, centred=True)),
+    "pad+window+jpeg": _chain(_pad_square, _lut(_window(40.0, 230.0)), _jpeg(70)),
+    "hist-equalise+blur+noise": _chain(_histeq, _blur, _noise),
+    "crop-80%+flip": _chain(_crop(0.8), _hflip),
+    "rotate-90+resize+jpeg": _chain(_rot90, _resize(0.5), _jpeg(60)),
+}
+
+
+# --- the corpus -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One image as the ledger sees it: its canonical 64 x 64 thumbnail, and a baseline hash."""
+
+    key: str  # unique name
+    family: str  # images of one family are duplicates of each other
+    kind: str  # "original", a transform's name, "frame", "region", a twin kind
+    thumb: np.ndarray  # ledger.imaging.render.thumbnail(decoded, size=64)
+    baseline: int  # imagehash.phash of the canonical rendering, as an int
+
+
+@dataclass
+class Corpus:
+    index: list[Sample]
+    queries: list[Sample]
+    hard: set[frozenset[str]]  # family pairs that must not match
+    ignore: set[frozenset[str]]  # family pairs counted neither way (a region and its whole)
+
+
+def _sample(decoded: Decoded, key: str, family: str, kind: str) -> Sample:
+    import imagehash
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        thumb = thumbnail(decoded, size=64)
+        rendering = render(decoded)
+    return Sample(key, family, kind, thumb, int(str(imagehash.phash(Image.fromarray(rendering))), 16))
+
+
+def _export(image: np.ndarray, fmt: str, folder: Path, key: str) -> Path:
+    path = folder / (key.replace("/", "_") + (".jpg" if fmt.startswith("jpeg") else ".png"))
+    buffer = io.BytesIO()
+    if fmt.startswith("jpeg"):
+        Image.fromarray(image).save(buffer, "JPEG", quality=int(fmt[4:]))
+    else:
+        Image.fromarray(image).save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _exported(image: np.ndarray, fmt: str, folder: Path, key: str, family: str, kind: str) -> Sample:
+    return _sample(_decode(_export(image, fmt, folder, key)), key, family, kind)
+
+
+def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
+    roots = corpora()
+    names = [n for n in DICOM_ORIGINALS]
+    if "skimage" in roots:
+        names += [f"skimage/{n}" for n in SKIMAGE]
+    if quick:
+        names = names[::3]
+    transforms = dict(TRANSFORMS)
+    index: list[Sample] = []
+    queries: list[Sample] = []
+    hard: set[frozenset[str]] = set()
+    ignore: set[frozenset[str]] = set()
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name in names:
+            path = _path(name, roots)
+            assert path is not None
+            decoded = _decode(path)
+            index.append(_sample(decoded, name, name, "original"))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                export = render(decoded)
+            del decoded
+            for tname, transform in transforms.items():
+                image, fmt = transform(export, rng)
+                queries.append(_exported(image, fmt, folder, f"{name}~{tname}", name, tname))
+        for twin, original, kind in TWINS:
+            if original in names:
+                path = _path(twin, roots)
+                assert path is not None
+                queries.append(_sample(_decode(path), twin, original, kind))
+        for volume, step in VOLUMES if not quick else VOLUMES[:1]:
+            path = _path(volume, roots)
+            assert path is not None
+            decoded = _decode(path)
+            frames = range(0, decoded.frames, step)
+            families = [f"{volume}#{i}" for i in frames]
+            for i, family in zip(frames, families, strict=True):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    image = render(decoded, frame=i)
+                index.append(_exported(image, "png", folder, family, family, "frame"))
+                queries.append(_exported(image, "jpeg75", folder, family + "~q", family, "frame"))
+            hard |= {frozenset((a, b)) for a in families for b in families if a != b}
+        for name in REGION_SOURCES if not quick else REGION_SOURCES[:2]:
+            path = _path(name, roots)
+            if path is None:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                export = render(_decode(path))
+            h, w = export.shape
+            rh, rw = round(h * REGION), round(w * REGION)
+            families = []
+            for label, (y, x) in {"tl": (0, 0), "tr": (0, w - rw), "bl": (h - rh, 0),
+                                  "br": (h - rh, w - rw)}.items():
+                family = f"{name}@{label}"
+                families.append(family)
+                part = export[y : y + rh, x : x + rw]
+                index.append(_exported(part, "png", folder, family, family, "region"))
+                queries.append(_exported(part, "jpeg75", folder, family + "~q", family, "region"))
+                ignore.add(frozenset((family, name)))
+            hard |= {frozenset((a, b)) for a in families for b in families if a != b}
+        for left, right in VIEW_PAIRS:
+            lp, rp = _path(left, roots), _path(right, roots)
+            if lp is None or rp is None or left not in names:
+                continue
+            queries.append(_sample(_decode(rp), right, right, "other-view"))
+            hard.add(frozenset((left, right)))
+    return Corpus(index, queries, hard, ignore)
