@@ -3,6 +3,13 @@
 All or nothing per batch: every envelope is validated and its signature and
 signer checked before anything is written, inside one write-locked transaction.
 An envelope already in the log is answered with its existing index.
+
+Large batches in a process that appends in bulk are validated, and their
+signatures checked against the signers' stored keys, on worker processes before
+the lock is taken (Ed25519 costs far more than the rest); inside the lock the
+sequencer still decides who may sign each entry, in order, and only trusts a
+worker's signature check that used that very key. Errors, and which one is
+raised first, are the same as when everything is checked here.
 """
 
 from __future__ import annotations

@@ -363,9 +363,11 @@ def _public_keys(store: Store, conn: Connection) -> dict[str, bytes]:
     for _, leaf in store.leaves_of_kinds(conn, ["key.added"]):
         try:
             body = json.loads(leaf)["envelope"]["entry"]["body"]
-            keys[body["key_id"]] = base64.b64decode(body["public_key"], validate=True)
+            raw = base64.b64decode(body["public_key"], validate=True)
         except (ValueError, KeyError, TypeError):
             continue  # the replay names this leaf as malformed
+        if len(raw) == 32 and isinstance(body.get("key_id"), str):
+            keys[body["key_id"]] = raw
     return keys
 
 

@@ -61,6 +61,8 @@ class KeyState:
 
     def _record_from(self, *, index: int, body: dict[str, Any]) -> KeyRecord:
         raw = base64.b64decode(body["public_key"], validate=True)
+        if len(raw) != 32:
+            raise PolicyError(f"key {body['name']}: public key is not 32 bytes")
         if key_id_of(raw) != body["key_id"]:
             raise PolicyError(f"key {body['name']}: key_id does not match its public key")
         return KeyRecord(body["key_id"], body["name"], Role(body["role"]), raw, index)

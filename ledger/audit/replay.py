@@ -83,6 +83,9 @@ def audit_log(
     keys = keys or KeyState()
     frontier = _Frontier()
     pending = sorted(checkpoints) if start == 0 else []
+    while pending and pending[0][0] == 0:  # the empty tree's checkpoints come first
+        _check_checkpoint(pending.pop(0), EMPTY_ROOT)
+        report.checkpoints += 1
     expected = start
     for chunk, result in _checked_chunks(rows, public_keys, signatures=signatures,
                                          workers=workers):
@@ -102,7 +105,11 @@ def audit_log(
                 continue
             result = _leaf_facts(chunk, public_keys, signatures=signatures)
         facts = result
-        made: dict[tuple[int, int], bytes] = {}
+        stored = (
+            stored_nodes(chunk[0][0], chunk[-1][0] + 1)
+            if stored_nodes is not None and chunk and start == 0
+            else None
+        )
         for row, fact in zip(chunk, facts, strict=True):
             idx, _leaf, stored_hash, stored_kind, stored_actor = row
             if idx != expected:
@@ -123,15 +130,14 @@ def audit_log(
             prev = fact.leaf_hash.hex()
             expected += 1
             if start == 0:
-                made.update(((level, i), h) for level, i, h in frontier.push(fact.leaf_hash))
+                made = frontier.push(fact.leaf_hash)
+                if stored is not None:  # per leaf, so the first bad index wins
+                    report.tree_nodes += _compare_nodes(
+                        {(level, i): h for level, i, h in made}, stored
+                    )
             while pending and pending[0][0] == frontier.size:
                 _check_checkpoint(pending.pop(0), frontier.root())
                 report.checkpoints += 1
-        if stored_nodes is not None and chunk and start == 0:
-            report.tree_nodes += _compare_nodes(made, stored_nodes(chunk[0][0], chunk[-1][0] + 1))
-    while pending and pending[0][0] == 0:
-        _check_checkpoint(pending.pop(0), EMPTY_ROOT)
-        report.checkpoints += 1
     if pending:
         size = expected
         raise VerificationError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,7 +44,9 @@ def ready_pool() -> ProcessPoolExecutor | None:
         return None
     with _pool_lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(workers, mp_context=forkserver_context())
+            _pool = ProcessPoolExecutor(
+                workers, mp_context=forkserver_context(), initializer=ignore_sigint
+            )
             _warmup[:] = [_pool.submit(_ready) for _ in range(workers)]
             return None
         if not all(future.done() for future in _warmup):
@@ -53,6 +56,11 @@ def ready_pool() -> ProcessPoolExecutor | None:
         discard_pool(pool)
         return None
     return pool
+
+
+def ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops cleanly between batches."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _ready() -> None:

@@ -19,7 +19,13 @@ from typing import Any
 from ledger.audit.workers import forkserver_context
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.walk import Found, iter_files
-from ledger.registration.workers import Analysed, WorkerSettings, analyse_paths, init_worker
+from ledger.registration.workers import (
+    Analysed,
+    WorkerSettings,
+    analyse_paths,
+    init_worker,
+    worker_ready,
+)
 
 TASK_FILES = 8  # files per worker task: amortises pickling without starving a core
 AHEAD_FILES = 512  # files submitted ahead: keeps workers busy while a batch is appended
@@ -92,9 +98,16 @@ def analysed_stream(
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=init_worker, initargs=(settings,)
     ) as pool:
+        # Workers take a second or more to start (fork server, imports). Until one has,
+        # this process analyses files itself rather than leave a core idle.
+        starting = [pool.submit(worker_ready) for _ in range(workers)]
+        init_worker(settings, in_pool=False)
         window: deque[Future[list[Analysed]] | list[Analysed]] = deque()
         try:
             for task in _tasks(found):
+                if not window and not _any_done(starting):
+                    yield from _inline(task)
+                    continue
                 window.append(
                     pool.submit(analyse_paths, task) if isinstance(task, list) else [task]
                 )
@@ -106,6 +119,18 @@ def analysed_stream(
             for pending in window:
                 if isinstance(pending, Future):
                     pending.cancel()
+
+
+def _any_done(futures: list[Future[None]]) -> bool:
+    return any(future.done() for future in futures)
+
+
+def _inline(task: list[str] | Analysed) -> Iterator[Analysed]:
+    if isinstance(task, Analysed):
+        yield task
+        return
+    for path in task:
+        yield from analyse_paths([path])
 
 
 def _result(item: Future[list[Analysed]] | list[Analysed]) -> list[Analysed]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ledger.crypto.keys import SigningKey
-from ledger.errors import StorageError
+from ledger.errors import PolicyError, StorageError
+from ledger.model.kinds import kind_spec
 from ledger.model.origin import check_consent, normalise_license
 from ledger.registration.pipeline import (
     Progress,
@@ -33,6 +37,7 @@ def register(
     license_id = normalise_license(options.license)
     consent = check_consent(options.consent)
     key = ledger.signing_key(options.key)
+    _check_role(ledger, options.key)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
     settings = WorkerSettings(
         ledger.dir.secret(), options.limits, options.keep_demographics, require
@@ -44,8 +49,11 @@ def register(
     batch: list[tuple[str, dict[str, Any]]] = []
     report = progress or (lambda _path, _outcome: None)
     workers = options.workers or default_workers()
-    try:
+    with _interruptible() as stop:
         for item in analysed_stream(paths, settings, workers=workers):
+            if stop.is_set():
+                summary.interrupted = True  # committed batches stay; the rest is redone on rerun
+                break
             if item.facts is None:
                 summary.refused.append({"path": item.path, "reason": item.refusal or "refused"})
                 report(item.path, "refused")
@@ -54,13 +62,38 @@ def register(
             if len(batch) >= options.batch_size:
                 _flush(ledger, key, origin, batch, summary, report)
                 batch = []
-        _flush(ledger, key, origin, batch, summary, report)
-    except KeyboardInterrupt:
-        summary.interrupted = True  # committed batches stay; the rest is redone on rerun
-    finally:
-        if summary.registered:
-            ledger.checkpoint()
+        if stop.is_set():
+            summary.interrupted = True  # the batch being assembled is dropped, never half-kept
+        else:
+            _flush(ledger, key, origin, batch, summary, report)
+    if summary.registered:
+        ledger.checkpoint()
     return summary
+
+
+@contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """Ctrl-C sets a flag checked between files, so a batch is never half-counted."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda _sig, _frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _check_role(ledger: Ledger, name: str) -> None:
+    """Refuse a key that may not register before decoding a single file."""
+    info = ledger.key_info(name)
+    allowed = kind_spec("image.registered").roles
+    if info.role not in allowed:
+        raise PolicyError(
+            f"key {name} has role {info.role}; image.registered needs one of "
+            + ", ".join(sorted(allowed))
+        )
 
 
 def _flush(

@@ -198,6 +198,10 @@ def test_a_mixed_folder_registers_the_good_and_lists_the_bad(
                  folder_symlink_loop):  # fmt: skip
         _, named, word = make(folder / make.__name__)
         bad[named] = word
+    os.mkfifo(folder / "pipe.png")  # must not block the walk
+    bad[str(folder / "pipe.png")] = "not a regular file"
+    os.symlink("gone.png", folder / "dangling.png")
+    bad[str(folder / "dangling.png")] = "no such file"
     size = log_size(reg_ledger)
 
     result = cli(*register_args(folder, workers=2), ledger=reg_ledger)
@@ -218,3 +222,13 @@ def test_a_mixed_folder_registers_the_good_and_lists_the_bad(
     assert len(lines) == len(bad)
     for path in bad:
         assert any(line.startswith("refused: ") and path in line for line in lines), path
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_file(tmp_path: Path, reg_ledger: Path, cli: RunCli) -> None:
+    path = make_photos(tmp_path / "photos")[0]
+    path.chmod(0)
+    result = cli(*register_args(path), ledger=reg_ledger)
+    assert result.rc == 2
+    line = result.error_line()
+    assert str(path) in line and "permission denied" in line

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import sqlite3
 import warnings
@@ -137,10 +138,12 @@ def test_the_files_carry_fake_phi(phi: dict[str, dict[str, set[str]]]) -> None:
     assert any("SIMPSON" in v for v in phi["ctbrain1.dcm"]["PatientName"])
 
 
+@pytest.mark.slow
 def test_no_header_value_anywhere(
     tmp_path: Path, reg_ledger: Path, run_cli: RunCli, cli: RunCli,
     phi: dict[str, dict[str, set[str]]], caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG)
     folder = tmp_path / "deid"
     copies = copy_into(folder, deid_files())
     baseline = b"\n".join(ledger_bytes(reg_ledger).values())  # a ledger that never saw them

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from cli.main import run
+
 from .data import copy_into, pydicom_file
-from .support import RunCli, image_entries, register_args
+from .support import RunCli, image_entries, make_ledger, register_args
 
 SAME_PIXELS = {
     # pydicom's MR_small in five encodings the issue names
@@ -36,10 +38,6 @@ def registered(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, dict[str, Path]]:
     """Every file above registered once; returns the ledger and name -> path."""
-    from cli.main import run
-
-    from .support import make_ledger
-
     root = tmp_path_factory.mktemp("digests")
     ledger = make_ledger(root / "ledger")
     names = sorted({n for group in SAME_PIXELS.values() for n in group}

@@ -31,8 +31,8 @@ def test_a_pe_polyglot_is_refused(tmp_path: Path, reg_ledger: Path, run_cli: Run
     before = snapshot(reg_ledger)
     result = run_cli(*register_args(path, json=False), ledger=reg_ledger)
     assert result.rc == 2
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("medledger: ") and str(path) in line
+    line = result.error_line()
+    assert str(path) in line
     assert "preamble" in line and "PE" in line, line
     assert snapshot(reg_ledger) == before
 

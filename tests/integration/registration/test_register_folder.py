@@ -135,6 +135,22 @@ def test_a_second_source_is_a_new_origin(
     assert log_size(reg_ledger) == size + len(files)
 
 
+def test_the_same_bytes_under_other_names_are_known(
+    folder: tuple[Path, dict[str, Path]], reg_ledger: Path, cli: RunCli, tmp_path: Path
+) -> None:
+    root, files = folder
+    assert cli(*register_args(root), ledger=reg_ledger).rc == 0
+    size = log_size(reg_ledger)
+    renamed = tmp_path / "elsewhere"
+    renamed.mkdir()
+    for n, path in enumerate(files.values()):
+        (renamed / f"copy-{n}{path.suffix}").write_bytes(path.read_bytes())
+    result = cli(*register_args(renamed, workers=2), ledger=reg_ledger)
+    assert result.rc == 0, result.stderr
+    assert (result.json()["registered"], result.json()["already_known"]) == (0, len(files))
+    assert log_size(reg_ledger) == size
+
+
 def test_show_in_text(folder: tuple[Path, dict[str, Path]], reg_ledger: Path, cli: RunCli) -> None:
     _, files = folder
     assert cli(*register_args(files["CT_small.dcm"]), ledger=reg_ledger).rc == 0

@@ -1,0 +1,336 @@
+"""The near-duplicate descriptor of one image: a 32 x 32 grey grid of its content box.
+
+Input: the canonical 64 x 64 thumbnail that registration already computes,
+``ledger.imaging.render.thumbnail(decoded, size=64)`` (float, 0..255), or any
+2-D grey array (area-averaged to 64 x 64 first).
+
+1. **Content box.** Border rows and columns that are flat (their spread is at
+   most twice a tolerance, and their mean within the tolerance of the outermost
+   line's mean) are trimmed, at most 40% of the thumbnail from each side;
+   the tolerance is ``max(3, 4% of the 1..99 percentile spread)`` grey levels.
+   Letterboxing, pad-to-square and the black frame around a scan fall away, so
+   a padded copy and its original describe the same content.
+2. **Grid.** The box, area-averaged (Pillow ``BOX``) to 32 x 32 and rounded to
+   8 bits: 1,024 bytes that are stored and compared by the verification stage
+   (:mod:`ledger.similarity.verify`). The grid is what a person would see in a
+   32-pixel icon of the image (see docs/similarity.md on why that identifies
+   nobody).
+3. **Keys.** Six 64-bit window hashes of the grid (blurred with a Gaussian of
+   one grid pixel), the candidate stage's index keys: the whole grid, its
+   central 60% (which lies inside every crop down to 80% of each side) and that
+   window shifted by 5% diagonally four ways (so that, with the query's spread
+   of crop windows, some pair is within 2.5% of the right offset). A window
+   hash samples the window bilinearly to
+   32 x 32, takes the 8 x 8 lowest frequencies of its 2-D DCT-II and sets a bit
+   where the coefficient exceeds their median (pHash; most significant bit
+   first). The eight flips and rotations of a window come from one DCT (as in
+   :mod:`ledger.fingerprint.hashes`).
+
+The query side (:func:`query_keys`) hashes more windows of the query's grid:
+the same two, each also turned by a few degrees, and a spread of 68% and 76%
+windows around the centre, each in the eight dihedral variants, so that a
+flipped, rotated or cropped copy has some key near an indexed key.
+
+Everything derives from the grid, so a stored descriptor can be re-checked
+(:meth:`Descriptor.check`) and the query keys of a registered image can be
+computed from its stored descriptor alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from ledger.errors import InputError
+
+ALG = "dup-grid"
+VERSION = 1
+GRID = 32
+THUMB = 64
+FLAT_STD = 1.0  # grey levels: a grid whose standard deviation is below this has no structure
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+U64 = npt.NDArray[np.uint64]
+
+# Index windows (y0, x0, y1, x1) as fractions of the grid.
+INDEX_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
+    (0.0, 0.0, 1.0, 1.0),
+    (0.2, 0.2, 0.8, 0.8),
+    (0.15, 0.15, 0.75, 0.75),
+    (0.15, 0.25, 0.75, 0.85),
+    (0.25, 0.15, 0.85, 0.75),
+    (0.25, 0.25, 0.85, 0.85),
+)
+KEY_NAMES = ("whole", "centre-60%", "60%-up-left", "60%-up-right", "60%-down-left", "60%-down-right")
+KEYS = len(INDEX_WINDOWS)
+BLUR_SIGMA = 1.0  # grid pixels: window hashes are taken of the slightly blurred grid
+QUERY_ANGLES = (-6.0, -3.0, 3.0, 6.0)  # degrees; the index windows turned
+QUERY_CROP_SIZES = (0.68, 0.76)
+QUERY_CROP_SHIFTS = (-0.1, 0.0, 0.1)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A validated descriptor: 32 x 32 uint8 grid and its six index keys."""
+
+    grid: bytes  # GRID * GRID bytes, row-major
+    keys: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.grid) != GRID * GRID:
+            raise InputError(f"descriptor grid must be {GRID * GRID} bytes, got {len(self.grid)}")
+        if len(self.keys) != len(INDEX_WINDOWS) or any(
+            not 0 <= k < 1 << 64 for k in self.keys
+        ):
+            raise InputError(f"descriptor keys must be {KEYS} 64-bit values")
+
+    @property
+    def array(self) -> npt.NDArray[np.uint8]:
+        return np.frombuffer(self.grid, dtype=np.uint8).reshape(GRID, GRID)
+
+    @property
+    def flat(self) -> bool:
+        return bool(self.array.std() < FLAT_STD)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alg": ALG,
+            "v": VERSION,
+            "grid": base64.b64encode(self.grid).decode("ascii"),
+            "keys": [f"{k:016x}" for k in self.keys],
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Descriptor:
+        """Parse a stored descriptor; InputError for another algorithm, version or shape."""
+        if not isinstance(value, dict):
+            raise InputError("malformed descriptor: not an object")
+        if value.get("alg") != ALG or value.get("v") != VERSION:
+            raise InputError(
+                f"descriptor {value.get('alg')!r} v{value.get('v')!r} is not {ALG} v{VERSION}"
+            )
+        try:
+            grid = base64.b64decode(value["grid"], validate=True)
+            keys = tuple(int(k, 16) for k in value["keys"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"malformed descriptor: {exc}") from None
+        if len(keys) != KEYS or any(len(k) != 16 for k in value["keys"]):
+            raise InputError(f"malformed descriptor: keys must be {KEYS} 16-digit hex values")
+        return cls(grid=grid, keys=keys)
+
+    def check(self) -> None:
+        """Raise InputError unless the keys are the ones the grid gives."""
+        expected = index_keys(self.array)
+        if expected != self.keys:
+            raise InputError("descriptor keys do not match its grid")
+
+
+def describe(image: npt.ArrayLike) -> Descriptor:
+    """The descriptor of a 64 x 64 canonical thumbnail (or any 2-D grey array on 0..255)."""
+    thumb = _thumb64(image)
+    y0, x0, y1, x1 = content_box(thumb)
+    boxed = Image.fromarray(thumb.astype(np.float32), mode="F").resize(
+        (GRID, GRID), Image.Resampling.BOX, box=(x0, y0, x1, y1)
+    )
+    grid = np.asarray(np.clip(np.rint(np.asarray(boxed, dtype=np.float64)), 0, 255), np.uint8)
+    return Descriptor(grid=grid.tobytes(), keys=index_keys(grid))
+
+
+def content_box(thumb: Floats) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1) of the thumbnail once flat borders are trimmed (see module docstring)."""
+    h, w = thumb.shape
+    low, high = np.percentile(thumb, [1.0, 99.0])
+    tol = max(3.0, 0.04 * float(high - low))
+
+    def flat(line: Floats, edge: float) -> bool:
+        return float(np.ptp(line)) <= 2.0 * tol and abs(float(line.mean()) - edge) <= tol
+
+    y0, y1, x0, x1 = 0, h, 0, w
+    top, bottom = float(thumb[0].mean()), float(thumb[-1].mean())
+    left, right = float(thumb[:, 0].mean()), float(thumb[:, -1].mean())
+    limit_y, limit_x = h * 2 // 5, w * 2 // 5
+    while y0 < limit_y and flat(thumb[y0], top):
+        y0 += 1
+    while y1 > h - limit_y and flat(thumb[y1 - 1], bottom):
+        y1 -= 1
+    while x0 < limit_x and flat(thumb[:, x0], left):
+        x0 += 1
+    while x1 > w - limit_x and flat(thumb[:, x1 - 1], right):
+        x1 -= 1
+    return y0, x0, y1, x1
+
+
+def index_keys(grid: npt.ArrayLike) -> tuple[int, ...]:
+    """The index keys of a grid (identity orientation), in ``KEY_NAMES`` order."""
+    g = blur(np.asarray(grid, dtype=np.float64))
+    boxes = np.asarray(INDEX_WINDOWS, dtype=np.float64)
+    keys = window_hashes(sample_windows(g, boxes))[:, 0]
+    return tuple(int(k) for k in keys)
+
+
+def blur(grid: Floats, sigma: float = BLUR_SIGMA) -> Floats:
+    """Separable Gaussian blur (radius 3 sigma, edges repeated)."""
+    radius = max(1, round(3 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(grid, radius, mode="edge")
+    rows = sum(kernel[i] * padded[i : i + grid.shape[0], :] for i in range(len(kernel)))
+    out = sum(kernel[i] * rows[:, i : i + grid.shape[1]] for i in range(len(kernel)))
+    return np.asarray(out, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class QueryKeys:
+    """The keys a query probes: ``keys[i]`` is window ``window[i]`` in dihedral ``variant[i]``."""
+
+    keys: U64
+    window: npt.NDArray[np.intp]  # index into :func:`query_windows`
+    variant: npt.NDArray[np.intp]  # 0..7, ledger.fingerprint.hashes.DIHEDRAL_VARIANTS order
+
+
+def query_windows() -> tuple[Floats, Floats]:
+    """The query's windows: boxes (n, 4) as fractions of the grid, and angles (n,) in degrees."""
+    boxes: list[tuple[float, float, float, float]] = list(INDEX_WINDOWS)
+    angles: list[float] = [0.0] * len(INDEX_WINDOWS)
+    for window in INDEX_WINDOWS:
+        for angle in QUERY_ANGLES:
+            boxes.append(window)
+            angles.append(angle)
+    for size in QUERY_CROP_SIZES:
+        for dy in QUERY_CROP_SHIFTS:
+            for dx in QUERY_CROP_SHIFTS:
+                cy, cx, half = 0.5 + dy, 0.5 + dx, size / 2
+                boxes.append((cy - half, cx - half, cy + half, cx + half))
+                angles.append(0.0)
+    return np.asarray(boxes, dtype=np.float64), np.asarray(angles, dtype=np.float64)
+
+
+_QUERY_BOXES, _QUERY_ANGLES = query_windows()
+
+
+def query_keys(descriptor: Descriptor) -> QueryKeys:
+    """Every (window, dihedral variant) key of a query descriptor."""
+    g = blur(descriptor.array.astype(np.float64))
+    windows = sample_windows(g, _QUERY_BOXES, angles=_QUERY_ANGLES)
+    keys = window_hashes(windows)  # (windows, 8)
+    n = keys.shape[0]
+    return QueryKeys(
+        keys=keys.reshape(-1),
+        window=np.repeat(np.arange(n, dtype=np.intp), 8),
+        variant=np.tile(np.arange(8, dtype=np.intp), n),
+    )
+
+
+# --- sampling and hashing ----------------------------------------------------------------
+
+
+def sample_windows(
+    image: Floats,
+    boxes: Floats,
+    *,
+    angles: Floats | None = None,
+    n: int = GRID,
+) -> Floats:
+    """Bilinear samples (k, n, n) of ``image`` over each box (y0, x0, y1, x1) in fractions,
+    turned by ``angles`` degrees about the box centre; edges are clamped."""
+    centres = np.stack(((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2), 1)
+    sizes = np.stack((boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1)
+    radians = np.zeros(len(boxes)) if angles is None else np.radians(angles)
+    values, _ = sample_affine(image, centres=centres, sizes=sizes, angles=radians, n=n)
+    return values
+
+
+def sample_affine(
+    image: Floats, *, centres: Floats, sizes: Floats, angles: Floats, n: int
+) -> tuple[Floats, Bools]:
+    """Bilinear samples (k, n, n) of windows with centre (y, x) and size (h, w) in fractions of
+    ``image``, turned by ``angles`` radians; and which samples fall inside the image."""
+    h, w = image.shape
+    t = (np.arange(n, dtype=np.float64) + 0.5) / n - 0.5
+    gy, gx = t[np.newaxis, :, np.newaxis], t[np.newaxis, np.newaxis, :]
+    cos = np.cos(angles)[:, np.newaxis, np.newaxis]
+    sin = np.sin(angles)[:, np.newaxis, np.newaxis]
+    sy = sizes[:, 0][:, np.newaxis, np.newaxis]
+    sx = sizes[:, 1][:, np.newaxis, np.newaxis]
+    # a turn in pixel space: scale the offsets by the image's sides first
+    dy, dx = gy * sy * h, gx * sx * w
+    py = centres[:, 0][:, np.newaxis, np.newaxis] * h + cos * dy - sin * dx - 0.5
+    px = centres[:, 1][:, np.newaxis, np.newaxis] * w + sin * dy + cos * dx - 0.5
+    inside = (py >= -0.5) & (py <= h - 0.5) & (px >= -0.5) & (px <= w - 0.5)
+    py = np.clip(py, 0.0, h - 1.0)
+    px = np.clip(px, 0.0, w - 1.0)
+    y0 = np.minimum(py.astype(np.intp), h - 2)
+    x0 = np.minimum(px.astype(np.intp), w - 2)
+    fy, fx = py - y0, px - x0
+    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64), inside
+
+
+def _dct_matrix(n: int, rows: int) -> Floats:
+    k = np.arange(rows)[:, np.newaxis]
+    i = np.arange(n)[np.newaxis, :]
+    return np.asarray(2.0 * np.cos(math.pi * k * (2 * i + 1) / (2 * n)), dtype=np.float64)
+
+
+_D = _dct_matrix(GRID, 8)
+_ODD = np.where(np.arange(8) % 2, -1.0, 1.0)
+_TRANSPOSED = (np.arange(8) >> 2) & 1
+
+
+def _signs() -> Floats:
+    signs = np.ones((8, 8, 8))
+    for variant in range(8):
+        if variant & 2:
+            signs[variant] *= _ODD[:, np.newaxis]
+        if variant & 1:
+            signs[variant] *= _ODD[np.newaxis, :]
+    return signs
+
+
+_SIGNS = _signs()
+_WEIGHTS = (np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+
+
+def window_hashes(windows: Floats) -> U64:
+    """(k, 32, 32) windows -> (k, 8) 64-bit pHashes of the eight dihedral variants of each."""
+    low = np.round(np.einsum("ui,kij,vj->kuv", _D, windows, _D), 6) + 0.0
+    both = np.stack((low, low.transpose(0, 2, 1)), axis=1)  # (k, 2, 8, 8)
+    variants = (both[:, _TRANSPOSED] * _SIGNS[np.newaxis]).reshape(-1, 64)
+    ordered = np.sort(variants, axis=1)
+    median = (ordered[:, 31] + ordered[:, 32]) / 2.0
+    bits = variants > median[:, np.newaxis]
+    packed = np.packbits(bits, axis=1).view(">u8").astype(np.uint64).reshape(-1)
+    return packed.reshape(-1, 8)
+
+
+def dihedral(grid: npt.NDArray[Any], variant: int) -> npt.NDArray[Any]:
+    """Variant ``variant`` of a 2-D array (ledger.fingerprint.hashes.DIHEDRAL_VARIANTS order)."""
+    out = grid.T if variant & 4 else grid
+    if variant & 2:
+        out = out[::-1, :]
+    if variant & 1:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def _thumb64(image: npt.ArrayLike) -> Floats:
+    array = np.asarray(image, dtype=np.float64)
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise InputError(f"descriptor input must be a 2-D grey image, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise InputError("descriptor input has non-finite values")
+    if array.shape == (THUMB, THUMB):
+        return array
+    small = Image.fromarray(array.astype(np.float32), mode="F").resize(
+        (THUMB, THUMB), Image.Resampling.BOX
+    )
+    return np.asarray(small, dtype=np.float64)

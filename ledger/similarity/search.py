@@ -1,0 +1,172 @@
+"""Near-duplicate search: the candidate index, then verification of each candidate.
+
+:class:`NearDuplicateIndex` holds the Hamming index of every registered image's
+six descriptor keys (:mod:`ledger.similarity.index`) and reads descriptors
+through a small storage interface, :class:`DescriptorSource` (``get(image_id)``);
+:class:`MemoryDescriptors` is the in-memory one. A query probes the index with
+its own keys (every query window in every dihedral variant), ranks the images
+found by their smallest key distance, verifies at most ``max_candidates`` of
+them (:func:`ledger.similarity.verify.verify`, the dihedral variants that hit
+searched first) and returns the matches, best first, each with its verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ledger.errors import InputError
+from ledger.similarity.descriptor import ALG, KEY_NAMES, VERSION, Descriptor, query_keys
+from ledger.similarity.index import DEFAULT_CHUNKS, HammingIndex
+from ledger.similarity.verify import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
+
+KEY_KIND = f"{ALG}/{VERSION}"
+DEFAULT_RADIUS = 8
+DEFAULT_MAX_CANDIDATES = 64
+
+
+class DescriptorSource(Protocol):
+    """Where the engine reads stored descriptors (the ledger's store, later)."""
+
+    def get(self, image_id: int) -> Descriptor | None: ...
+
+
+class MemoryDescriptors:
+    """A dict-backed :class:`DescriptorSource`."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, Descriptor] = {}
+
+    def put(self, image_id: int, descriptor: Descriptor) -> None:
+        self._items[image_id] = descriptor
+
+    def get(self, image_id: int) -> Descriptor | None:
+        return self._items.get(image_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An image the index found: its closest key pair and the dihedral variants that hit."""
+
+    image: int
+    distance: int
+    key: str  # the indexed key's name (descriptor.KEY_NAMES)
+    variants: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    image: int
+    distance: int
+    key: str
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "distance": self.distance,
+            "key": self.key,
+            "verdict": self.verdict.to_json(),
+            "explanation": self.verdict.explain(),
+        }
+
+
+class NearDuplicateIndex:
+    """Candidate index plus verification. Parameters are per instance, never global."""
+
+    def __init__(
+        self,
+        *,
+        descriptors: DescriptorSource,
+        radius: int = DEFAULT_RADIUS,
+        chunks: int = DEFAULT_CHUNKS,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        index: HammingIndex | None = None,
+    ) -> None:
+        if max_candidates < 1:
+            raise InputError(f"max_candidates must be >= 1, got {max_candidates}")
+        self.descriptors = descriptors
+        self.radius = radius
+        self.thresholds = thresholds
+        self.max_candidates = max_candidates
+        self.index = index or HammingIndex(
+            key_kind=KEY_KIND, keys_per_image=len(KEY_NAMES), chunks=chunks
+        )
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def add(self, image_id: int, descriptor: Descriptor) -> None:
+        self.index.add([image_id], [descriptor.keys])
+
+    def add_keys(self, ids: npt.ArrayLike, keys: npt.ArrayLike) -> None:
+        """Bulk load from stored keys: ``ids`` (n,), ``keys`` (n, 6) uint64."""
+        self.index.add(ids, keys)
+
+    def candidates(self, query: Descriptor, *, exclude: Iterable[int] = ()) -> list[Candidate]:
+        """Images with a key within ``radius`` of a query key, closest first."""
+        probe = query_keys(query)
+        hits = self.index.search(probe.keys, radius=self.radius)
+        skip = set(exclude)
+        best: dict[int, tuple[int, int, set[int]]] = {}
+        order = np.lexsort((hits.key, hits.distance))
+        for i in order:
+            image = int(hits.image[i])
+            if image in skip:
+                continue
+            variant = int(probe.variant[hits.query[i]])
+            entry = best.get(image)
+            if entry is None:
+                best[image] = (int(hits.distance[i]), int(hits.key[i]), {variant})
+            else:
+                entry[2].add(variant)
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+        return [
+            Candidate(image, d, KEY_NAMES[k], tuple(sorted(v))) for image, (d, k, v) in ranked
+        ]
+
+    def search(
+        self, query: Descriptor, *, top: int | None = None, exclude: Iterable[int] = ()
+    ) -> list[Match]:
+        """Verified near-duplicates of ``query``, highest correlation first."""
+        matches = []
+        for candidate in self.candidates(query, exclude=exclude)[: self.max_candidates]:
+            stored = self.descriptors.get(candidate.image)
+            if stored is None:
+                continue
+            verdict = verify(stored, query, variants=candidate.variants, thresholds=self.thresholds)
+            if verdict.matched:
+                matches.append(Match(candidate.image, candidate.distance, candidate.key, verdict))
+        matches.sort(key=lambda m: (-m.verdict.correlation, m.image))
+        return matches[:top] if top is not None else matches
+
+    def to_bytes(self) -> bytes:
+        return self.index.to_bytes()
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        descriptors: DescriptorSource,
+        radius: int = DEFAULT_RADIUS,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    ) -> NearDuplicateIndex:
+        index = HammingIndex.from_bytes(data, key_kind=KEY_KIND)
+        return cls(
+            descriptors=descriptors,
+            radius=radius,
+            chunks=index.chunks,
+            thresholds=thresholds,
+            max_candidates=max_candidates,
+            index=index,
+        )
