@@ -1,12 +1,14 @@
-"""CORPUS PART (draft)."""
+"""PLACEHOLDER DOCSTRING."""
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import tempfile
+import time
 import warnings
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,16 @@ from PIL import Image, ImageFilter, ImageOps
 from ledger.imaging.decode import Decoded, decode
 from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.render import render, thumbnail
+from ledger.similarity import (
+    HammingIndex,
+    MemoryDescriptors,
+    NearDuplicateIndex,
+    Thresholds,
+    describe,
+    query_keys,
+)
+from ledger.similarity.descriptor import KEYS
+from ledger.similarity.search import DEFAULT_RADIUS, KEY_KIND
 
 LIMITS = DecodeLimits()
 
@@ -76,6 +88,7 @@ REGION_SOURCES = (
     "skimage/hubble_deep_field.jpg",
 )
 REGION = 0.6
+EXPORT_MAX = 1024
 # Real twins: another file of the same image (lossy JPEG 2000 of a lossless original, a
 # different LUT, a smaller re-encoding, a cropped re-export), queried against the original.
 TWINS = (
@@ -268,6 +281,16 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+def _bounded(image: np.ndarray) -> np.ndarray:
+    """Exports are at most EXPORT_MAX pixels on their long side (as re-hosted copies are)."""
+    h, w = image.shape
+    if max(h, w) <= EXPORT_MAX:
+        return image
+    f = EXPORT_MAX / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
 # --- the corpus -----------------------------------------------------------------------
 
 
@@ -297,7 +320,8 @@ def _sample(decoded: Decoded, key: str, family: str, kind: str) -> Sample:
         warnings.simplefilter("ignore")
         thumb = thumbnail(decoded, size=64)
         rendering = render(decoded)
-    return Sample(key, family, kind, thumb, int(str(imagehash.phash(Image.fromarray(rendering))), 16))
+    baseline = int(str(imagehash.phash(Image.fromarray(rendering))), 16)
+    return Sample(key, family, kind, thumb, baseline)
 
 
 def _export(image: np.ndarray, fmt: str, folder: Path, key: str) -> Path:
@@ -306,12 +330,14 @@ def _export(image: np.ndarray, fmt: str, folder: Path, key: str) -> Path:
     if fmt.startswith("jpeg"):
         Image.fromarray(image).save(buffer, "JPEG", quality=int(fmt[4:]))
     else:
-        Image.fromarray(image).save(buffer, "PNG")
+        Image.fromarray(image).save(buffer, "PNG", compress_level=1)
     path.write_bytes(buffer.getvalue())
     return path
 
 
-def _exported(image: np.ndarray, fmt: str, folder: Path, key: str, family: str, kind: str) -> Sample:
+def _exported(
+    image: np.ndarray, fmt: str, folder: Path, key: str, family: str, kind: str
+) -> Sample:
     return _sample(_decode(_export(image, fmt, folder, key)), key, family, kind)
 
 
@@ -337,7 +363,7 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
             index.append(_sample(decoded, name, name, "original"))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                export = render(decoded)
+                export = _bounded(render(decoded))
             del decoded
             for tname, transform in transforms.items():
                 image, fmt = transform(export, rng)
@@ -366,7 +392,7 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                export = render(_decode(path))
+                export = _bounded(render(_decode(path)))
             h, w = export.shape
             rh, rw = round(h * REGION), round(w * REGION)
             families = []
@@ -386,3 +412,250 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
             queries.append(_sample(_decode(rp), right, right, "other-view"))
             hard.add(frozenset((left, right)))
     return Corpus(index, queries, hard, ignore)
+
+
+# --- evaluation ----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    found: dict[str, list[bool]]  # per query kind: was its original reported
+    hard_pairs: int
+    hard_fp: int
+    random_pairs: int
+    random_fp: int
+    tp: int
+    fp: int
+    fn: int
+
+    def figures(self) -> dict[str, object]:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {
+            "recall": {k: round(float(np.mean(v)), 4) for k, v in self.found.items()},
+            "recall_all": round(recall, 4),
+            "precision": round(precision, 4),
+            "f1": round(f1, 4),
+            "hard_negative_pairs": self.hard_pairs,
+            "hard_negative_fpr": round(self.hard_fp / max(self.hard_pairs, 1), 4),
+            "random_pairs": self.random_pairs,
+            "random_fpr": round(self.random_fp / max(self.random_pairs, 1), 6),
+        }
+
+
+def _tally(corpus: Corpus, reported: list[set[int]]) -> Tally:
+    """Score each query's reported index positions against the ground truth."""
+    found: dict[str, list[bool]] = {}
+    hard_pairs = hard_fp = random_pairs = random_fp = tp = fp = fn = 0
+    families = [s.family for s in corpus.index]
+    for q, got in zip(corpus.queries, reported, strict=True):
+        true = {i for i, f in enumerate(families) if f == q.family}
+        if true:
+            found.setdefault(q.kind, []).append(bool(true & got))
+        tp += len(true & got)
+        fn += len(true - got)
+        for i, family in enumerate(families):
+            if family == q.family:
+                continue
+            pair = frozenset((family, q.family))
+            if pair in corpus.ignore:
+                continue
+            hit = i in got
+            fp += hit
+            if pair in corpus.hard:
+                hard_pairs += 1
+                hard_fp += hit
+            else:
+                random_pairs += 1
+                random_fp += hit
+    return Tally(found, hard_pairs, hard_fp, random_pairs, random_fp, tp, fp, fn)
+
+
+def evaluate_engine(corpus: Corpus, *, radius: int, thresholds: Thresholds) -> dict[str, object]:
+    stored = [describe(s.thumb) for s in corpus.index]
+    source = MemoryDescriptors()
+    engine = NearDuplicateIndex(descriptors=source, radius=radius, thresholds=thresholds)
+    for i, d in enumerate(stored):
+        source.put(i, d)
+        engine.add(i, d)
+    reported: list[set[int]] = []
+    verdicts: dict[str, int] = {}
+    start = time.perf_counter()
+    for q in corpus.queries:
+        matches = engine.search(describe(q.thumb))
+        reported.append({m.image for m in matches})
+        for m in matches:
+            transform = m.verdict.alignment.transform if m.verdict.alignment else "-"
+            verdicts[transform] = verdicts.get(transform, 0) + 1
+    elapsed = time.perf_counter() - start
+    figures = _tally(corpus, reported).figures()
+    figures["seconds_per_query"] = round(elapsed / max(len(corpus.queries), 1), 4)
+    figures["matched_transforms"] = verdicts
+    return figures
+
+
+def evaluate_baseline(corpus: Corpus, *, distance: int = 10) -> dict[str, object]:
+    """Brute-force imagehash pHash of the canonical rendering, one threshold."""
+    index = np.asarray([s.baseline for s in corpus.index], dtype=np.uint64)
+    reported = []
+    for q in corpus.queries:
+        d = np.bitwise_count(index ^ np.uint64(q.baseline))
+        reported.append({int(i) for i in np.nonzero(d <= distance)[0]})
+    return _tally(corpus, reported).figures()
+
+
+# --- scale ---------------------------------------------------------------------------
+
+
+def scale(
+    corpus: Corpus | None, *, images: int, radius: int, queries: int = 200, seed: int = 11
+) -> dict[str, object]:
+    """Synthetic key populations plus real query keys: build rate, latency, recall, memory.
+
+    Half the population is uniform random keys; the other half are real index keys of
+    the corpus with 9 to 20 random bits flipped (near real images but not within the
+    default radius), so buckets near real queries are crowded as they would be.
+    """
+    rng = np.random.default_rng(seed)
+    real_index = (
+        np.asarray([describe(s.thumb).keys for s in corpus.index], dtype=np.uint64)
+        if corpus
+        else np.zeros((0, KEYS), np.uint64)
+    )
+    uniform = images // 2 if len(real_index) else images
+    keys = np.empty((images, KEYS), dtype=np.uint64)
+    keys[:uniform] = rng.integers(0, 1 << 63, size=(uniform, KEYS), dtype=np.int64).astype(
+        np.uint64
+    ) ^ (rng.integers(0, 2, size=(uniform, KEYS)).astype(np.uint64) << np.uint64(63))
+    if images > uniform:
+        base = real_index[rng.integers(0, len(real_index), images - uniform)]
+        flips = np.zeros_like(base)
+        for k in range(KEYS):
+            counts = rng.integers(9, 21, size=len(base))
+            for bit_round in range(20):
+                bits = rng.integers(0, 64, size=len(base)).astype(np.uint64)
+                flips[:, k] ^= np.where(bit_round < counts, np.uint64(1) << bits, np.uint64(0))
+        keys[uniform:] = base ^ flips
+    ids = np.arange(images, dtype=np.int64)
+    if corpus:
+        q_desc = [describe(q.thumb) for q in corpus.queries]
+        picks = rng.choice(len(q_desc), size=min(queries, len(q_desc)), replace=False)
+        probes = [query_keys(q_desc[int(i)]).keys for i in picks]
+    else:
+        probes = [
+            rng.integers(0, 1 << 63, size=224, dtype=np.int64).astype(np.uint64)
+            for _ in range(queries)
+        ]
+    index = HammingIndex(key_kind=KEY_KIND, keys_per_image=KEYS)
+    start = time.perf_counter()
+    for chunk in range(0, images, 100_000):  # incremental adds, as registration would
+        index.add(ids[chunk : chunk + 100_000], keys[chunk : chunk + 100_000])
+    index.search(probes[0][:1], radius=radius)  # merges the tail into the tables
+    build = time.perf_counter() - start
+    times = []
+    for probe in probes:
+        t0 = time.perf_counter()
+        index.search(probe, radius=radius)
+        times.append(time.perf_counter() - t0)
+    flat = keys.reshape(-1)
+    agree = total = 0
+    for probe in probes[:20]:
+        hits = index.search(probe, radius=radius)
+        got = set(zip(hits.query.tolist(), (hits.image * KEYS + hits.key).tolist(), strict=True))
+        want = set()
+        for qi, key in enumerate(probe):
+            for k in np.nonzero(np.bitwise_count(flat ^ key) <= radius)[0].tolist():
+                want.add((qi, k))
+        agree += len(got & want)
+        total += len(want)
+    return {
+        "images": images,
+        "keys_per_image": KEYS,
+        "query_keys": int(np.median([len(p) for p in probes])),
+        "radius": radius,
+        "build_images_per_s": round(images / build),
+        "query_ms_p50": round(float(np.percentile(times, 50)) * 1e3, 2),
+        "query_ms_p95": round(float(np.percentile(times, 95)) * 1e3, 2),
+        "index_recall_vs_brute_force": round(agree / total, 4) if total else 1.0,
+        "brute_force_pairs_checked": total,
+        "bytes_per_image": round(index.nbytes() / images, 1),
+    }
+
+
+# --- command line --------------------------------------------------------------------
+
+
+def _table(engine: dict[str, object], base: dict[str, object]) -> str:
+    lines = [f"{'':32s} {'medledger':>10s} {'pHash<=10':>10s}"]
+    e_rec = engine["recall"]
+    b_rec = base["recall"]
+    assert isinstance(e_rec, dict) and isinstance(b_rec, dict)
+    for kind in e_rec:
+        lines.append(f"recall {kind:25s} {e_rec[kind]:10.3f} {b_rec.get(kind, 0.0):10.3f}")
+    for key in ("recall_all", "precision", "f1", "hard_negative_fpr", "random_fpr"):
+        ev, bv = engine[key], base[key]
+        assert isinstance(ev, float) and isinstance(bv, float)
+        lines.append(f"{key:32s} {ev:10.4f} {bv:10.4f}")
+    lines.append(
+        f"pairs: hard negatives {engine['hard_negative_pairs']}, random {engine['random_pairs']}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a third of the images, 100k scale")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--images", type=int, default=None, help="scale population")
+    parser.add_argument("--radius", type=int, default=DEFAULT_RADIUS)
+    parser.add_argument("--min-correlation", type=float, default=Thresholds().min_correlation)
+    parser.add_argument("--max-worst-block", type=float, default=Thresholds().max_worst_block)
+    parser.add_argument("--min-overlap", type=float, default=Thresholds().min_overlap)
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args(argv)
+    thresholds = Thresholds(args.min_correlation, args.max_worst_block, args.min_overlap)
+    started = time.perf_counter()
+    corpus = build_corpus(quick=args.quick)
+    built = time.perf_counter() - started
+    engine = evaluate_engine(corpus, radius=args.radius, thresholds=thresholds)
+    base = evaluate_baseline(corpus)
+    result: dict[str, object] = {
+        "corpus": {
+            "indexed": len(corpus.index),
+            "queries": len(corpus.queries),
+            "seconds_to_build": round(built, 1),
+            "skimage": "skimage" in corpora(),
+        },
+        "thresholds": {
+            "radius": args.radius,
+            "min_correlation": thresholds.min_correlation,
+            "max_worst_block": thresholds.max_worst_block,
+            "min_overlap": thresholds.min_overlap,
+        },
+        "medledger": engine,
+        "phash_distance_10": base,
+    }
+    if not args.skip_scale:
+        images = args.images or (100_000 if args.quick else 1_000_000)
+        result["scale"] = scale(corpus, images=images, radius=args.radius)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"corpus: {len(corpus.index)} indexed images, {len(corpus.queries)} queries "
+        f"(built in {built:.0f} s); radius {args.radius}, {thresholds}"
+    )
+    print(_table(engine, base))
+    print(f"verification: {engine['seconds_per_query']} s per query")
+    if "scale" in result:
+        print("scale:")
+        sc = result["scale"]
+        assert isinstance(sc, dict)
+        for key, value in sc.items():
+            print(f"  {key:30s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -88,6 +88,7 @@ class Ledger:
         self.dir = ldir
         self.store = store
         self._passphrase = passphrase
+        self._signer: NoteSigner | None = None
         with reading(store.engine) as conn:
             origin = store.get_meta(conn, "origin")
             vkey = store.get_meta(conn, "log_vkey")
@@ -241,9 +242,10 @@ class Ledger:
 
     # --- checkpoints --------------------------------------------------------------
     def _log_signer(self) -> NoteSigner:
-        return NoteSigner(
-            self.origin, read_private_key(self.dir.log_key, passphrase=self._passphrase)
-        )
+        if self._signer is None:  # read the key file once per open ledger
+            key = read_private_key(self.dir.log_key, passphrase=self._passphrase)
+            self._signer = NoteSigner(self.origin, key)
+        return self._signer
 
     def checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:
         latest = self.store.latest_checkpoint(conn)
@@ -382,7 +384,7 @@ def _key_info(row: Any) -> KeyInfo:
 def _age_seconds(created: str) -> float:
     from datetime import UTC, datetime
 
-    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    then = datetime.fromisoformat(created)
     return (datetime.now(UTC) - then).total_seconds()
 
 

@@ -50,7 +50,7 @@ class Entry(_Strict):
     @field_validator("time")
     @classmethod
     def _real_time(cls, value: str) -> str:
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+        datetime.fromisoformat(value)  # the pattern fixed the form; this checks the date
         return value
 
 

@@ -4,7 +4,7 @@
   content grid and six index keys stored per image; ``query_keys`` for a query.
 * :mod:`ledger.similarity.index` ``HammingIndex``: multi-index hashing over 64-bit keys,
   exact range search, incremental, serialisable with its algorithm and key version.
-* :mod:`ledger.similarity.verify` ``verify(stored, query) -> Verdict``: alignment over
+* :mod:`ledger.similarity.verification` ``verify(stored, query) -> Verdict``: alignment over
   flips, rotations, crops and scales, correlation and block residual scores.
 * :mod:`ledger.similarity.search` ``NearDuplicateIndex``: the two stages together over a
   ``DescriptorSource`` (storage interface).
@@ -23,7 +23,7 @@ from ledger.similarity.search import (
     MemoryDescriptors,
     NearDuplicateIndex,
 )
-from ledger.similarity.verify import Alignment, Thresholds, Verdict, verify
+from ledger.similarity.verification import Alignment, Thresholds, Verdict, verify
 
 __all__ = [
     "Alignment",

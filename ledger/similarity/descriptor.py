@@ -12,7 +12,7 @@ Input: the canonical 64 x 64 thumbnail that registration already computes,
    a padded copy and its original describe the same content.
 2. **Grid.** The box, area-averaged (Pillow ``BOX``) to 32 x 32 and rounded to
    8 bits: 1,024 bytes that are stored and compared by the verification stage
-   (:mod:`ledger.similarity.verify`). The grid is what a person would see in a
+   (:mod:`ledger.similarity.verification`). The grid is what a person would see in a
    32-pixel icon of the image (see docs/similarity.md on why that identifies
    nobody).
 3. **Keys.** Six 64-bit window hashes of the grid (blurred with a Gaussian of

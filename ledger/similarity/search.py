@@ -6,7 +6,7 @@ through a small storage interface, :class:`DescriptorSource` (``get(image_id)``)
 :class:`MemoryDescriptors` is the in-memory one. A query probes the index with
 its own keys (every query window in every dihedral variant), ranks the images
 found by their smallest key distance, verifies at most ``max_candidates`` of
-them (:func:`ledger.similarity.verify.verify`, the dihedral variants that hit
+them (:func:`ledger.similarity.verification.verify`, the dihedral variants that hit
 searched first) and returns the matches, best first, each with its verdict.
 """
 
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from ledger.errors import InputError
 from ledger.similarity.descriptor import ALG, KEY_NAMES, VERSION, Descriptor, query_keys
 from ledger.similarity.index import DEFAULT_CHUNKS, HammingIndex
-from ledger.similarity.verify import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
+from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
 
 KEY_KIND = f"{ALG}/{VERSION}"
 DEFAULT_RADIUS = 8

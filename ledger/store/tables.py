@@ -7,10 +7,12 @@ second index (about 2 nodes per leaf).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 NODE_INDEX_BITS = 48
+# 64-bit keys everywhere, but INTEGER on SQLite so the key is the rowid (no second index).
+ROWID_KEY = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def node_key(level: int, index: int) -> int:
@@ -20,9 +22,7 @@ def node_key(level: int, index: int) -> int:
 class LogLeaf(SQLModel, table=True):
     __tablename__ = "log_leaves"
 
-    idx: int = Field(
-        sa_column=Column(BigInteger, primary_key=True, autoincrement=False),
-    )
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     envelope_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
@@ -33,7 +33,7 @@ class LogLeaf(SQLModel, table=True):
 class TreeNode(SQLModel, table=True):
     __tablename__ = "tree_nodes"
 
-    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    key: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -78,7 +78,7 @@ class ImageRow(SQLModel, table=True):
     __tablename__ = "images"
     __table_args__ = (UniqueConstraint("file_sha256", "source", name="uq_image_file_source"),)
 
-    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
     file_sha256: str = Field(index=True)
     pixel_sha256: str = Field(index=True)
     source: str = Field(index=True)

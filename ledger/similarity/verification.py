@@ -39,11 +39,12 @@ import numpy.typing as npt
 
 from ledger.errors import InputError
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
-from ledger.similarity.descriptor import GRID, Descriptor, dihedral, sample_affine
+from ledger.similarity.descriptor import GRID, Descriptor, blur, dihedral, sample_affine
 
 Floats = npt.NDArray[np.float64]
 
 COARSE = 16
+VERIFY_BLUR = 1.0  # grid pixels: both grids are compared blurred, so resampling matters less
 BLOCK = 8
 _SCALES = (0.8, 0.9, 1.0, 1.0 / 0.9, 1.25)
 _STEP = 0.05
@@ -54,9 +55,9 @@ _COARSE_ANGLES = (-6.0, -3.0, 3.0, 6.0)
 class Thresholds:
     """The verification decision; the shipped defaults are chosen in docs/similarity.md."""
 
-    min_correlation: float = 0.93
-    max_worst_block: float = 0.30
-    min_overlap: float = 0.6
+    min_correlation: float = 0.90
+    max_worst_block: float = 0.08
+    min_overlap: float = 0.55
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.min_correlation <= 1.0:
@@ -141,8 +142,8 @@ def verify(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Verdict:
     """Compare ``query`` with ``stored``; ``variants`` are dihedral hints searched first."""
-    a = stored.array.astype(np.float64)
-    b = query.array.astype(np.float64)
+    a = blur(stored.array.astype(np.float64), VERIFY_BLUR)
+    b = blur(query.array.astype(np.float64), VERIFY_BLUR)
     if stored.flat or query.flat:
         return Verdict(False, 0.0, 1.0, 0.0, None, "no structure (flat image)")
     everything = tuple(range(8))
@@ -168,7 +169,7 @@ def _coarse_hypotheses() -> list[tuple[float, float, float, float, float]]:
                 for cx in _offsets(sx):
                     out.append((cy, cx, sy, sx, 0.0))
     for angle in _COARSE_ANGLES:
-        for s in (1.0, 1.0 / 0.9):
+        for s in _SCALES:
             out.append((0.5, 0.5, s, s, angle))
     return out
 
@@ -212,7 +213,7 @@ def _refine(a: Floats, b: Floats, hyp: Hypothesis) -> tuple[float, Hypothesis]:
             moves = np.concatenate(
                 [current + np.diag(steps)[i] * sign for i in range(5) for sign in (-1.0, 1.0)]
             ).reshape(-1, 5)
-            moves[:, 2:4] = np.clip(moves[:, 2:4], 0.7, 1.45)
+            moves[:, 2:4] = np.clip(moves[:, 2:4], 0.65, 1.55)
             moves[:, 4] = np.clip(moves[:, 4], -8.0, 8.0)
             r = _correlations(a, bv, moves, GRID)
             i = int(np.argmax(r))
