@@ -1,4 +1,41 @@
-"""PLACEHOLDER DOCSTRING."""
+"""Near-duplicate benchmark (issue 5, "Evaluation"): real public images, prints figures.
+
+Never asserts; prints a table (or ``--json``) for the shipped defaults and, in the same
+run and on the same pairs, for brute-force imagehash pHash at distance 10.
+
+Corpus (built on the fly, nothing downloaded):
+
+* Originals: one file per distinct image from pydicom's, pydicom-data's and deid-data's
+  DICOM files (other encodings of the same pixels are left out, so no two originals are
+  duplicates; flat images are left out) and scikit-image's bundled images when
+  ``scikit-image`` is installed. Each is indexed as registration sees it: decoded by
+  ``ledger.imaging.decode`` and reduced by ``ledger.imaging.render.thumbnail(size=64)``.
+* Queries: the canonical 8-bit rendering of each original (at most 1,024 pixels on its
+  long side), transformed (``TRANSFORMS``: resize, lossy JPEG, crops to 90% and 80% at
+  random offsets, pad to square, window/level, 4-bit depth, gamma 0.6 and 1.6, histogram
+  equalisation, blur, noise, horizontal flip, rotation by 90 and by 3 and 5 degrees, and
+  seven combinations), saved as PNG or JPEG and decoded again by the same code; plus the
+  real twins (``TWINS``: lossy JPEG 2000 versions of pydicom-data's lossless radiographs,
+  another LUT, a re-encoded and a re-exported copy).
+* Hard negatives that must not match: the frames of multi-frame files (``VOLUMES``: MR
+  slices, ultrasound and echocardiography cines; every 3rd/12th frame of the cines), each
+  frame indexed and queried as a JPEG (q75) copy; four 60% corner regions of large
+  images (``REGION_SOURCES``), each indexed and queried as a JPEG copy; a stereo pair.
+  A region and the whole image it was cut from are counted neither way.
+* Random pairs: every other (query, indexed image) pair.
+
+Figures: per-transform recall (the query's original is reported), hard-negative and
+random-pair false-positive rates, precision, recall and F1 over all reported pairs.
+
+Scale: 1,000,000 synthetic images (half uniform random keys, half real corpus keys with
+9-20 bits flipped), added in batches of 100,000; build rate, latency of real queries
+(every query window in every dihedral variant), index recall against brute force at the
+same radius, bytes of index memory per image.
+
+    python bench/duplicates.py --quick          # a third of the originals, 100,000 for scale
+    python bench/duplicates.py                  # everything, 1,000,000 for scale
+    python bench/duplicates.py --json --max-worst-block 0.08 --radius 9
+"""
 
 from __future__ import annotations
 
@@ -99,15 +136,37 @@ TWINS = (
     ("pydicom-data/US1_J2KI.dcm", "pydicom-data/US1_J2KR.dcm", "lossy-j2k-twin"),
     ("pydicom-data/mlut_18.dcm", "pydicom-data/vlut_04.dcm", "other-lut-twin"),
     ("pydicom/examples_rgb_color.dcm", "pydicom-data/US1_J2KR.dcm", "re-encoded-twin"),
-    ("pydicom/examples_overlay.dcm", "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
-     "re-exported-twin"),
+    (
+        "pydicom/examples_overlay.dcm",
+        "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
+        "re-exported-twin",
+    ),
 )
 SKIMAGE = (
-    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png",
-    "chessboard_GRAY.png", "clock_motion.png", "coffee.png", "coins.png", "color.png",
-    "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "logo.png",
-    "microaneurysms.png", "moon.png", "motorcycle_left.png", "page.png", "phantom.png",
-    "retina.jpg", "rocket.jpg", "text.png",
+    "astronaut.png",
+    "brick.png",
+    "camera.png",
+    "cell.png",
+    "chelsea.png",
+    "chessboard_GRAY.png",
+    "clock_motion.png",
+    "coffee.png",
+    "coins.png",
+    "color.png",
+    "grass.png",
+    "gravel.png",
+    "horse.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "logo.png",
+    "microaneurysms.png",
+    "moon.png",
+    "motorcycle_left.png",
+    "page.png",
+    "phantom.png",
+    "retina.jpg",
+    "rocket.jpg",
+    "text.png",
 )
 # Other views of the same scene (a stereo pair): hard negatives.
 VIEW_PAIRS = (("skimage/motorcycle_left.png", "skimage/motorcycle_right.png"),)
@@ -396,8 +455,12 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
             h, w = export.shape
             rh, rw = round(h * REGION), round(w * REGION)
             families = []
-            for label, (y, x) in {"tl": (0, 0), "tr": (0, w - rw), "bl": (h - rh, 0),
-                                  "br": (h - rh, w - rw)}.items():
+            for label, (y, x) in {
+                "tl": (0, 0),
+                "tr": (0, w - rw),
+                "bl": (h - rh, 0),
+                "br": (h - rh, w - rw),
+            }.items():
                 family = f"{name}@{label}"
                 families.append(family)
                 part = export[y : y + rh, x : x + rw]
@@ -551,7 +614,7 @@ def scale(
     start = time.perf_counter()
     for chunk in range(0, images, 100_000):  # incremental adds, as registration would
         index.add(ids[chunk : chunk + 100_000], keys[chunk : chunk + 100_000])
-    index.search(probes[0][:1], radius=radius)  # merges the tail into the tables
+    index.compact()  # the last keys into the tables too
     build = time.perf_counter() - start
     times = []
     for probe in probes:

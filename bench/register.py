@@ -82,6 +82,37 @@ KEY = "bench"
 SOURCE = "bench.example.org"
 SECRET = b"bench-secret-0123456789abcdef"
 SAMPLE_S = 0.1
+TRACE_ENV = "REGBENCH_TRACE"  # set for register children: their workers log each task
+
+
+def _trace_tasks(directory: str) -> None:
+    """Log (start, end, files) of every analysis task, per process, into ``directory``.
+
+    Runs at import of this module, which the register child's workers re-run as
+    their main module (forkserver), so the wrapper is installed on both sides of
+    the pickle: the parent submits it and the workers find it by the same name.
+    """
+    import functools
+
+    import ledger.registration.pipeline as pipeline
+    import ledger.registration.workers as workers
+
+    original = workers.analyse_paths
+
+    @functools.wraps(original)
+    def analyse_paths(paths: list[str]) -> Any:
+        start = time.time()
+        out = original(paths)
+        with open(os.path.join(directory, str(os.getpid())), "a") as log:
+            log.write(f"{start} {time.time()} {len(paths)}\n")
+        return out
+
+    workers.analyse_paths = analyse_paths  # type: ignore[assignment]
+    pipeline.analyse_paths = analyse_paths  # type: ignore[assignment]
+
+
+if os.environ.get(TRACE_ENV):
+    _trace_tasks(os.environ[TRACE_ENV])
 
 # --- synthetic images ---------------------------------------------------------------------
 
@@ -239,6 +270,7 @@ class MainProfile:
     append: float = 0.0  # sequencer: validate, verify signatures, SQLite, tree, checkpoint
     checkpoint: float = 0.0  # the final checkpoint
     progress: float = 0.0
+    first_result: float = 0.0  # (not a part) from the call to the first analysis result
 
 
 def _add_time(profile: MainProfile, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -254,23 +286,34 @@ def _add_time(profile: MainProfile, name: str, fn: Callable[..., Any]) -> Callab
 
 @contextlib.contextmanager
 def instrumented(led: Any, profile: MainProfile) -> Iterator[None]:
-    """Time the register's main-process steps by wrapping what ``register`` calls."""
+    """Time the register's main-process steps by wrapping what ``register`` calls.
+
+    A name that ``register`` no longer uses is simply not timed (its time shows
+    as "other").
+    """
     import ledger.registration.register as module
 
-    stream, append = module.analysed_stream, getattr(module, "append")  # noqa: B009
+    saved = {name: getattr(module, name) for name in ("analysed_stream", "append")
+             if hasattr(module, name)}  # fmt: skip
+
+    started = time.perf_counter()
 
     def timed_stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        items = stream(*args, **kwargs)
+        items = saved["analysed_stream"](*args, **kwargs)
         while True:
             t0 = time.perf_counter()
             item = next(items, None)
             profile.waiting += time.perf_counter() - t0
+            if not profile.first_result:
+                profile.first_result = time.perf_counter() - started
             if item is None:
                 return
             yield item
 
-    module.analysed_stream = timed_stream  # type: ignore[assignment]
-    setattr(module, "append", _add_time(profile, "append", append))  # noqa: B010
+    if "analysed_stream" in saved:
+        setattr(module, "analysed_stream", timed_stream)  # noqa: B010
+    if "append" in saved:
+        setattr(module, "append", _add_time(profile, "append", saved["append"]))  # noqa: B010
     # Instance attributes shadow the methods, for this ledger only.
     led.sign = _add_time(profile, "signing", led.sign)
     led.checkpoint = _add_time(profile, "checkpoint", led.checkpoint)
@@ -278,8 +321,8 @@ def instrumented(led: Any, profile: MainProfile) -> Iterator[None]:
     try:
         yield
     finally:
-        module.analysed_stream = stream
-        setattr(module, "append", append)  # noqa: B010
+        for name, value in saved.items():
+            setattr(module, name, value)
 
 
 def new_ledger(directory: Path) -> Any:
@@ -310,6 +353,7 @@ def child_register(
 
     profiler = cProfile.Profile() if cprofile else None
     with instrumented(led, profile):
+        called = time.time()
         c0, t0 = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
@@ -320,19 +364,49 @@ def child_register(
     if summary.refused:
         raise RuntimeError(f"register refused files: {summary.refused[:3]}")
     main = asdict(profile)
+    first = main.pop("first_result")
     main["other"] = elapsed - sum(main.values())
+    main["first_result_after"] = first
     result: dict[str, Any] = {
         "seconds": elapsed,
         "files": summary.registered,
         "main_cpu": cpu,
         "main": main,
     }
+    if os.environ.get(TRACE_ENV):
+        result["workers"] = task_timeline(Path(os.environ[TRACE_ENV]), called, elapsed, workers)
     if profiler:
         buffer = io.StringIO()
         stats = pstats.Stats(profiler, stream=buffer)
         stats.sort_stats("tottime").print_stats(25)
         result["cprofile"] = buffer.getvalue()
     return result
+
+
+def task_timeline(directory: Path, called: float, elapsed: float, workers: int) -> dict[str, Any]:
+    """Where the workers' time went, from the task logs: busy, starting, starved, done."""
+    pool: list[list[tuple[float, float, int]]] = []
+    inline = 0
+    for log in directory.iterdir():
+        tasks = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
+        if int(log.name) == os.getpid():
+            inline = sum(int(t[2]) for t in tasks)
+        else:
+            pool.append([(a, b, int(n)) for a, b, n in tasks])
+    end = called + elapsed
+    busy = sum(b - a for tasks in pool for a, b, _ in tasks)
+    start = sum(tasks[0][0] - called for tasks in pool)
+    gaps = sum(tasks[i + 1][0] - tasks[i][1] for tasks in pool for i in range(len(tasks) - 1))
+    tail = sum(end - tasks[-1][1] for tasks in pool)
+    total = workers * elapsed
+    return {  # worker-seconds, and their share of workers x wall time
+        "capacity_s": round(total, 2),
+        "busy": round(busy / total, 3),
+        "before_first_task": round(start / total, 3),
+        "between_tasks": round(gaps / total, 3),
+        "after_last_task": round(tail / total, 3),
+        "files_analysed_inline": inline,
+    }
 
 
 # --- per-file steps in one process ------------------------------------------------------------
@@ -510,10 +584,13 @@ class TreeSampler:
         }
 
 
-def run_sampled(command: list[str]) -> tuple[float, str, dict[str, Any]]:
+def run_sampled(
+    command: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, dict[str, Any]]:
     """Run ``command``, sampling its process tree; (wall seconds, stdout, sampled figures)."""
     t0 = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe, env=env) as proc:
         with TreeSampler(proc.pid) as sampler:
             stdout, stderr = proc.communicate()
     elapsed = time.perf_counter() - t0
@@ -524,7 +601,16 @@ def run_sampled(command: list[str]) -> tuple[float, str, dict[str, Any]]:
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
-    _wall, stdout, sampled = run_sampled([sys.executable, __file__, "--child", *args])
+    env = None
+    trace = None
+    if args[0] == "register":
+        trace = tempfile.mkdtemp(prefix="regbench-trace-")
+        env = {**os.environ, TRACE_ENV: trace}
+    try:
+        _wall, stdout, sampled = run_sampled([sys.executable, __file__, "--child", *args], env)
+    finally:
+        if trace:
+            shutil.rmtree(trace, ignore_errors=True)
     result: dict[str, Any] = json.loads(stdout)
     result.update(sampled)
     return result
@@ -627,6 +713,7 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
             3,
         ),
         "register_main_process_s": {k: round(v, 3) for k, v in best["main"].items()},
+        "register_workers": best.get("workers"),
         "processes_cpu": {"floor": best_floor["per_process"], "register": best["per_process"]},
         "register_memory": {
             k: best[k] for k in ("peak_tree_rss_mb", "peak_tree_pss_mb", "processes")
@@ -636,7 +723,19 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
         result["cprofile"] = registers[0]["cprofile"]
     if args.stages:
         sample = files[: min(len(files), args.stages)]
-        result["stages_ms_per_file"] = {k: round(v, 3) for k, v in stages(sample).items()}
+        steps = stages(sample)
+        result["stages_ms_per_file"] = {k: round(v, 3) for k, v in steps.items()}
+        # The per-file CPU budget: what the target allows against what register spends.
+        floor_ms = steps["floor: read + sha256"] + steps["floor: decode"]
+        analyse_ms = steps["analyse: whole analyse()"]
+        main_ms = 1000.0 * best["main_cpu"] / len(files)
+        result["budget_ms_per_file"] = {
+            "floor": round(floor_ms, 3),
+            "allowed_at_0.85": round(floor_ms / 0.85, 3),
+            "analyse": round(analyse_ms, 3),
+            "main_process": round(main_ms, 3),
+            "bound_ratio": round(floor_ms / (analyse_ms + main_ms), 3),
+        }
     if args.cli:
         cli = run_cli(directory, args.workers, work)
         cli["files_per_s"] = round(len(files) / cli["seconds"], 1)
@@ -706,9 +805,22 @@ def print_text(report: dict[str, Any]) -> None:
         for name in formats[0]["register_main_process_s"]:
             values = "".join(f"{r['register_main_process_s'][name]:9.3f}" for r in formats)
             print(f"{name:24}{values}")
+        if all(r.get("register_workers") for r in formats):
+            print("register's analysis workers, share of workers x wall time:")
+            for name in formats[0]["register_workers"]:
+                print(f"{name:24}" + "".join(f"{r['register_workers'][name]:9}" for r in formats))
         print("register process tree, peak:")
         for name in formats[0]["register_memory"]:
             print(f"{name:24}" + "".join(f"{r['register_memory'][name]:9}" for r in formats))
+    if any("budget_ms_per_file" in r for r in formats):
+        print("\nper-file CPU budget (ms): the floor's steps and analyse() timed in one")
+        print("process, the main process's CPU from the run; bound_ratio = floor / (analyse +")
+        print("main process): the best ratio with every core busy and nothing else running")
+        names = next(r["budget_ms_per_file"] for r in formats if "budget_ms_per_file" in r)
+        print(f"{'':24}" + "".join(f"{r['format']:>9}" for r in formats))
+        for name in names:
+            row = [r.get("budget_ms_per_file", {}).get(name) for r in formats]
+            print(f"{name:24}" + "".join(f"{v:9.3f}" if v is not None else " " * 9 for v in row))
     if any("stages_ms_per_file" in r for r in formats):
         print("\nper-file steps in one process (CPU ms per file):")
         for r in formats:

@@ -68,7 +68,14 @@ INDEX_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
     (0.25, 0.15, 0.85, 0.75),
     (0.25, 0.25, 0.85, 0.85),
 )
-KEY_NAMES = ("whole", "centre-60%", "60%-up-left", "60%-up-right", "60%-down-left", "60%-down-right")
+KEY_NAMES = (
+    "whole",
+    "centre-60%",
+    "60%-up-left",
+    "60%-up-right",
+    "60%-down-left",
+    "60%-down-right",
+)
 KEYS = len(INDEX_WINDOWS)
 BLUR_SIGMA = 1.0  # grid pixels: window hashes are taken of the slightly blurred grid
 QUERY_ANGLES = (-6.0, -3.0, 3.0, 6.0)  # degrees; the index windows turned
@@ -86,9 +93,7 @@ class Descriptor:
     def __post_init__(self) -> None:
         if len(self.grid) != GRID * GRID:
             raise InputError(f"descriptor grid must be {GRID * GRID} bytes, got {len(self.grid)}")
-        if len(self.keys) != len(INDEX_WINDOWS) or any(
-            not 0 <= k < 1 << 64 for k in self.keys
-        ):
+        if len(self.keys) != len(INDEX_WINDOWS) or any(not 0 <= k < 1 << 64 for k in self.keys):
             raise InputError(f"descriptor keys must be {KEYS} 64-bit values")
 
     @property
@@ -153,6 +158,8 @@ def content_box(thumb: Floats) -> tuple[int, int, int, int]:
         return float(np.ptp(line)) <= 2.0 * tol and abs(float(line.mean()) - edge) <= tol
 
     y0, y1, x0, x1 = 0, h, 0, w
+    if float(np.ptp(thumb)) <= 2.0 * tol:  # flat all over: nothing is a border
+        return y0, x0, y1, x1
     top, bottom = float(thumb[0].mean()), float(thumb[-1].mean())
     left, right = float(thumb[:, 0].mean()), float(thumb[:, -1].mean())
     limit_y, limit_x = h * 2 // 5, w * 2 // 5
@@ -198,9 +205,10 @@ class QueryKeys:
 
 def query_windows() -> tuple[Floats, Floats]:
     """The query's windows: boxes (n, 4) as fractions of the grid, and angles (n,) in degrees."""
-    boxes: list[tuple[float, float, float, float]] = list(INDEX_WINDOWS)
-    angles: list[float] = [0.0] * len(INDEX_WINDOWS)
-    for window in INDEX_WINDOWS:
+    base = INDEX_WINDOWS[:2]  # whole and centre; the shifted centres pair with the crop spread
+    boxes: list[tuple[float, float, float, float]] = list(base)
+    angles: list[float] = [0.0] * len(base)
+    for window in base:
         for angle in QUERY_ANGLES:
             boxes.append(window)
             angles.append(angle)

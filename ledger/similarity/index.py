@@ -15,7 +15,8 @@ Layout (numpy, no Python loop per key): ``codes`` (uint64) and ``owner``
 positions sorted by chunk value (uint32) and the bucket offsets (uint32,
 2^bits + 1 entries; CSR). Added keys go to an unsorted tail that is scanned by
 brute force and merged into the tables once it holds more than an eighth of
-the keys (so adding is amortised O(log n) per key).
+the keys (so adding is amortised O(log n) per key), or, at the next search, more
+than 16,384 keys (so a search never scans a long tail).
 
 Serialised form (:meth:`HammingIndex.to_bytes`): ``MAGIC``, a 4-byte
 big-endian header length, a canonical JSON header naming the algorithm, its
@@ -42,6 +43,7 @@ VERSION = 1
 MAGIC = b"MEDLEDGER-HAMMING-INDEX\n"
 DEFAULT_CHUNKS = 3
 DEFAULT_RADIUS = 8
+SEARCH_TAIL = 16384  # a search merges a tail longer than this rather than scanning it
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -66,8 +68,8 @@ class HammingIndex:
     """Range search over 64-bit keys; each image id owns a fixed number of keys."""
 
     def __init__(self, *, key_kind: str, keys_per_image: int, chunks: int = DEFAULT_CHUNKS):
-        if not 1 <= chunks <= 8:
-            raise InputError(f"chunks must be 1..8, got {chunks}")
+        if not 3 <= chunks <= 8:  # chunk tables of at most 22 bits (CSR offsets 16 MiB)
+            raise InputError(f"chunks must be 3..8, got {chunks}")
         if keys_per_image < 1:
             raise InputError(f"keys_per_image must be >= 1, got {keys_per_image}")
         self.key_kind = key_kind
@@ -98,8 +100,7 @@ class HammingIndex:
         key_arr = np.asarray(keys, dtype=np.uint64)
         if key_arr.shape != (len(id_arr), self.keys_per_image):
             raise InputError(
-                f"keys must have shape ({len(id_arr)}, {self.keys_per_image}), "
-                f"got {key_arr.shape}"
+                f"keys must have shape ({len(id_arr)}, {self.keys_per_image}), got {key_arr.shape}"
             )
         if not len(id_arr):
             return
@@ -146,33 +147,38 @@ class HammingIndex:
             self._merge_tail_if_large()
         found_q: list[Ints] = []
         found_k: list[Ints] = []
+        found_d: list[Ints] = []
         if self._sorted and len(query):
             q_idx, k_idx = self._probe(query, radius)
             found_q.append(q_idx)
             found_k.append(k_idx)
+            found_d.append(np.bitwise_count(query[q_idx] ^ self._codes[k_idx]).astype(np.intp))
         tail = self._tail_codes()
         if len(tail) and len(query):
             d = np.bitwise_count(query[:, np.newaxis] ^ tail[np.newaxis, :])
             qi, ti = np.nonzero(d <= radius)
             found_q.append(qi.astype(np.intp))
             found_k.append((ti + self._sorted).astype(np.intp))
+            found_d.append(d[qi, ti].astype(np.intp))
         if not found_q:
             empty = np.zeros(0, np.intp)
             return Hits(empty, np.zeros(0, np.int64), empty, empty)
-        q_all = np.concatenate(found_q)
         k_all = np.concatenate(found_k)
-        codes = self._codes if not self._tail else np.concatenate([self._codes, tail])
-        distance = np.bitwise_count(query[q_all] ^ codes[k_all]).astype(np.intp)
         ids = self._all_ids()
         return Hits(
-            query=q_all,
+            query=np.concatenate(found_q),
             image=ids[k_all // self.keys_per_image],
             key=k_all % self.keys_per_image,
-            distance=distance,
+            distance=np.concatenate(found_d),
         )
 
     def _merge_tail_if_large(self) -> None:
-        if self._tail_count > max(4096, len(self._codes) // 8):
+        if self._tail_count > SEARCH_TAIL:
+            self._merge()
+
+    def compact(self) -> None:
+        """Merge every added key into the chunk tables (searching then scans no tail)."""
+        if self._tail or len(self._perm) != self.chunks:
             self._merge()
 
     def _tail_codes(self) -> U64:

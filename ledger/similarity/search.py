@@ -129,9 +129,7 @@ class NearDuplicateIndex:
             else:
                 entry[2].add(variant)
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
-        return [
-            Candidate(image, d, KEY_NAMES[k], tuple(sorted(v))) for image, (d, k, v) in ranked
-        ]
+        return [Candidate(image, d, KEY_NAMES[k], tuple(sorted(v))) for image, (d, k, v) in ranked]
 
     def search(
         self, query: Descriptor, *, top: int | None = None, exclude: Iterable[int] = ()

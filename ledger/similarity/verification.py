@@ -56,7 +56,7 @@ class Thresholds:
     """The verification decision; the shipped defaults are chosen in docs/similarity.md."""
 
     min_correlation: float = 0.90
-    max_worst_block: float = 0.08
+    max_worst_block: float = 0.055
     min_overlap: float = 0.55
 
     def __post_init__(self) -> None:
@@ -271,7 +271,12 @@ def _decide(a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds) -> Ve
     pearson = _pearson(a[m], s[m])
     spearman = _pearson(_ranks(a[m]), _ranks(np.round(s[m])))
     correlation = max(pearson, spearman)
-    worst = _worst_block(a, s, m)
+    if spearman > pearson:  # a non-linear grey-level map: judge the residual on ranks
+        rank_a, rank_s = np.zeros_like(a), np.zeros_like(s)
+        rank_a[m], rank_s[m] = _ranks(a[m]), _ranks(np.round(s[m]))
+        worst = _worst_block(rank_a, rank_s, m)
+    else:
+        worst = _worst_block(a, s, m)
     overlap = _overlap(sy, sx, cy, cx)
     alignment = Alignment(variant, (cy, cx), (sy, sx), deg)
     scores = {"pearson": pearson, "spearman": spearman}

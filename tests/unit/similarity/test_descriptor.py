@@ -1,0 +1,93 @@
+"""Descriptors: grid and keys from the thumbnail, JSON with version, dihedral lookup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ledger.errors import InputError
+from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
+from ledger.similarity.descriptor import (
+    GRID,
+    KEYS,
+    Descriptor,
+    content_box,
+    describe,
+    dihedral,
+    query_keys,
+    window_hashes,
+)
+
+from .phantoms import phantom
+
+
+def test_describe_gives_a_grid_and_keys():
+    d = describe(phantom(1))
+    assert d.array.shape == (GRID, GRID) and d.array.dtype == np.uint8
+    assert len(d.keys) == KEYS and not d.flat
+    d.check()
+
+
+def test_json_round_trip_and_refusals():
+    d = describe(phantom(2))
+    value = d.to_json()
+    assert value["alg"] == "dup-grid" and value["v"] == 1
+    assert Descriptor.from_json(value) == d
+    with pytest.raises(InputError, match="is not dup-grid v1"):
+        Descriptor.from_json({**value, "v": 2})
+    with pytest.raises(InputError, match="keys"):
+        Descriptor.from_json({**value, "keys": value["keys"][:1]})
+    with pytest.raises(InputError, match="grid must be"):
+        Descriptor.from_json({**value, "grid": "AAAA"})
+
+
+def test_check_finds_keys_that_do_not_belong_to_the_grid():
+    d = describe(phantom(3))
+    forged = Descriptor(grid=d.grid, keys=(d.keys[0] ^ 1, *d.keys[1:]))
+    with pytest.raises(InputError, match="do not match"):
+        forged.check()
+
+
+def test_padding_is_trimmed_so_a_padded_copy_has_the_same_grid():
+    image = phantom(4)
+    padded = np.zeros((128, 192))
+    padded[:, 32:160] = image
+    assert content_box(np.full((64, 64), 7.0)) == (0, 0, 64, 64)  # flat: nothing to trim to
+    a, b = describe(image).array.ravel(), describe(padded).array.ravel()
+    assert np.corrcoef(a, b)[0, 1] > 0.98
+
+
+@pytest.mark.parametrize("variant", range(8), ids=DIHEDRAL_VARIANTS)
+def test_window_hashes_of_a_variant_are_that_variant_of_the_hashes(variant: int):
+    grid = describe(phantom(5)).array.astype(np.float64)
+    all_eight = window_hashes(grid[np.newaxis])[0]
+    assert window_hashes(dihedral(grid, variant)[np.newaxis])[0, 0] == all_eight[variant]
+
+
+@pytest.mark.parametrize(
+    ("name", "turn"),
+    [
+        ("mirror-lr", lambda a: a[:, ::-1]),
+        ("mirror-tb", lambda a: a[::-1, :]),
+        ("rotate-90", np.rot90),
+        ("rotate-180", lambda a: np.rot90(a, 2)),
+        ("transpose", lambda a: a.T),
+    ],
+)
+def test_a_flipped_or_rotated_copy_has_the_originals_whole_key_among_its_query_keys(name, turn):
+    original = describe(phantom(6))
+    copy = describe(np.ascontiguousarray(turn(phantom(6))))
+    probe = query_keys(copy)
+    distance = np.bitwise_count(probe.keys ^ np.uint64(original.keys[0]))
+    assert distance.min() == 0, name
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(InputError, match="2-D"):
+        describe(np.zeros((4, 4, 3)))
+    with pytest.raises(InputError, match="non-finite"):
+        describe(np.full((8, 8), np.nan))
+
+
+def test_flat_images_are_marked():
+    assert describe(np.full((64, 64), 128.0)).flat

@@ -1,0 +1,53 @@
+"""The two stages together: candidates from the index, verified and explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ledger.errors import InputError
+from ledger.similarity import MemoryDescriptors, NearDuplicateIndex, describe
+
+from .phantoms import phantom
+
+
+@pytest.fixture
+def engine() -> NearDuplicateIndex:
+    source = MemoryDescriptors()
+    index = NearDuplicateIndex(descriptors=source)
+    for image_id in range(20):
+        d = describe(phantom(100 + image_id))
+        source.put(image_id, d)
+        index.add(image_id, d)
+    return index
+
+
+def test_a_flipped_copy_finds_its_original_and_says_so(engine: NearDuplicateIndex):
+    matches = engine.search(describe(np.ascontiguousarray(phantom(107)[::-1, :])))
+    assert [m.image for m in matches] == [7]
+    assert matches[0].verdict.alignment is not None
+    assert matches[0].verdict.alignment.transform == "mirror-tb"
+    assert matches[0].to_json()["explanation"].startswith("near-duplicate: mirror-tb")
+
+
+def test_a_neighbouring_slice_is_a_candidate_but_not_a_match(engine: NearDuplicateIndex):
+    query = describe(phantom(103, moved=1))
+    assert not [m for m in engine.search(query) if m.image == 3]
+
+
+def test_exclude_and_top(engine: NearDuplicateIndex):
+    query = describe(phantom(104))
+    assert [m.image for m in engine.search(query, top=1)] == [4]
+    assert engine.search(query, exclude=[4]) == []
+
+
+def test_serialised_engine_answers_the_same(engine: NearDuplicateIndex):
+    again = NearDuplicateIndex.from_bytes(engine.to_bytes(), descriptors=engine.descriptors)
+    query = describe(np.rot90(phantom(111)))
+    assert [m.image for m in again.search(query)] == [m.image for m in engine.search(query)]
+    assert len(again) == 20
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(InputError, match="max_candidates"):
+        NearDuplicateIndex(descriptors=MemoryDescriptors(), max_candidates=0)

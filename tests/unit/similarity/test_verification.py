@@ -1,0 +1,77 @@
+"""Verification explains matches (which transform, which scores) and rejects hard negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ledger.errors import InputError
+from ledger.similarity.descriptor import describe
+from ledger.similarity.verification import Thresholds, verify
+
+from .phantoms import crop, phantom, rotate
+
+
+def gamma(image: np.ndarray, g: float) -> np.ndarray:
+    return 255.0 * (image / 255.0) ** g
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "transform"),
+    [
+        ("same", lambda a: a, "identity"),
+        ("mirror", lambda a: a[:, ::-1], "mirror-lr"),
+        ("rotate-90", lambda a: np.rot90(a), None),
+        ("gamma", lambda a: gamma(a, 1.4), "identity"),
+        ("noise", lambda a: a + np.random.default_rng(0).normal(0, 6, a.shape), "identity"),
+        ("crop-90%", lambda a: crop(a, 0.9, top=0.2, left=0.7), "identity"),
+        ("rotate-3deg", lambda a: rotate(a, 3.0), "identity"),
+    ],
+)
+def test_copies_match_and_the_verdict_says_how(name, make, transform):
+    original = phantom(11)
+    verdict = verify(describe(original), describe(np.ascontiguousarray(make(original))))
+    assert verdict.matched, (name, verdict.explain())
+    assert verdict.alignment is not None
+    if transform is not None:
+        assert verdict.alignment.transform == transform
+    else:
+        assert verdict.alignment.transform in ("rotate-90-cw", "rotate-90-ccw")
+    text = verdict.explain()
+    assert text.startswith("near-duplicate: ") and "correlation" in text
+    assert verdict.to_json()["matched"] is True
+
+
+def test_the_crop_is_explained_as_a_scale():
+    original = phantom(12)
+    verdict = verify(describe(original), describe(crop(original, 0.85, top=0.0, left=1.0)))
+    assert verdict.matched, verdict.explain()
+    assert verdict.alignment is not None
+    assert max(verdict.alignment.scale) > 1.05  # the stored image extends beyond the crop
+    assert "scale" in verdict.explain()
+
+
+def test_the_next_slice_is_rejected_with_its_reason():
+    # the same phantom with one structure moved and grown: a neighbouring slice
+    verdict = verify(describe(phantom(13)), describe(phantom(13, moved=2)))
+    assert not verdict.matched
+    assert verdict.reason.startswith("different: ")
+    assert "worst block" in verdict.reason or "correlation" in verdict.reason
+
+
+def test_other_images_and_flat_images_are_rejected():
+    assert not verify(describe(phantom(14)), describe(phantom(15))).matched
+    flat = verify(describe(phantom(14)), describe(np.full((64, 64), 90.0)))
+    assert not flat.matched and flat.reason == "no structure (flat image)"
+    assert flat.explain() == "no structure (flat image)"
+
+
+def test_thresholds_are_parameters_and_validated():
+    a, b = describe(phantom(16)), describe(gamma(phantom(16), 1.3))
+    assert verify(a, b).matched
+    strict = verify(a, b, thresholds=Thresholds(min_correlation=1.0))
+    assert not strict.matched and "correlation" in strict.reason
+    with pytest.raises(InputError):
+        Thresholds(min_overlap=2.0)
+    with pytest.raises(InputError):
+        Thresholds(max_worst_block=-1.0)
