@@ -52,7 +52,7 @@ DIHEDRAL_VARIANTS = (
 )
 
 
-def _dct_matrix(n: int, rows: int) -> np.ndarray:
+def dct_matrix(n: int, rows: int) -> np.ndarray:
     """The first ``rows`` rows of scipy.fftpack.dct type II, unnormalised: y = D @ x."""
     k = np.arange(rows)[:, np.newaxis]
     i = np.arange(n)[np.newaxis, :]
@@ -68,8 +68,8 @@ def _area_matrix(n: int, out: int) -> np.ndarray:
     return np.asarray(overlap / (n / out), dtype=np.float64)
 
 
-_D32 = _dct_matrix(32, 8)
-_D64 = _dct_matrix(64, 16)
+_D32 = dct_matrix(32, 8)
+_D64 = dct_matrix(64, 16)
 _ODD = np.where(np.arange(8) % 2, -1.0, 1.0)
 _VARIANTS = np.arange(8)
 _TRANSPOSED = (_VARIANTS >> 2) & 1
@@ -87,6 +87,7 @@ def _dihedral_signs() -> np.ndarray:
 
 
 _SIGNS = _dihedral_signs()
+DIHEDRAL_SIGNS = _SIGNS  # shared with the similarity descriptor
 _HEX = frozenset("0123456789abcdef")
 _ROWS8 = _area_matrix(64, 8)
 _COLS9 = _area_matrix(64, 9)

@@ -39,7 +39,6 @@ computed from its stored descriptor alone.
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +47,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from ledger.errors import InputError
+from ledger.fingerprint.hashes import DIHEDRAL_SIGNS, dct_matrix
 
 ALG = "dup-grid"
 VERSION = 1
@@ -283,28 +283,10 @@ def sample_affine(
     return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64), inside
 
 
-def _dct_matrix(n: int, rows: int) -> Floats:
-    k = np.arange(rows)[:, np.newaxis]
-    i = np.arange(n)[np.newaxis, :]
-    return np.asarray(2.0 * np.cos(math.pi * k * (2 * i + 1) / (2 * n)), dtype=np.float64)
-
-
-_D = _dct_matrix(GRID, 8)
-_ODD = np.where(np.arange(8) % 2, -1.0, 1.0)
+# The same DCT and dihedral sign tables as the registration fingerprints.
+_D = np.asarray(dct_matrix(GRID, 8), dtype=np.float64)
 _TRANSPOSED = (np.arange(8) >> 2) & 1
-
-
-def _signs() -> Floats:
-    signs = np.ones((8, 8, 8))
-    for variant in range(8):
-        if variant & 2:
-            signs[variant] *= _ODD[:, np.newaxis]
-        if variant & 1:
-            signs[variant] *= _ODD[np.newaxis, :]
-    return signs
-
-
-_SIGNS = _signs()
+_SIGNS = DIHEDRAL_SIGNS
 _WEIGHTS = (np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
