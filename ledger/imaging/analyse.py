@@ -22,8 +22,10 @@ from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.metadata import JSONValue, dicom_metadata, photo_metadata
 from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
 from ledger.imaging.render import thumbnail
+from ledger.similarity.descriptor import Descriptor, describe
 
 ANALYSIS_VERSION = 1
+DUP_GRID = "dup-grid"  # fingerprints key: the near-duplicate keys and the grid's digest
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Analysis:
     deid: DeidStatus
     pseudonyms: Pseudonyms | None  # DICOM only
     fingerprints: Fingerprints
+    descriptor: Descriptor | None = None  # near-duplicate grid; only its digest enters the log
     preamble: str | None = None  # DICOM with preamble: zero, tiff or other
 
     def to_json(self) -> dict[str, Any]:
@@ -52,9 +55,15 @@ class Analysis:
             "metadata": dict(self.metadata),
             "deid": self.deid.to_json(),
             "pseudonyms": self.pseudonyms.to_json() if self.pseudonyms else None,
-            "fingerprints": self.fingerprints.to_json(),
+            "fingerprints": self._fingerprints_json(),
             "preamble": self.preamble,
         }
+
+    def _fingerprints_json(self) -> dict[str, Any]:
+        out = self.fingerprints.to_json()
+        if self.descriptor is not None:
+            out[DUP_GRID] = self.descriptor.reference()
+        return out
 
 
 def analyse(
@@ -77,6 +86,7 @@ def analyse(
     else:
         metadata = photo_metadata(decoded)
         names = None
+    thumb = thumbnail(decoded, size=THUMBNAIL_SIZE)
     return Analysis(
         file_sha256=decoded.file_sha256,
         file_size=decoded.file_size,
@@ -87,7 +97,8 @@ def analyse(
         metadata=metadata,
         deid=status,
         pseudonyms=names,
-        fingerprints=fingerprints(thumbnail(decoded, size=THUMBNAIL_SIZE)),
+        fingerprints=fingerprints(thumb),
+        descriptor=describe(thumb),
         preamble=decoded.preamble,
     )
 

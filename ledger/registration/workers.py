@@ -25,6 +25,7 @@ class Analysed:
     path: str
     facts: dict[str, Any] | None  # Analysis.to_json(): PHI-free by construction
     refusal: str | None = None
+    grid: bytes | None = None  # the near-duplicate grid: kept in the store, never in the log
 
 
 _SETTINGS: list[WorkerSettings] = []
@@ -61,4 +62,5 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     except Exception as exc:
         # Only the exception's type: decoder messages can quote header values.
         return Analysed(path, None, f"could not be decoded ({type(exc).__name__})")
-    return Analysed(path, analysis.to_json())
+    grid = analysis.descriptor.grid if analysis.descriptor is not None else None
+    return Analysed(path, analysis.to_json(), grid=grid)

@@ -39,6 +39,7 @@ computed from its stored descriptor alone.
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,11 +131,42 @@ class Descriptor:
             raise InputError(f"malformed descriptor: keys must be {KEYS} 16-digit hex values")
         return cls(grid=grid, keys=keys)
 
+    @property
+    def grid_sha256(self) -> str:
+        return hashlib.sha256(self.grid).hexdigest()
+
+    def reference(self) -> dict[str, Any]:
+        """What the signed entry holds: the keys and the grid's digest, not the grid.
+
+        The grid stays in the repository's own store (it is a 32 x 32 picture), where the
+        digest lets anyone holding it check it against the log."""
+        return {
+            "alg": ALG,
+            "v": VERSION,
+            "keys": [f"{k:016x}" for k in self.keys],
+            "grid_sha256": self.grid_sha256,
+        }
+
     def check(self) -> None:
         """Raise InputError unless the keys are the ones the grid gives."""
         expected = index_keys(self.array)
         if expected != self.keys:
             raise InputError("descriptor keys do not match its grid")
+
+
+def reference_keys(value: Any) -> tuple[tuple[int, ...], str]:
+    """The keys and grid digest of an entry's ``dup-grid`` reference; InputError if malformed."""
+    if not isinstance(value, dict) or value.get("alg") != ALG or value.get("v") != VERSION:
+        raise InputError(f"descriptor reference is not {ALG} v{VERSION}")
+    try:
+        hexes = value["keys"]
+        digest = value["grid_sha256"]
+        keys = tuple(int(k, 16) for k in hexes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed descriptor reference: {exc}") from None
+    if len(keys) != KEYS or any(len(k) != 16 for k in hexes) or len(str(digest)) != 64:
+        raise InputError("malformed descriptor reference")
+    return keys, str(digest)
 
 
 def describe(image: npt.ArrayLike) -> Descriptor:
