@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import tempfile
 import time
 import warnings
@@ -696,12 +697,14 @@ def main(argv: list[str] | None = None) -> int:
             "max_worst_block": thresholds.max_worst_block,
             "min_overlap": thresholds.min_overlap,
         },
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "medledger": engine,
         "phash_distance_10": base,
     }
     if not args.skip_scale:
         images = args.images or (100_000 if args.quick else 1_000_000)
         result["scale"] = scale(corpus, images=images, radius=args.radius)
+        result["load_average_after_scale"] = [round(v, 2) for v in os.getloadavg()]
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -710,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(built in {built:.0f} s); radius {args.radius}, {thresholds}"
     )
     print(_table(engine, base))
+    print("load average (1, 5, 15 min) after the corpus run: " + str(result["load_average"]))
     print(f"verification: {engine['seconds_per_query']} s per query")
     if "scale" in result:
         print("scale:")
@@ -717,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         assert isinstance(sc, dict)
         for key, value in sc.items():
             print(f"  {key:30s} {value}")
+        print("load average after the scale run: " + str(result["load_average_after_scale"]))
     return 0
 
 

@@ -274,6 +274,7 @@ class MainProfile:
     signing: float = 0.0  # Ledger.sign: canonical JSON + Ed25519
     known: float = 0.0  # which files are already registered (one query per batch)
     append: float = 0.0  # sequencer: validate, verify signatures, SQLite, tree, checkpoint
+    duplicates: float = 0.0  # exact and near-duplicate check per batch, where register has one
     checkpoint: float = 0.0  # the final checkpoint
     progress: float = 0.0
     first_result: float = 0.0  # (not a part) from the call to the first analysis result
@@ -299,7 +300,7 @@ def instrumented(led: Any, profile: MainProfile) -> Iterator[None]:
     """
     import ledger.registration.register as module
 
-    saved = {name: getattr(module, name) for name in ("analysed_stream", "append")
+    saved = {name: getattr(module, name) for name in ("analysed_stream", "append", "check")
              if hasattr(module, name)}  # fmt: skip
 
     started = time.perf_counter()
@@ -320,6 +321,8 @@ def instrumented(led: Any, profile: MainProfile) -> Iterator[None]:
         setattr(module, "analysed_stream", timed_stream)  # noqa: B010
     if "append" in saved:
         setattr(module, "append", _add_time(profile, "append", saved["append"]))  # noqa: B010
+    if "check" in saved:
+        setattr(module, "check", _add_time(profile, "duplicates", saved["check"]))  # noqa: B010
     # Instance attributes shadow the methods, for this ledger only.
     led.sign = _add_time(profile, "signing", led.sign)
     led.checkpoint = _add_time(profile, "checkpoint", led.checkpoint)
@@ -340,7 +343,7 @@ def new_ledger(directory: Path) -> Any:
 
 
 def child_register(
-    directory: Path, workers: int, ledger_dir: Path, cprofile: bool
+    directory: Path, workers: int, ledger_dir: Path, cprofile: bool, skip_dup_check: bool = False
 ) -> dict[str, Any]:
     from ledger.registration.pipeline import RegisterOptions
     from ledger.registration.register import register
@@ -357,6 +360,8 @@ def child_register(
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         profile.progress += time.perf_counter() - t0
 
+    if skip_dup_check:
+        _skip_duplicate_check()
     profiler = cProfile.Profile() if cprofile else None
     with instrumented(led, profile):
         called = time.time()
@@ -387,6 +392,18 @@ def child_register(
         stats.sort_stats("tottime").print_stats(25)
         result["cprofile"] = buffer.getvalue()
     return result
+
+
+def _skip_duplicate_check() -> None:
+    """--skip-dup-check: register's per-batch duplicate check reports nothing, at no cost.
+
+    The synthetic phantoms are all near-duplicates of one another (one body, jittered),
+    which is the duplicate check's worst case; this isolates the rest of registration.
+    """
+    import ledger.registration.register as module
+
+    if hasattr(module, "check"):
+        setattr(module, "check", lambda _index, items, **_kw: [[] for _ in items])  # noqa: B010
 
 
 def task_timeline(directory: Path, called: float, elapsed: float, workers: int) -> dict[str, Any]:
@@ -430,6 +447,7 @@ def stages(files: list[str]) -> dict[str, float]:
     from ledger.imaging.pseudonym import pseudonyms
     from ledger.imaging.readfile import read_file
     from ledger.imaging.render import thumbnail
+    from ledger.similarity.descriptor import describe
 
     limits = DecodeLimits()
     sums: dict[str, float] = {}
@@ -468,6 +486,7 @@ def stages(files: list[str]) -> dict[str, float]:
             clock("analyse: metadata", photo_metadata, decoded)
         thumb = clock("analyse: thumbnail", thumbnail, decoded, size=THUMBNAIL_SIZE)
         clock("analyse: fingerprints", fingerprints, thumb)
+        clock("analyse: describe", describe, thumb)
         analysis = clock("analyse: whole analyse()", analyse, path, secret=SECRET, limits=limits)
         clock("analyse: to_json", analysis.to_json)
     return {name: 1000.0 * total / len(files) for name, total in sums.items()}
@@ -622,13 +641,19 @@ def run_child(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def run_cli(directory: Path, workers: int, work: Path) -> dict[str, Any]:
-    """``medledger register`` on ``directory``: wall time, outcome, memory, CPU."""
+def run_cli(
+    directory: Path, workers: int, work: Path, skip_dup_check: bool = False
+) -> dict[str, Any]:
+    """``medledger register`` on ``directory``: wall time, outcome, memory, CPU.
+
+    With ``skip_dup_check`` the command runs in a child of this script that first
+    disables the duplicate check (``_skip_duplicate_check``), then calls the CLI."""
     ledger_dir = Path(tempfile.mkdtemp(dir=work, prefix="ledger-cli-"))
     new_ledger(ledger_dir).store.engine.dispose()
     exe = Path(sys.executable).with_name("medledger")
+    prefix = [sys.executable, __file__, "--child", "cli"] if skip_dup_check else [str(exe)]
     command = [
-        str(exe), "register", str(directory), "--source", SOURCE, "--license", "CC-BY-4.0",
+        *prefix, "register", str(directory), "--source", SOURCE, "--license", "CC-BY-4.0",
         "--consent", "waived", "--key", KEY, "--workers", str(workers),
         "--ledger", str(ledger_dir), "--json",
     ]  # fmt: skip
@@ -685,7 +710,9 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
         _log(args.json, f"{kind}: floor {len(files) / floors[-1]['seconds']:.1f} files/s")
         ledger_dir = Path(tempfile.mkdtemp(dir=work, prefix="ledger-"))
         child = ["register", str(directory), str(args.workers), str(ledger_dir)]
-        registers.append(run_child(child + (["--cprofile"] if args.cprofile else [])))
+        child += ["--cprofile"] if args.cprofile else []
+        child += ["--skip-dup-check"] if args.skip_dup_check else []
+        registers.append(run_child(child))
         shutil.rmtree(ledger_dir, ignore_errors=True)
         if registers[-1]["files"] != len(files):
             raise RuntimeError(f"registered {registers[-1]['files']} of {len(files)} files")
@@ -745,7 +772,7 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
             "bound_ratio": round(floor_ms / (analyse_ms + main_ms), 3),
         }
     if args.cli:
-        cli = run_cli(directory, args.workers, work)
+        cli = run_cli(directory, args.workers, work, args.skip_dup_check)
         cli["files_per_s"] = round(len(files) / cli["seconds"], 1)
         cli["ratio"] = round(cli["files_per_s"] / floor_rate, 3)
         result["cli"] = cli
@@ -763,7 +790,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             directory = corpus(data, "small-png", args.memory_files, args.json)
             _warm(_files(directory))
             _log(args.json, f"memory: medledger register of {args.memory_files} files")
-            memory = run_cli(directory, args.workers, work)
+            memory = run_cli(directory, args.workers, work, args.skip_dup_check)
             memory["files"] = args.memory_files
             memory["files_per_s"] = round(args.memory_files / memory["seconds"], 1)
         return {
@@ -776,6 +803,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "workers": args.workers,
             "repeat": args.repeat,
+            "skip_dup_check": args.skip_dup_check,
             "formats": results,
             "memory": memory,
         }
@@ -789,7 +817,8 @@ def print_text(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(
         f"register vs floor: {m['cpus']} CPUs, {report['workers']} worker processes, "
-        f"Python {m['python']}, best of {report['repeat']}, load average "
+        f"Python {m['python']}, best of {report['repeat']}, "
+        f"{'duplicate check skipped, ' if report.get('skip_dup_check') else ''}load average "
         f"{m['load_before']} before, {m['load_after']} after"
     )
     print(f"{'format':7} {'files':>6} {'KB/file':>8} {'floor/s':>9} {'register/s':>11} "
@@ -861,11 +890,19 @@ def print_text(report: dict[str, Any]) -> None:
 
 
 def child_main(argv: list[str]) -> int:
+    if argv[0] == "cli":  # the command, its duplicate check disabled
+        from cli.main import run as cli_run
+
+        _skip_duplicate_check()
+        cli_run(argv[1:])
+        return 0
     kind, directory, workers = argv[0], Path(argv[1]), int(argv[2])
     if kind == "floor":
         result = child_floor(directory, workers)
     else:
-        result = child_register(directory, workers, Path(argv[3]), "--cprofile" in argv)
+        result = child_register(
+            directory, workers, Path(argv[3]), "--cprofile" in argv, "--skip-dup-check" in argv
+        )
     print(json.dumps(result))
     return 0
 
@@ -896,6 +933,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--cli", action="store_true", help="also time the command per format")
     parser.add_argument("--cprofile", action="store_true", help="profile register's main process")
+    parser.add_argument(
+        "--skip-dup-check", action="store_true",
+        help="register's duplicate check finds nothing at no cost (the phantoms are all "
+        "near-duplicates of one another: its worst case); timed separately otherwise",
+    )  # fmt: skip
     parser.add_argument("--data", help="folder for the generated files, kept and reused")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ from ledger.registration.lookup import show_image
 from ledger.registration.pipeline import RegisterOptions
 from ledger.registration.register import register
 from ledger.service import Ledger
+from ledger.similarity.similar import similar
 
 
 def demo(as_json: JsonOpt = False) -> None:
@@ -41,6 +42,7 @@ def demo(as_json: JsonOpt = False) -> None:
             ("curator-1", "curator"),
             ("site-a", "submitter"),
             ("site-b", "submitter"),
+            ("site-c", "submitter"),
             ("auditor", "verifier"),
         ]:
             ledger.add_key(name, role)
@@ -56,6 +58,8 @@ def demo(as_json: JsonOpt = False) -> None:
             keys=len(keys),
         )
         step("register", _register(ledger, root), registered=True)
+        step("duplicates", _duplicates(ledger, root), duplicates=True)
+        step("provenance of a dataset", _provenance(ledger), composition=True)
         note = ledger.checkpoint()
         step("checkpoint", "signed C2SP checkpoint:\n" + _indent(note), checkpoint=note)
         proof = ledger.inclusion_proof(2)
@@ -141,6 +145,72 @@ def _register(ledger: Ledger, root: Path) -> str:
     for digest, names in digests.items():
         if len(names) > 1:
             lines.append(f"same pixels, different encodings ({digest[:16]}): " + ", ".join(names))
+    return "\n".join(lines)
+
+
+def _duplicates(ledger: Ledger, root: Path) -> str:
+    """Another repository re-hosts exports of site-a's images: each is traced to its origin."""
+    import numpy as np
+    import pydicom
+    from PIL import Image
+
+    folder = root / "rehosted"
+    folder.mkdir()
+    for name, target in (("CT_small.dcm", "ct-export.jpg"), ("MR_small.dcm", "mr-mirrored.png")):
+        pixels = pydicom.dcmread(root / "incoming" / name).pixel_array.astype(np.float64)
+        span = float(pixels.max() - pixels.min()) or 1.0
+        image = Image.fromarray(np.uint8((pixels - pixels.min()) / span * 255))
+        if "mirrored" in target:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        image.save(folder / target, quality=50)  # quality: JPEG only
+    summary = register(
+        ledger,
+        [folder],
+        RegisterOptions(
+            source="site-c",
+            license="CC-BY-4.0",
+            consent="unknown",
+            key="site-c",
+            dataset="rehosted@1",
+            workers=1,
+        ),
+    )
+    lines = [f"site-c registered {summary.registered} 8-bit exports of site-a's images:"]
+    for dup in summary.duplicates:
+        for match in dup["matches"]:
+            where = match.get("index", match.get("path"))
+            lines.append(
+                f"  {Path(dup['path']).name}: {match['kind']} duplicate of entry {where}"
+                f" ({match.get('source', 'this run')}, consent {match.get('consent', '?')}):"
+                f" {match['detail']}"
+            )
+    found = similar(ledger, str(folder / "ct-export.jpg"), top=1)
+    if found:
+        lines.append(
+            f"similar ct-export.jpg -> entry {found[0]['index']} from {found[0]['source']},"
+            f" registered {found[0]['registered']}"
+        )
+    return "\n".join(lines)
+
+
+def _provenance(ledger: Ledger) -> str:
+    """rehosted@1 as a Frankenstein dataset, and as the test split of demo-set."""
+    from ledger.similarity.composition import composition
+    from ledger.similarity.groups import leaks
+    from ledger.similarity.sets import dataset_set
+
+    rehosted, original = dataset_set(ledger, "rehosted@1"), dataset_set(ledger, "demo-set")
+    if rehosted is None or original is None:
+        return "nothing to compare"
+    made = composition(ledger, rehosted)
+    lines = [f"composition of rehosted@1 ({made.total} images):"]
+    lines += [f"  {s.kind:<8} {s.name:<10} {s.share:6.1%}" for s in made.shares]
+    lines.append(f"  seen nowhere before: {made.unseen_share:.1%}")
+    pairs = leaks(ledger, original, rehosted)
+    lines.append(
+        f"leakage with demo-set as training and rehosted@1 as test: {len(pairs)} pairs"
+        " cross the split"
+    )
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import demo, keys, logcmd, registercmd, verifycmd
+from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd, verifycmd
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
 from cli.output import emit_json, fail_line, out
 from ledger.errors import LedgerError
@@ -30,6 +30,13 @@ app.command("verify")(verifycmd.verify)
 app.command("demo")(demo.demo)
 app.command("register")(registercmd.register_command)
 app.command("show")(registercmd.show_command)
+app.command("similar")(similarcmd.similar_command)
+app.command("thresholds")(similarcmd.thresholds_command)
+app.command("scan")(similarcmd.scan_command)
+app.command("dups")(dupscmd.dups)
+app.command("leakage")(dupscmd.leakage)
+app.command("overlap")(datasetcmd.overlap)
+app.command("composition")(datasetcmd.composition)
 
 
 @app.command("init")

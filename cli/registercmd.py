@@ -34,6 +34,13 @@ def register_command(
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
     ] = DEFAULT_MAX_PIXELS,
+    reject_duplicates: Annotated[
+        bool, typer.Option(help="Refuse exact and near duplicates of registered images.")
+    ] = False,
+    defer_duplicate_check: Annotated[
+        bool,
+        typer.Option(help="Bulk ingest: check for duplicates later (`medledger scan`)."),
+    ] = False,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -49,9 +56,11 @@ def register_command(
         require_deidentified=require_deidentified,
         keep_demographics=keep_demographics,
         limits=DecodeLimits(max_pixels=max_pixels),
+        reject_duplicates=reject_duplicates,
+        defer_duplicate_check=defer_duplicate_check,
     )
     columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("register", total=count_files(paths))
         summary = register(opened, paths, options, progress=lambda _p, _o: bar.advance(task))
     nothing = bool(summary.refused) and not summary.registered and not summary.already_known
@@ -67,6 +76,18 @@ def register_command(
         )
         for refusal in summary.refused:
             err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+        for dup in summary.duplicates:
+            for match in dup["matches"]:
+                where = (
+                    f"entry {match['index']} ({match['source']})"
+                    if "index" in match
+                    else f"{match['path']} (earlier in this run)"
+                )
+                out.print(
+                    f"duplicate: {dup['path']} (entry {dup['index']}): {match['kind']} "
+                    f"duplicate of {where}: {match['detail']}",
+                    markup=False,
+                )
     if summary.interrupted:
         raise typer.Exit(130)
     if nothing:

@@ -11,8 +11,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.model.images import DUP_GRID
 from ledger.store import Store
 from ledger.store.tables import ImageRow, KeyRow
+
+
+def pack_keys(hex_keys: list[str]) -> bytes:
+    """Index keys as stored: little-endian uint64s."""
+    return b"".join(int(k, 16).to_bytes(8, "little") for k in hex_keys)
+
 
 Projection = Callable[[Store, Connection, int, dict[str, Any]], None]
 _PROJECTIONS: dict[str, Projection] = {}
@@ -49,6 +56,7 @@ def _key_revoked(store: Store, conn: Connection, index: int, entry: dict[str, An
 def _image_registered(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
     body = entry["body"]
     image = body["image"]
+    reference = image["fingerprints"].get(DUP_GRID)
     store.insert_image(
         conn,
         ImageRow(
@@ -61,6 +69,8 @@ def _image_registered(store: Store, conn: Connection, index: int, entry: dict[st
             consent=body["consent"],
             format=image["format"],
             registered=entry["time"],
+            dup_keys=pack_keys(reference["keys"]) if reference else None,
+            grid_sha256=reference["grid_sha256"] if reference else None,
         ),
     )
 

@@ -41,6 +41,8 @@ from ledger.store import Store, locked_write, reading
 
 # Called inside the transaction with (conn, size, root) after the batch is stored.
 AfterAppend = Callable[[Connection, int, bytes], None]
+# Runs in the append's transaction with the results: rows derived from them commit with it.
+WithResults = Callable[[Connection, Sequence["Appended"]], None]
 
 # Batches at least this large are checked on worker processes (see ``_encode_all``),
 # once this process has appended WORKERS_AFTER envelopes in such batches: a process
@@ -75,7 +77,11 @@ def key_state(store: Store, conn: Connection) -> KeyState:
 
 
 def append(
-    store: Store, envelopes: Sequence[dict[str, Any]], *, after: AfterAppend | None = None
+    store: Store,
+    envelopes: Sequence[dict[str, Any]],
+    *,
+    after: AfterAppend | None = None,
+    within: WithResults | None = None,
 ) -> list[Appended]:
     """Append ``envelopes`` in order; returns one result per envelope."""
     encoded = _encode_all(store, envelopes)
@@ -143,6 +149,8 @@ def append(
                 made.update(old_frontier)
                 root = root_from_frontier(new_size, [made[c] for c in frontier(new_size)])
                 after(conn, new_size, root)
+        if within is not None:
+            within(conn, results)
     return results
 
 

@@ -7,6 +7,7 @@ dataclasses; nothing here prints or parses arguments.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -38,11 +39,18 @@ from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
 from ledger.sequencer import Appended, append, key_state
+from ledger.similarity.catalog import LedgerIndex
+from ledger.similarity.search import DEFAULT_MAX_CANDIDATES
+from ledger.similarity.verification import Thresholds
 from ledger.store import Store, locked_write, normalise_url, reading
+from ledger.store.duplicates import clear_scans
 
 CHECKPOINT_INTERVAL_S = 1.0
 PASSPHRASE_ENV = "MEDLEDGER_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 PARALLEL_AUDIT_FROM = 50_000
+
+
+THRESHOLDS_SETTING = "dup_thresholds"  # JSON of Thresholds, in the meta table
 
 
 @dataclass(frozen=True)
@@ -276,14 +284,33 @@ class Ledger:
         nodes = self.store.perfect_nodes(conn, frontier(size))
         return root_from_frontier(size, [nodes[c] for c in frontier(size)])
 
+    # --- near duplicates ---------------------------------------------------------------
+    def duplicate_index(self, *, max_candidates: int = DEFAULT_MAX_CANDIDATES) -> LedgerIndex:
+        """The near-duplicate index of every registered image, cached in DIR/similarity."""
+        return LedgerIndex(
+            self.store,
+            self.dir.path / "similarity",
+            thresholds=self.duplicate_thresholds(),
+            max_candidates=max_candidates,
+        )
+
+    def duplicate_thresholds(self) -> Thresholds:
+        """The repository's near-duplicate decision (the shipped default unless changed)."""
+        stored = self.setting(THRESHOLDS_SETTING)
+        return Thresholds() if stored is None else Thresholds(**json.loads(stored))
+
+    def set_duplicate_thresholds(self, thresholds: Thresholds) -> None:
+        """Change the decision; the recorded findings are dropped, to be rescanned with it."""
+        with locked_write(self.store.engine) as conn:
+            self.store.set_meta(conn, THRESHOLDS_SETTING, json.dumps(asdict(thresholds)))
+            clear_scans(conn)
+
     # --- reading the log -------------------------------------------------------------
     def size(self) -> int:
         with reading(self.store.engine) as conn:
             return self.store.tail(conn)[0]
 
     def entries(self, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
-        import json
-
         with reading(self.store.engine) as conn:
             return [
                 {"index": idx, "leaf_hash": digest.hex(), "leaf": json.loads(leaf)}

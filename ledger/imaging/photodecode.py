@@ -141,6 +141,8 @@ def _decode_frames(name: str, image: Image.Image, count: int) -> tuple[np.ndarra
         arrays.append(array)
     if arrays and any(a.shape != arrays[0].shape for a in arrays):
         raise InputError("frames of different sizes or modes", subject=name)
+    if len(arrays) == 1:  # a view: stacking one frame would only copy it (read-only either way)
+        return arrays[0][np.newaxis], mode
     return np.stack(arrays), mode
 
 

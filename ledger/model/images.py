@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.model.entry import HEX64
 from ledger.model.kinds import register_kind
@@ -17,6 +17,19 @@ MAX_FRAMES_LISTED = 512  # keeps a multi-frame entry well under the 64 KiB entry
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+DUP_GRID = "dup-grid"
+HEX16 = "^[0-9a-f]{16}$"
+
+
+class DupGridReference(_Strict):
+    """The near-duplicate index keys and the digest of the grid they come from."""
+
+    alg: Literal["dup-grid"]
+    v: Literal[1]
+    keys: list[Annotated[str, Field(pattern=HEX16)]] = Field(min_length=6, max_length=6)
+    grid_sha256: str = Field(pattern=HEX64)
 
 
 class ImageFacts(_Strict):
@@ -37,6 +50,13 @@ class ImageFacts(_Strict):
     pseudonyms: dict[str, Any] | None
     fingerprints: dict[str, Any]
     preamble: str | None
+
+    @field_validator("fingerprints")
+    @classmethod
+    def _dup_grid_reference(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if DUP_GRID in value:
+            DupGridReference.model_validate(value[DUP_GRID])
+        return value
 
 
 class ImageRegistered(_Strict):

@@ -43,6 +43,8 @@ class RegisterOptions:
     keep_demographics: bool = False
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     batch_size: int = 256
+    reject_duplicates: bool = False  # refuse exact and near duplicates of registered images
+    defer_duplicate_check: bool = False  # bulk ingest: leave the check to the catch-up scan
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RegisterSummary:
     interrupted: bool = False
     first_index: int | None = None
     last_index: int | None = None
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class RegisterSummary:
             "already_known": self.already_known,
             "refused": self.refused,
             "interrupted": self.interrupted,
+            "duplicates": self.duplicates,
             "entries": None
             if self.first_index is None
             else {"first": self.first_index, "last": self.last_index},

@@ -6,11 +6,15 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ledger.crypto.keys import SigningKey
-from ledger.errors import PolicyError, StorageError
+from ledger.errors import InputError, PolicyError, StorageError
+from ledger.model.images import DUP_GRID
 from ledger.model.kinds import kind_spec
 from ledger.model.origin import check_consent, normalise_license
 from ledger.registration.pipeline import (
@@ -20,10 +24,13 @@ from ledger.registration.pipeline import (
     analysed_stream,
     default_workers,
 )
-from ledger.registration.workers import WorkerSettings
-from ledger.sequencer import append
+from ledger.registration.workers import Analysed, WorkerSettings
+from ledger.sequencer import Appended, append
 from ledger.service import Ledger
+from ledger.similarity.catalog import LedgerIndex, descriptor_of
+from ledger.similarity.findings import Finding, Submission, check, edges_and_groups
 from ledger.store import reading
+from ledger.store.duplicates import put_grids, put_scans
 
 
 def register(
@@ -34,6 +41,10 @@ def register(
     progress: Progress | None = None,
 ) -> RegisterSummary:
     """Register every image under ``paths``; a rerun continues where a crash stopped."""
+    if options.defer_duplicate_check and options.reject_duplicates:
+        raise InputError(
+            "--reject-duplicates needs the duplicate check; drop --defer-duplicate-check"
+        )
     license_id = normalise_license(options.license)
     consent = check_consent(options.consent)
     key = ledger.signing_key(options.key)
@@ -46,7 +57,8 @@ def register(
     if options.dataset:
         origin["dataset"] = options.dataset
     summary = RegisterSummary()
-    batch: list[tuple[str, dict[str, Any]]] = []
+    index = ledger.duplicate_index(max_candidates=CHECK_CANDIDATES)
+    batch: list[Analysed] = []
     report = progress or (lambda _path, _outcome: None)
     workers = options.workers or default_workers()
     with _interruptible() as stop:
@@ -58,17 +70,37 @@ def register(
                 summary.refused.append({"path": item.path, "reason": item.refusal or "refused"})
                 report(item.path, "refused")
                 continue
-            batch.append((item.path, item.facts))
+            batch.append(item)
             if len(batch) >= options.batch_size:
-                _flush(ledger, key, origin, batch, summary, report)
+                _flush(Run(ledger, key, origin, index, options, summary, report), batch)
                 batch = []
         if stop.is_set():
             summary.interrupted = True  # the batch being assembled is dropped, never half-kept
         else:
-            _flush(ledger, key, origin, batch, summary, report)
+            _flush(Run(ledger, key, origin, index, options, summary, report), batch)
     if summary.registered:
         ledger.checkpoint()
+        index.sync()
+        index.save()
     return summary
+
+
+# The check verifies the closest candidates only and stops at a few matches: a series of
+# similar slices would otherwise cost a full verification per pair (see docs/decisions.md).
+CHECK_CANDIDATES = 8
+CHECK_ENOUGH = 2
+APPEND_ATTEMPTS = 5  # concurrent runs of the same source may keep taking files from a batch
+
+
+@dataclass(frozen=True)
+class Run:
+    ledger: Ledger
+    key: SigningKey
+    origin: dict[str, str]
+    index: LedgerIndex
+    options: RegisterOptions
+    summary: RegisterSummary
+    report: Progress
 
 
 @contextmanager
@@ -96,57 +128,110 @@ def _check_role(ledger: Ledger, name: str) -> None:
         )
 
 
-def _flush(
-    ledger: Ledger,
-    key: SigningKey,
-    origin: dict[str, str],
-    batch: list[tuple[str, dict[str, Any]]],
-    summary: RegisterSummary,
-    report: Progress,
-) -> None:
+def _flush(run: Run, batch: list[Analysed]) -> None:
     if not batch:
         return
-    try:
-        _append_new(ledger, key, origin, batch, summary, report)
-    except StorageError:
-        # Another run registered some of these files meanwhile: recount and retry once.
-        _append_new(ledger, key, origin, batch, summary, report)
+    fresh, skipped = _unknown(run, batch)
+    if run.options.defer_duplicate_check:
+        findings: list[list[Finding]] = [[] for _ in fresh]  # the catch-up scan does it later
+    else:
+        findings = check(run.index, [_submission(a) for a in fresh], enough=CHECK_ENOUGH)
+    if run.options.reject_duplicates:
+        for a, f in zip(fresh, findings, strict=True):
+            if f:
+                run.summary.refused.append({"path": a.path, "reason": f[0].describe()})
+                run.report(a.path, "refused")
+        kept = [(a, f) for a, f in zip(fresh, findings, strict=True) if not f]
+        fresh, findings = [a for a, _ in kept], [f for _, f in kept]
+    for attempt in range(APPEND_ATTEMPTS):
+        try:
+            _append_checked(run, fresh, findings, skipped)
+            return
+        except StorageError:
+            # Another run registered some of these files since: recount and retry.
+            if attempt == APPEND_ATTEMPTS - 1:
+                raise
 
 
-def _append_new(
-    ledger: Ledger,
-    key: SigningKey,
-    origin: dict[str, str],
-    batch: list[tuple[str, dict[str, Any]]],
-    summary: RegisterSummary,
-    report: Progress,
-) -> None:
-    source = origin["source"]
-    with reading(ledger.store.engine) as conn:
-        known = ledger.store.known_images(conn, [(f["file_sha256"], source) for _, f in batch])
-    fresh: list[tuple[str, dict[str, Any]]] = []
+def _unknown(run: Run, batch: list[Analysed]) -> tuple[list[Analysed], list[str]]:
+    """The files of ``batch`` this source has not registered, and the paths of the others."""
+    source = run.origin["source"]
+    with reading(run.ledger.store.engine) as conn:
+        known = run.ledger.store.known_images(
+            conn, [(_facts(a)["file_sha256"], source) for a in batch]
+        )
+    fresh: list[Analysed] = []
     seen: set[str] = set()
     skipped: list[str] = []
-    for path, facts in batch:
-        digest = facts["file_sha256"]
+    for item in batch:
+        digest = _facts(item)["file_sha256"]
         if (digest, source) in known or digest in seen:
-            skipped.append(path)
+            skipped.append(item.path)
             continue
         seen.add(digest)
-        fresh.append((path, facts))
+        fresh.append(item)
+    return fresh, skipped
+
+
+def _append_checked(
+    run: Run, checked: list[Analysed], findings: list[list[Finding]], skipped: list[str]
+) -> None:
+    summary, report = run.summary, run.report
+    # Checking took a while: drop what another run registered meanwhile, just before signing.
+    still, also_known = _unknown(run, checked)
+    keep = {id(a) for a in still}
+    fresh = [a for a in checked if id(a) in keep]
+    findings = [f for a, f in zip(checked, findings, strict=True) if id(a) in keep]
     envelopes = [
-        ledger.sign("image.registered", origin | {"image": facts}, key=key) for _, facts in fresh
+        run.ledger.sign("image.registered", run.origin | {"image": _facts(a)}, key=run.key)
+        for a in fresh
     ]
-    results = append(ledger.store, envelopes, after=ledger.checkpoint_if_due)
-    for path in skipped:
+
+    def record(conn: Connection, results: Sequence[Appended]) -> None:
+        put_grids(conn, [_grid(a) for a in fresh if a.grid is not None])
+        if run.options.defer_duplicate_check:
+            return  # left unscanned: `scan` checks them in log order before any report
+        assigned = [None if r.existing else r.index for r in results]
+        scans, edges = edges_and_groups(run.index, assigned, findings)
+        put_scans(conn, scans, edges)
+
+    results = append(run.ledger.store, envelopes, after=run.ledger.checkpoint_if_due, within=record)
+    for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")
-    for (path, _), result in zip(fresh, results, strict=True):
+    for item, result, found in zip(fresh, results, findings, strict=True):
         if result.existing:
             summary.already_known += 1
-            report(path, "known")
+            report(item.path, "known")
             continue
         summary.registered += 1
         summary.first_index = result.index if summary.first_index is None else summary.first_index
         summary.last_index = result.index
-        report(path, "registered")
+        if found:
+            summary.duplicates.append(_duplicate_report(item.path, result.index, found))
+        report(item.path, "registered")
+
+
+def _facts(item: Analysed) -> dict[str, Any]:
+    if item.facts is None:
+        raise ValueError("a refused file has no facts")  # never: refusals are not batched
+    return item.facts
+
+
+def _grid(item: Analysed) -> tuple[str, bytes]:
+    reference = _facts(item)["fingerprints"][DUP_GRID]
+    return str(reference["grid_sha256"]), bytes(item.grid or b"")
+
+
+def _submission(item: Analysed) -> Submission:
+    facts = _facts(item)
+    descriptor = None
+    reference = facts["fingerprints"].get(DUP_GRID)
+    if reference is not None and item.grid is not None:
+        keys = b"".join(int(k, 16).to_bytes(8, "little") for k in reference["keys"])
+        descriptor = descriptor_of(keys, item.grid)
+    return Submission(item.path, facts["pixel_sha256"], descriptor)
+
+
+def _duplicate_report(path: str, index: int, found: list[Finding]) -> dict[str, Any]:
+    return {"path": path, "index": index, "matches": [f.to_json() for f in found]}

@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -183,47 +184,103 @@ def describe(image: npt.ArrayLike) -> Descriptor:
 def content_box(thumb: Floats) -> tuple[int, int, int, int]:
     """(y0, x0, y1, x1) of the thumbnail once flat borders are trimmed (see module docstring)."""
     h, w = thumb.shape
-    low, high = np.percentile(thumb, [1.0, 99.0])
+    low, high = _percentiles_1_99(thumb)
     tol = max(3.0, 0.04 * float(high - low))
-
-    def flat(line: Floats, edge: float) -> bool:
-        return float(np.ptp(line)) <= 2.0 * tol and abs(float(line.mean()) - edge) <= tol
-
     y0, y1, x0, x1 = 0, h, 0, w
     if float(np.ptp(thumb)) <= 2.0 * tol:  # flat all over: nothing is a border
         return y0, x0, y1, x1
-    top, bottom = float(thumb[0].mean()), float(thumb[-1].mean())
-    left, right = float(thumb[:, 0].mean()), float(thumb[:, -1].mean())
+    # Every line's spread and mean at once (each row reduced as a contiguous row, the
+    # same sums as line.mean() of that line alone), then a walk over plain floats.
+    rows, columns = np.ascontiguousarray(thumb), np.ascontiguousarray(thumb.T)
+    row_ptp, row_mean = np.ptp(rows, axis=1).tolist(), rows.mean(axis=1).tolist()
+    col_ptp, col_mean = np.ptp(columns, axis=1).tolist(), columns.mean(axis=1).tolist()
+    spread = 2.0 * tol
+
+    def flat(ptp: list[float], mean: list[float], line: int, edge: float) -> bool:
+        return ptp[line] <= spread and abs(mean[line] - edge) <= tol
+
+    top, bottom, left, right = row_mean[0], row_mean[-1], col_mean[0], col_mean[-1]
     limit_y, limit_x = h * 2 // 5, w * 2 // 5
-    while y0 < limit_y and flat(thumb[y0], top):
+    while y0 < limit_y and flat(row_ptp, row_mean, y0, top):
         y0 += 1
-    while y1 > h - limit_y and flat(thumb[y1 - 1], bottom):
+    while y1 > h - limit_y and flat(row_ptp, row_mean, y1 - 1, bottom):
         y1 -= 1
-    while x0 < limit_x and flat(thumb[:, x0], left):
+    while x0 < limit_x and flat(col_ptp, col_mean, x0, left):
         x0 += 1
-    while x1 > w - limit_x and flat(thumb[:, x1 - 1], right):
+    while x1 > w - limit_x and flat(col_ptp, col_mean, x1 - 1, right):
         x1 -= 1
     return y0, x0, y1, x1
+
+
+_PERCENTS = np.asarray([1.0, 99.0]) / 100  # as np.percentile turns percents into quantiles
+
+
+@cache
+def _quantile_plan(n: int) -> tuple[npt.NDArray[Any], ...]:
+    """np.quantile's "linear" method for n values at _PERCENTS, precomputed with its own steps:
+    the kth list it partitions at, the neighbour indexes, and the weight and its choice."""
+    virtual = (n - 1) * _PERCENTS
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above], following[above] = -1, -1
+    below = virtual < 0
+    previous[below], following[below] = 0, 0
+    prev_i, next_i = previous.astype(np.intp), following.astype(np.intp)
+    kth = np.unique(np.concatenate(([0, -1], prev_i, next_i)))
+    gamma = np.asarray(virtual - prev_i, dtype=virtual.dtype)
+    high_side = gamma >= 0.5
+    for array in (kth, prev_i, next_i, gamma, high_side):
+        array.setflags(write=False)
+    return kth, prev_i, next_i, gamma, high_side
+
+
+def _percentiles_1_99(values: Floats) -> tuple[float, float]:
+    """``np.percentile(values, [1, 99])`` bit for bit, without its generic set-up cost.
+
+    The same partition (same kth list, so the same pick among equal values) and the
+    same interpolation arithmetic (numpy's ``_lerp``); the tests compare the two."""
+    kth, prev_i, next_i, gamma, high_side = _quantile_plan(values.size)
+    part = np.partition(values.ravel(), kth)
+    if np.isnan(part[-1]):
+        return float("nan"), float("nan")
+    a, b = part[prev_i], part[next_i]
+    diff = b - a
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=high_side)
+    return float(out[0]), float(out[1])
 
 
 def index_keys(grid: npt.ArrayLike) -> tuple[int, ...]:
     """The index keys of a grid (identity orientation), in ``KEY_NAMES`` order."""
     g = blur(np.asarray(grid, dtype=np.float64))
-    boxes = np.asarray(INDEX_WINDOWS, dtype=np.float64)
-    keys = window_hashes(sample_windows(g, boxes))[:, 0]
+    keys = window_hashes(_bilinear(g, _index_sampling(*g.shape)))[:, 0]
     return tuple(int(k) for k in keys)
 
 
 def blur(grid: Floats, sigma: float = BLUR_SIGMA) -> Floats:
     """Separable Gaussian blur (radius 3 sigma, edges repeated)."""
+    kernel = _kernel(sigma)
+    radius = (len(kernel) - 1) // 2
+    padded = np.pad(grid, radius, mode="edge")
+    h, w = grid.shape
+    # Terms added left to right from 0, as sum() of them would (0 + x turns -0.0 into 0.0).
+    rows = np.add(0.0, kernel[0] * padded[0:h, :])
+    for i in range(1, len(kernel)):
+        rows += kernel[i] * padded[i : i + h, :]
+    out = np.add(0.0, kernel[0] * rows[:, 0:w])
+    for i in range(1, len(kernel)):
+        out += kernel[i] * rows[:, i : i + w]
+    return np.asarray(out, dtype=np.float64)
+
+
+@cache
+def _kernel(sigma: float) -> tuple[float, ...]:
     radius = max(1, round(3 * sigma))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     kernel = np.exp(-0.5 * (x / sigma) ** 2)
     kernel /= kernel.sum()
-    padded = np.pad(grid, radius, mode="edge")
-    rows = sum(kernel[i] * padded[i : i + grid.shape[0], :] for i in range(len(kernel)))
-    out = sum(kernel[i] * rows[:, i : i + grid.shape[1]] for i in range(len(kernel)))
-    return np.asarray(out, dtype=np.float64)
+    return tuple(kernel.tolist())
 
 
 @dataclass(frozen=True)
@@ -294,6 +351,23 @@ def sample_affine(
     """Bilinear samples (k, n, n) of windows with centre (y, x) and size (h, w) in fractions of
     ``image``, turned by ``angles`` radians; and which samples fall inside the image."""
     h, w = image.shape
+    sampling = _sampling(h, w, centres=centres, sizes=sizes, angles=angles, n=n)
+    return _bilinear(image, sampling), sampling.inside
+
+
+@dataclass(frozen=True, eq=False)
+class _Sampling:
+    """Where bilinear samples fall: the four neighbours' flat indexes and their weights."""
+
+    corners: tuple[npt.NDArray[np.intp], ...]  # (y0, x0), (y0, x0 + 1), (y0 + 1, x0), ...
+    wx: tuple[Floats, Floats]  # 1 - fx, fx
+    wy: tuple[Floats, Floats]  # 1 - fy, fy
+    inside: Bools
+
+
+def _sampling(
+    h: int, w: int, *, centres: Floats, sizes: Floats, angles: Floats, n: int
+) -> _Sampling:
     t = (np.arange(n, dtype=np.float64) + 0.5) / n - 0.5
     gy, gx = t[np.newaxis, :, np.newaxis], t[np.newaxis, np.newaxis, :]
     cos = np.cos(angles)[:, np.newaxis, np.newaxis]
@@ -310,9 +384,33 @@ def sample_affine(
     y0 = np.minimum(py.astype(np.intp), h - 2)
     x0 = np.minimum(px.astype(np.intp), w - 2)
     fy, fx = py - y0, px - x0
-    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
-    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
-    return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64), inside
+    corner = y0 * w + x0  # flat index of image[y0, x0]
+    return _Sampling(
+        corners=(corner, corner + 1, corner + w, corner + w + 1),
+        wx=(1 - fx, fx),
+        wy=(1 - fy, fy),
+        inside=inside,
+    )
+
+
+def _bilinear(image: Floats, s: _Sampling) -> Floats:
+    flat = np.ascontiguousarray(image).ravel()
+    c00, c01, c10, c11 = (flat[c] for c in s.corners)
+    top = c00 * s.wx[0] + c01 * s.wx[1]
+    bottom = c10 * s.wx[0] + c11 * s.wx[1]
+    return np.asarray(top * s.wy[0] + bottom * s.wy[1], dtype=np.float64)
+
+
+@cache
+def _index_sampling(h: int, w: int) -> _Sampling:
+    """The index windows' sampling of an h x w grid: the same for every grid, so made once."""
+    boxes = np.asarray(INDEX_WINDOWS, dtype=np.float64)
+    centres = np.stack(((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2), 1)
+    sizes = np.stack((boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1)
+    sampling = _sampling(h, w, centres=centres, sizes=sizes, angles=np.zeros(len(boxes)), n=GRID)
+    for array in (*sampling.corners, *sampling.wx, *sampling.wy, sampling.inside):
+        array.setflags(write=False)
+    return sampling
 
 
 # The same DCT and dihedral sign tables as the registration fingerprints.

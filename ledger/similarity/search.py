@@ -132,11 +132,20 @@ class NearDuplicateIndex:
         return [Candidate(image, d, KEY_NAMES[k], tuple(sorted(v))) for image, (d, k, v) in ranked]
 
     def search(
-        self, query: Descriptor, *, top: int | None = None, exclude: Iterable[int] = ()
+        self,
+        query: Descriptor,
+        *,
+        top: int | None = None,
+        exclude: Iterable[int] = (),
+        enough: int | None = None,
     ) -> list[Match]:
-        """Verified near-duplicates of ``query``, highest correlation first."""
-        matches = []
+        """Verified near-duplicates of ``query``, highest correlation first.
+
+        ``enough``: stop verifying (closest candidates first) once that many matched."""
+        matches: list[Match] = []
         for candidate in self.candidates(query, exclude=exclude)[: self.max_candidates]:
+            if enough is not None and len(matches) >= enough:
+                break
             stored = self.descriptors.get(candidate.image)
             if stored is None:
                 continue

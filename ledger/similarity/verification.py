@@ -6,19 +6,26 @@ relation that best maps one grid onto the other, then score the aligned pixels.
 * **Alignment.** Hypotheses place the stored image's content box inside the
   query's grid: one of the eight dihedral variants of the query, a scale per
   axis from 0.8 to 1.25 (crops down to 80% of a side, either way round), a
-  shift, and a turn of up to a few degrees. A coarse search at 16 x 16 over a
-  grid of hypotheses (the dihedral variants the candidate stage suggested
-  first) keeps the best few; a pattern search at 32 x 32 refines each (shift,
-  scale per axis, angle; steps halved three times).
-* **Scores** on the part of the stored grid that the query covers:
-  ``correlation`` = the larger of the Pearson correlation of the grey levels
-  and that of their ranks (ranks make gamma, windowing and histogram
-  equalisation harmless); ``worst_block`` = the largest residual energy, after
-  the best affine grey-level fit, of the 4 x 4 blocks of 8 x 8 pixels, relative
-  to the grid's variance. A re-encoded, re-windowed or slightly misaligned copy
-  leaves a small residual everywhere; another slice of the same scan or
-  another frame of a cine differs where the anatomy moved, which shows as one
-  bad block even when the global correlation is high.
+  shift, and a turn of up to a few degrees made in a frame of some aspect
+  (both grids squeeze a non-square box to a square, so a turn of the image is
+  a turn plus a shear of the grid). A coarse search at 16 x 16 over a grid of
+  hypotheses (the dihedral variants the candidate stage suggested first) keeps
+  the best two; a pattern search at 32 x 32 refines each (shift, scale per
+  axis, angle, aspect; steps halved three times).
+* **Usable pixels**: the stored grid less its two outermost pixels and less
+  whatever lands within two pixels of the query's edge (there blur and
+  area-averaging mixed in what lay beyond the box: a rotation's fill, a crop's
+  cut).
+* **Scores** on the usable pixels: ``correlation`` = the larger of the Pearson
+  correlation of the grey levels and that of their ranks; ``worst_block`` =
+  the largest mean squared residual of the 4 x 4 blocks of 8 x 8 pixels,
+  relative to the grid's variance, after the best *monotone* grey-level map
+  of the query onto the stored grid (isotonic regression: gamma, windowing,
+  another LUT and equalisation cost nothing). A re-encoded, re-windowed or
+  slightly misaligned copy leaves a small residual everywhere; another slice
+  of the same scan or another frame of a cine differs where the anatomy
+  moved, which shows as one bad block even when the global correlation is
+  high.
 * **Overlap**: intersection over union of the two content boxes under the
   alignment (a crop to 80% of each side gives 0.64).
 
@@ -39,7 +46,7 @@ import numpy.typing as npt
 
 from ledger.errors import InputError
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
-from ledger.similarity.descriptor import GRID, Descriptor, blur, dihedral, sample_affine
+from ledger.similarity.descriptor import GRID, Descriptor, blur, dihedral
 
 Floats = npt.NDArray[np.float64]
 
@@ -49,15 +56,20 @@ BLOCK = 8
 _SCALES = (0.8, 0.9, 1.0, 1.0 / 0.9, 1.25)
 _STEP = 0.05
 _COARSE_ANGLES = (-6.0, -3.0, 3.0, 6.0)
+_COARSE_ASPECTS = (-0.3, 0.0, 0.3)  # log aspect of the frame a coarse turn is made in
+MARGIN = 2.0  # grid pixels at the edges (resampled against the fill) left out of the scores
+_MIN_COVER = 0.3  # an alignment must cover this much of the stored grid
+_HOPELESS = 0.5  # coarse correlation below which a pair is rejected without refinement
+_REFINED = 2  # coarse hypotheses refined
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The verification decision; the shipped defaults are chosen in docs/similarity.md."""
 
-    min_correlation: float = 0.90
-    max_worst_block: float = 0.055
-    min_overlap: float = 0.55
+    min_correlation: float = 0.80
+    max_worst_block: float = 0.060
+    min_overlap: float = 0.45
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.min_correlation <= 1.0:
@@ -83,6 +95,7 @@ class Alignment:
     centre: tuple[float, float]
     scale: tuple[float, float]
     degrees: float
+    aspect: float = 1.0  # the frame the turn is made in (a non-square image's width / height)
 
     @property
     def transform(self) -> str:
@@ -94,6 +107,7 @@ class Alignment:
             "centre": [round(v, 3) for v in self.centre],
             "scale": [round(v, 3) for v in self.scale],
             "degrees": round(self.degrees, 1),
+            "aspect": round(self.aspect, 3),
         }
 
 
@@ -149,28 +163,35 @@ def verify(
     everything = tuple(range(8))
     hinted = tuple(dict.fromkeys(v for v in variants if 0 <= v < 8))
     best = _search(a, b, hinted or everything)
-    if hinted and best[0] < thresholds.min_correlation:
-        best = max(best, _search(a, b, everything), key=lambda item: item[0])
+    others = tuple(v for v in everything if v not in hinted)
+    if hinted and others and best[0] < thresholds.min_correlation:
+        # the hint did not convince: refine another variant only where it starts out better
+        again = _search(a, b, others, floor=best[0])
+        best = max(best, again, key=lambda item: item[0])
     _, hypothesis = best
     return _decide(a, b, hypothesis, thresholds)
 
 
 # --- the search ----------------------------------------------------------------------------
 
-# a hypothesis: (variant, cy, cx, sy, sx, degrees)
-Hypothesis = tuple[int, float, float, float, float, float]
+# a hypothesis: (variant, cy, cx, sy, sx, degrees, log aspect)
+Hypothesis = tuple[int, float, float, float, float, float, float]
+_STEPS = (0.02, 0.02, 0.03, 0.03, 1.5, 0.06)
+_LOW = np.asarray([-1.0, -1.0, 0.65, 0.65, -10.0, -0.5])
+_HIGH = np.asarray([2.0, 2.0, 1.55, 1.55, 10.0, 0.5])
 
 
-def _coarse_hypotheses() -> list[tuple[float, float, float, float, float]]:
-    out: list[tuple[float, float, float, float, float]] = []
+def _coarse_hypotheses() -> list[tuple[float, ...]]:
+    out: list[tuple[float, ...]] = []
     for sy in _SCALES:
         for sx in _SCALES:
             for cy in _offsets(sy):
                 for cx in _offsets(sx):
-                    out.append((cy, cx, sy, sx, 0.0))
+                    out.append((cy, cx, sy, sx, 0.0, 0.0))
     for angle in _COARSE_ANGLES:
         for s in _SCALES:
-            out.append((0.5, 0.5, s, s, angle))
+            for aspect in _COARSE_ASPECTS:
+                out.append((0.5, 0.5, s, s, angle, aspect))
     return out
 
 
@@ -188,49 +209,58 @@ def _small(grid: Floats) -> Floats:
     return np.asarray(grid.reshape(COARSE, f, COARSE, f).mean(axis=(1, 3)), dtype=np.float64)
 
 
-def _search(a: Floats, b: Floats, variants: tuple[int, ...]) -> tuple[float, Hypothesis]:
+def _search(
+    a: Floats, b: Floats, variants: tuple[int, ...], *, floor: float = -1.0
+) -> tuple[float, Hypothesis]:
+    """The best alignment over ``variants``: coarse hypotheses at 16 x 16, the best few refined
+    at 32 x 32 (only those whose coarse correlation exceeds ``floor``)."""
     a_small = _small(a)
-    scored: list[tuple[float, Hypothesis]] = []
+    scored: list[tuple[float, int, Floats]] = []
     for variant in variants:
         bv = _small(dihedral(b, variant))
-        r = _correlations(a_small, bv, _COARSE, COARSE)
+        r = _correlations(a_small, bv, _COARSE, margin=0.0)
         for i in np.argsort(-r)[:2]:
-            cy, cx, sy, sx, deg = (float(v) for v in _COARSE[i])
-            scored.append((float(r[i]), (variant, cy, cx, sy, sx, deg)))
+            scored.append((float(r[i]), variant, _COARSE[i]))
     scored.sort(key=lambda item: -item[0])
-    refined = [_refine(a, b, hyp) for _, hyp in scored[:3]]
+    if scored[0][0] < max(_HOPELESS, floor):  # nothing lines up well enough to refine
+        score, variant, start = scored[0]
+        return (score if floor <= -1.0 else -1.0), _hypothesis(variant, start)
+    starts = [(v, start) for r, v, start in scored[:_REFINED] if r >= floor]
+    refined = [_refine(a, b, variant, start) for variant, start in starts]
     return max(refined, key=lambda item: item[0])
 
 
-def _refine(a: Floats, b: Floats, hyp: Hypothesis) -> tuple[float, Hypothesis]:
-    variant = hyp[0]
+def _hypothesis(variant: int, values: Floats) -> Hypothesis:
+    cy, cx, sy, sx, deg, aspect = (float(v) for v in values)
+    return (variant, cy, cx, sy, sx, deg, aspect)
+
+
+def _refine(a: Floats, b: Floats, variant: int, start: Floats) -> tuple[float, Hypothesis]:
+    """Pattern search from ``start``: each parameter a step either way, steps halved."""
     bv = dihedral(b, variant)
-    current = np.asarray(hyp[1:], dtype=np.float64)
-    steps = np.asarray([0.02, 0.02, 0.03, 0.03, 1.5])
-    score = float(_correlations(a, bv, current[np.newaxis], GRID)[0])
+    current = np.asarray(start, dtype=np.float64)
+    steps = np.asarray(_STEPS)
+    score = float(_correlations(a, bv, current[np.newaxis])[0])
+    moves = np.concatenate([np.diag(steps), -np.diag(steps)])
     for _ in range(3):
         for _ in range(3):
-            moves = np.concatenate(
-                [current + np.diag(steps)[i] * sign for i in range(5) for sign in (-1.0, 1.0)]
-            ).reshape(-1, 5)
-            moves[:, 2:4] = np.clip(moves[:, 2:4], 0.65, 1.55)
-            moves[:, 4] = np.clip(moves[:, 4], -8.0, 8.0)
-            r = _correlations(a, bv, moves, GRID)
+            trial = np.clip(current + moves, _LOW, _HIGH)
+            r = _correlations(a, bv, trial)
             i = int(np.argmax(r))
             if r[i] <= score:
                 break
-            score, current = float(r[i]), moves[i]
-        steps = steps / 2.0
-    cy, cx, sy, sx, deg = (float(v) for v in current)
-    return score, (variant, cy, cx, sy, sx, deg)
+            score, current = float(r[i]), trial[i]
+        moves = moves / 2.0
+    return score, _hypothesis(variant, current)
 
 
-def _correlations(a: Floats, bv: Floats, hyps: Floats, n: int) -> Floats:
+def _correlations(a: Floats, bv: Floats, hyps: Floats, *, margin: float = 1.0) -> Floats:
     """Pearson correlation of ``a`` with ``bv`` sampled at each hypothesis (valid part only)."""
-    samples, inside = _sample(bv, hyps, n)
+    n = a.shape[0]
+    samples, inside = _sample(bv, hyps, n, margin=margin)
     m = inside.astype(np.float64)
     count = m.sum(axis=(1, 2))
-    ok = count >= 0.5 * n * n
+    ok = count >= _MIN_COVER * n * n
     safe = np.maximum(count, 1.0)
     mean_a = (a[np.newaxis] * m).sum(axis=(1, 2)) / safe
     mean_s = (samples * m).sum(axis=(1, 2)) / safe
@@ -242,10 +272,51 @@ def _correlations(a: Floats, bv: Floats, hyps: Floats, n: int) -> Floats:
     return np.asarray(np.where(ok, r, -1.0), dtype=np.float64)
 
 
-def _sample(bv: Floats, hyps: Floats, n: int) -> tuple[Floats, npt.NDArray[np.bool_]]:
-    centres = hyps[:, 0:2]
-    sizes = hyps[:, 2:4]
-    return sample_affine(bv, centres=centres, sizes=sizes, angles=np.radians(hyps[:, 4]), n=n)
+_T_CACHE: dict[int, Floats] = {}
+
+
+def _sample(
+    bv: Floats, hyps: Floats, n: int, *, margin: float = 0.0
+) -> tuple[Floats, npt.NDArray[np.bool_]]:
+    """Bilinear samples (k, n, n) of ``bv`` at the stored grid's pixels mapped by each
+    hypothesis, and which of them are usable: inside the query, at least ``margin`` pixels
+    (of an ``n`` grid) from its edge, and not within ``margin`` of the stored grid's edge.
+
+    A hypothesis maps the stored grid's offset (ty, tx) from its centre (fractions, -0.5..0.5)
+    to ``centre + diag(sy, sx) @ R @ (ty, tx)`` in the query, where ``R`` turns by ``degrees``
+    in a frame of aspect ``exp(log aspect)`` (a turn of a non-square image, once both are
+    squeezed to a square grid, is a turn plus a shear).
+    """
+    h, w = bv.shape
+    t = _T_CACHE.get(n)
+    if t is None:
+        t = _T_CACHE.setdefault(n, (np.arange(n, dtype=np.float64) + 0.5) / n - 0.5)
+    ty, tx = t[np.newaxis, :, np.newaxis], t[np.newaxis, np.newaxis, :]
+    cy, cx, sy, sx = (hyps[:, i][:, np.newaxis, np.newaxis] for i in range(4))
+    theta = np.radians(hyps[:, 4])[:, np.newaxis, np.newaxis]
+    rho = np.exp(hyps[:, 5])[:, np.newaxis, np.newaxis]
+    cos, sin = np.cos(theta), np.sin(theta)
+    py = (cy + sy * (cos * ty - sin * rho * tx)) * h - 0.5
+    px = (cx + sx * (sin / rho * ty + cos * tx)) * w - 0.5
+    edge = margin * h / n
+    inside = (
+        (py >= edge - 0.5) & (py <= h - 0.5 - edge) & (px >= edge - 0.5) & (px <= w - 0.5 - edge)
+    )
+    if margin > 0.0:
+        k = math.ceil(margin)
+        border = np.ones((n, n), dtype=np.bool_)
+        border[k:-k, k:-k] = False
+        inside &= ~border[np.newaxis]
+    py = np.clip(py, 0.0, h - 1.0)
+    px = np.clip(px, 0.0, w - 1.0)
+    y0 = np.minimum(py.astype(np.intp), h - 2)
+    x0 = np.minimum(px.astype(np.intp), w - 2)
+    fy, fx = py - y0, px - x0
+    flat = bv.reshape(-1)
+    i00 = y0 * w + x0
+    top = flat[i00] * (1 - fx) + flat[i00 + 1] * fx
+    bottom = flat[i00 + w] * (1 - fx) + flat[i00 + w + 1] * fx
+    return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64), inside
 
 
 # --- the decision ----------------------------------------------------------------------------
@@ -261,24 +332,22 @@ def _ranks(values: Floats) -> Floats:
 
 
 def _decide(a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds) -> Verdict:
-    variant, cy, cx, sy, sx, deg = hyp
+    variant, cy, cx, sy, sx, deg, aspect = hyp
     bv = dihedral(b, variant)
-    h = np.asarray([[cy, cx, sy, sx, deg]], dtype=np.float64)
-    samples, inside = _sample(bv, h, GRID)
+    h = np.asarray([hyp[1:]], dtype=np.float64)
+    samples, inside = _sample(bv, h, GRID, margin=MARGIN)
     s, m = samples[0], inside[0]
-    if m.sum() < 0.5 * GRID * GRID:
-        return Verdict(False, 0.0, 1.0, 0.0, None, "no alignment covers half of the image")
-    pearson = _pearson(a[m], s[m])
-    spearman = _pearson(_ranks(a[m]), _ranks(np.round(s[m])))
+    if m.sum() < _MIN_COVER * GRID * GRID:
+        return Verdict(False, 0.0, 1.0, 0.0, None, "no alignment covers enough of the image")
+    av, sv = a[m], s[m]
+    pearson = _pearson(av, sv)
+    spearman = _pearson(_ranks(av), _ranks(np.round(sv, 6)))
     correlation = max(pearson, spearman)
-    if spearman > pearson:  # a non-linear grey-level map: judge the residual on ranks
-        rank_a, rank_s = np.zeros_like(a), np.zeros_like(s)
-        rank_a[m], rank_s[m] = _ranks(a[m]), _ranks(np.round(s[m]))
-        worst = _worst_block(rank_a, rank_s, m)
-    else:
-        worst = _worst_block(a, s, m)
+    fitted = np.zeros_like(a)
+    fitted[m] = _monotone_fit(av, sv)
+    worst = _worst_block(a, fitted, m)
     overlap = _overlap(sy, sx, cy, cx)
-    alignment = Alignment(variant, (cy, cx), (sy, sx), deg)
+    alignment = Alignment(variant, (cy, cx), (sy, sx), deg, math.exp(aspect))
     scores = {"pearson": pearson, "spearman": spearman}
     failed = []
     if correlation < thresholds.min_correlation:
@@ -297,15 +366,31 @@ def _pearson(x: Floats, y: Floats) -> float:
     return float((dx * dy).sum()) / den if den > 1e-9 else 0.0
 
 
-def _worst_block(a: Floats, s: Floats, m: npt.NDArray[np.bool_]) -> float:
-    """Largest block residual energy after the best affine fit a ~ alpha * s + beta."""
-    av, sv = a[m], s[m]
-    var = float(av.var())
+def _monotone_fit(a: Floats, s: Floats) -> Floats:
+    """The least-squares non-decreasing function of ``s`` closest to ``a`` (isotonic
+    regression, pool-adjacent-violators): any monotone grey-level map (gamma, a window,
+    equalisation, a LUT) costs nothing, a moved structure does."""
+    order = np.lexsort((a, s))
+    values: list[float] = []
+    weights: list[int] = []
+    for v in a[order].tolist():
+        value, weight = v, 1
+        while values and values[-1] > value:
+            w = weights.pop()
+            value = (values.pop() * w + value * weight) / (w + weight)
+            weight += w
+        values.append(value)
+        weights.append(weight)
+    fitted = np.empty_like(a)
+    fitted[order] = np.repeat(np.asarray(values), np.asarray(weights))
+    return fitted
+
+
+def _worst_block(a: Floats, fitted: Floats, m: npt.NDArray[np.bool_]) -> float:
+    """Largest mean squared residual ``a - fitted`` of a block, relative to ``a``'s variance."""
+    var = float(a[m].var())
     if var <= 1e-9:
         return 1.0
-    ds = sv - sv.mean()
-    alpha = float((ds * (av - av.mean())).sum()) / max(float((ds * ds).sum()), 1e-9)
-    fitted = alpha * (s - sv.mean()) + av.mean()
     residual = np.where(m, (a - fitted) ** 2, 0.0)
     k = GRID // BLOCK
     energy = residual.reshape(k, BLOCK, k, BLOCK).sum(axis=(1, 3))

@@ -28,7 +28,7 @@ from ledger.store.tables import (
 )
 from ledger.store.url import is_sqlite, normalise_url, redact, sqlite_path
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: near-duplicate keys, grids, scans and edges
 _LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
 _NODES = TreeNode.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
@@ -67,8 +67,7 @@ def _sqlite_leaves(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> bool:
 
 _SQLITE_NODES_IN = 'SELECT "key", hash FROM tree_nodes WHERE "key" >= ? AND "key" < ?'
 _SQLITE_LEAVES_FROM = (
-    "SELECT idx, leaf, leaf_hash, kind, actor FROM log_leaves WHERE idx >= ? "
-    "ORDER BY idx LIMIT ?"
+    "SELECT idx, leaf, leaf_hash, kind, actor FROM log_leaves WHERE idx >= ? ORDER BY idx LIMIT ?"
 )
 # Rows in [?, ?] whose columns do not have their declared types (only a tampered
 # database has any): those go through the same conversions as the generic path.

@@ -87,3 +87,44 @@ class ImageRow(SQLModel, table=True):
     consent: str
     format: str
     registered: str
+    # The near-duplicate index keys (6 x uint64 little-endian) and the digest of the grid
+    # they come from; null for an image registered without a descriptor.
+    dup_keys: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    grid_sha256: str | None = Field(default=None)
+
+
+class DescriptorGridRow(SQLModel, table=True):
+    """The 32 x 32 near-duplicate grids, by digest. Private to this repository and not part
+    of the log (only the digest is signed), so a grid can be purged without touching it."""
+
+    __tablename__ = "descriptor_grids"
+
+    grid_sha256: str = Field(primary_key=True)
+    grid: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class DupScanRow(SQLModel, table=True):
+    """One row per image checked against the images registered before it.
+
+    ``group_idx`` is the earliest image it duplicates (through its matches' groups), or its
+    own index: images sharing it are one duplicate group, and it is the token the
+    dataset sketches hash."""
+
+    __tablename__ = "dup_scans"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    group_idx: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class DupEdgeRow(SQLModel, table=True):
+    """A confirmed duplicate: image ``idx`` (later) of image ``match_idx`` (earlier)."""
+
+    __tablename__ = "dup_edges"
+
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    match_idx: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False, index=True)
+    )
+    kind: str  # exact (same pixel digest) or near
+    distance: int  # Hamming distance of the closest index keys; 0 for exact copies
+    detail: str  # the verifier's explanation; numbers and transform names only

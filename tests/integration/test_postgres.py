@@ -161,3 +161,35 @@ def test_history_is_the_same_on_both_backends(tmp_path: Path, postgres_url: str)
                             for k in ledger.list_keys()]))
     assert shapes[0] == shapes[1]
     assert shapes[0][0] == SIZE == len(HISTORY)
+
+
+def test_duplicate_checks_on_postgres(tmp_path: Path, postgres_url: str, cli: RunCli) -> None:
+    """Registration's duplicate check, its recorded edges and `similar`, on PostgreSQL."""
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    directory = tmp_path / "ledger"
+    assert cli("init", "--database-url", postgres_url, ledger=directory).rc == 0
+    assert cli("keys", "add", "site", "--role", "curator", ledger=directory).rc == 0
+    original = Path(str(get_testdata_file("CT_small.dcm")))
+    pixels = pydicom.dcmread(original).pixel_array.astype(np.float64)
+    export = tmp_path / "copies" / "ct.png"
+    export.parent.mkdir()
+    scaled = (pixels - pixels.min()) / (pixels.max() - pixels.min()) * 255
+    Image.fromarray(np.uint8(scaled)).save(export)
+    origin = ["--license", "CC0-1.0", "--consent", "waived", "--key", "site", "--json"]
+
+    first = cli("register", original, "--source", "a", *origin, ledger=directory)
+    second = cli("register", export.parent, "--source", "b", *origin, ledger=directory)
+
+    assert first.rc == 0 and second.rc == 0, second.stderr
+    matches = second.json()["duplicates"][0]["matches"]
+    assert [(m["source"], m["kind"]) for m in matches] == [("a", "near")]
+    with psycopg.connect(postgres_url) as conn:
+        edges = conn.execute("SELECT kind FROM dup_edges").fetchall()
+        scans = conn.execute("SELECT count(*) FROM dup_scans").fetchone()
+    assert edges == [("near",)] and scans == (2,)
+    similar = cli("similar", export, "--json", ledger=directory).json()
+    assert [r["source"] for r in similar] == ["a"]

@@ -55,7 +55,9 @@ def test_folder_registers_verifies_and_reruns_as_known(
     first = run_cli(*register_args(root, workers=2), ledger=reg_ledger)
     assert first.rc == 0, first.stderr
     assert "Traceback" not in first.stderr
-    assert first.json() == {
+    summary = first.json()
+    assert isinstance(summary.pop("duplicates"), list)  # tests/integration/duplicates/
+    assert summary == {
         "registered": len(files),
         "already_known": 0,
         "refused": [],
@@ -100,7 +102,7 @@ def test_folder_registers_verifies_and_reruns_as_known(
     again = cli(*register_args(root), ledger=reg_ledger)
     assert again.rc == 0, again.stderr
     assert again.json() == {"registered": 0, "already_known": len(files), "refused": [],
-                            "interrupted": False, "entries": None}  # fmt: skip
+                            "interrupted": False, "duplicates": [], "entries": None}  # fmt: skip
     assert log_size(reg_ledger) == size
 
     text = cli(*register_args(root, json=False), ledger=reg_ledger)

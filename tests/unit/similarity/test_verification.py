@@ -7,7 +7,7 @@ import pytest
 
 from ledger.errors import InputError
 from ledger.similarity.descriptor import describe
-from ledger.similarity.verification import Thresholds, verify
+from ledger.similarity.verification import Thresholds, _monotone_fit, verify
 
 from .phantoms import crop, phantom, rotate
 
@@ -75,3 +75,35 @@ def test_thresholds_are_parameters_and_validated():
         Thresholds(min_overlap=2.0)
     with pytest.raises(InputError):
         Thresholds(max_worst_block=-1.0)
+
+
+def test_a_turned_non_square_image_is_aligned_with_its_aspect():
+    # a 5 degree turn of a 4:3 image is, on the square grid, a turn plus a shear
+    original = phantom(17, size=128)[16:112, :]  # 96 x 128
+    verdict = verify(describe(original), describe(rotate(original, 5.0)))
+    assert verdict.matched, verdict.explain()
+    assert verdict.alignment is not None
+    assert 3.0 <= abs(verdict.alignment.degrees) <= 8.0
+    assert verdict.to_json()["alignment"]["aspect"] == round(verdict.alignment.aspect, 3)
+
+
+def test_a_steep_monotone_grey_map_costs_nothing():
+    original = phantom(18)
+    windowed = 255.0 * (np.clip(original, 0, 180) / 180.0) ** 2.2  # clipped highlights, gamma
+    verdict = verify(describe(original), describe(windowed))
+    assert verdict.matched, verdict.explain()
+
+
+def test_the_monotone_fit_is_the_isotonic_regression():
+    rng = np.random.default_rng(3)
+    s = rng.uniform(0, 1, 200)
+    a = s**2 + rng.normal(0, 0.05, 200)
+    fitted = _monotone_fit(a, s)
+    order = np.argsort(s)
+    assert (np.diff(fitted[order]) >= -1e-12).all()  # non-decreasing in s
+    assert np.isclose(fitted.mean(), a.mean())  # least squares keeps the mean
+    # no non-decreasing function of s does better than the fit (vs. two obvious ones)
+    for other in (np.sort(a)[np.argsort(np.argsort(s))], np.full_like(a, a.mean())):
+        assert ((a - fitted) ** 2).sum() <= ((a - other) ** 2).sum() + 1e-9
+    increasing = np.arange(10.0)
+    assert np.allclose(_monotone_fit(increasing, increasing), increasing)

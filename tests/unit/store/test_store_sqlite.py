@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from ledger.errors import InputError, StorageError
 from ledger.store import Store, locked_write, normalise_url, reading, sqlite_url
+from ledger.store.repository import SCHEMA_VERSION
 from ledger.store.tables import APPEND_ONLY_TABLES, NODE_INDEX_BITS, node_key
 from ledger.store.url import redact
 
@@ -79,7 +80,7 @@ def test_create_makes_a_wal_database(store: Store, tmp_path: Path) -> None:
     with reading(store.engine) as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: batches fsync
-        assert store.get_meta(conn, "schema_version") == "1"
+        assert store.get_meta(conn, "schema_version") == SCHEMA_VERSION == "2"
         assert store.tail(conn) == (0, None)
 
 

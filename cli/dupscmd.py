@@ -1,0 +1,229 @@
+"""medledger dups and medledger leakage: duplicate groups in a set, pairs across a split."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.output import emit_json, err, out
+from ledger.errors import InputError, VerificationError
+from ledger.registration.pipeline import count_files
+from ledger.service import Ledger
+from ledger.similarity.groups import (
+    Pictures,
+    describe,
+    duplicate_groups,
+    dups_json,
+    dups_page,
+    explain,
+    leakage_json,
+    leakage_page,
+    leaks,
+    registered_set,
+    require_images,
+)
+from ledger.similarity.sets import ImageSet, prepare, resolve
+
+HtmlOpt = Annotated[
+    Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+]
+WorkersOpt = Annotated[int, typer.Option(min=0, help="Decoding processes (0: all cores).")]
+
+
+def dups(
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Files and folders (recursed); not registered.")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="A registered dataset: NAME@V, or NAME for every version.")
+    ] = None,
+    html: HtmlOpt = None,
+    workers: WorkersOpt = 0,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Groups of duplicates (exact and near) in a registered dataset or in files."""
+    if (dataset is None) == (not paths):
+        raise InputError("give either --dataset NAME@V or files and folders, not both")
+    _check_html(html)
+    opened = open_ledger(ledger)
+    with _progress() as bar:
+        if dataset is not None:
+            image_set = registered_set(opened, dataset)
+        else:
+            image_set = _resolve(opened, paths or [], workers, bar)
+        require_images(image_set)
+        if image_set.registered:
+            _prepare(opened, bar)
+        bar.add_task("comparing", total=None)
+        groups = duplicate_groups(opened, image_set)
+        page = None
+        if html is not None:
+            page = dups_page(image_set, groups, generated=_now(), pictures=Pictures())
+    if page is not None and html is not None:
+        _write(html, page)
+    if as_json:
+        emit_json(dups_json(image_set, groups))
+        return
+    grouped = sum(len(g.members) for g in groups)
+    out.print(
+        f"{image_set.name}: {len(image_set.members)} images, {_plural(len(groups), 'group')} "
+        f"of duplicates ({_plural(grouped, 'image')} in groups)",
+        markup=False,
+    )
+    for n, group in enumerate(groups, 1):
+        reached = group.reached_by()
+        out.print(f"\ngroup {n}: {len(group.members)} images", markup=False)
+        for i in group.members:
+            line = "  " + describe(image_set.members[i])
+            link = reached.get(i)
+            if link is not None:
+                other = image_set.members[link.a if link.b == i else link.b]
+                line += f"\n    duplicate of {other.label}: {explain(link)}"
+            out.print(line, markup=False)
+    _print_refused(image_set)
+
+
+def leakage(
+    train: Annotated[
+        list[str],
+        typer.Option(
+            help="Training set: a dataset NAME@V (or NAME), or files and folders "
+            "(repeat the option for several)."
+        ),
+    ],
+    test: Annotated[list[str], typer.Option(help="Test set, as --train.")],
+    html: HtmlOpt = None,
+    fail_on_leak: Annotated[
+        bool, typer.Option(help="Exit 1 when any pair crosses the split (for CI).")
+    ] = False,
+    workers: WorkersOpt = 0,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every duplicate pair (exact or near) of a training and a test image."""
+    _check_html(html)
+    opened = open_ledger(ledger)
+    with _progress() as bar:
+        # Names first: a mistyped dataset fails before any folder is analysed.
+        sides = {"train": train, "test": test}
+        order = sorted(sides, key=lambda s: all(Path(r).exists() for r in sides[s]))
+        sets = {side: _resolve(opened, sides[side], workers, bar) for side in order}
+        train_set, test_set = sets["train"], sets["test"]
+        require_images(train_set)
+        require_images(test_set)
+        if train_set.registered and test_set.registered:
+            _prepare(opened, bar)
+        bar.add_task("comparing", total=None)
+        pairs = leaks(opened, train_set, test_set)
+        page = None
+        if html is not None:
+            page = leakage_page(train_set, test_set, pairs, generated=_now(), pictures=Pictures())
+    if page is not None and html is not None:
+        _write(html, page)
+    if as_json:
+        emit_json(leakage_json(train_set, test_set, pairs))
+    else:
+        out.print(
+            f"train {train_set.name} ({len(train_set.members)} images), test {test_set.name} "
+            f"({len(test_set.members)} images): {_plural(len(pairs), 'pair')} "
+            f"{'crosses' if len(pairs) == 1 else 'cross'} the split",
+            markup=False,
+        )
+        for x in pairs:
+            out.print(
+                f"  train {describe(train_set.members[x.a])}\n"
+                f"   test {describe(test_set.members[x.b])}\n"
+                f"    {explain(x)}",
+                markup=False,
+            )
+        _print_refused(train_set)
+        _print_refused(test_set)
+    if pairs and fail_on_leak:
+        raise VerificationError(
+            f"{_plural(len(pairs), 'pair')} of a training and a test image cross the split",
+            subject="leakage",
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    # Only on a terminal: a pipe or a CI log gets the results and error lines alone.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        yield bar
+
+
+def _resolve(ledger: Ledger, refs: Sequence[str], workers: int, bar: Progress) -> ImageSet:
+    paths = [Path(r) for r in refs]
+    if not refs or not all(p.exists() for p in paths):
+        return resolve(ledger, refs)  # a dataset name, or the error naming what is missing
+    task = bar.add_task(f"analysing {' '.join(refs)}", total=count_files(paths))
+    found = resolve(ledger, refs, workers=workers, progress=lambda _p: bar.advance(task))
+    bar.remove_task(task)
+    return found
+
+
+def _prepare(ledger: Ledger, bar: Progress) -> None:
+    task = bar.add_task("checking registered images", total=None)
+
+    def step(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    prepare(ledger, progress=step)
+    bar.remove_task(task)
+
+
+def _check_html(path: Path | None) -> None:
+    """Fail before any work when the report could not be written."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError("is a folder; --html takes a file name", subject=str(path))
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError("no such folder for the --html report", subject=str(parent))
+    if not os.access(parent, os.W_OK):
+        raise InputError("folder not writable for the --html report", subject=str(parent))
+
+
+def _write(path: Path, page: str) -> None:
+    """Write the whole report or nothing (a temporary file renamed into place)."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(temp, path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise InputError(f"cannot write the report: {exc.strerror}", subject=str(path)) from exc
+
+
+def _print_refused(image_set: ImageSet) -> None:
+    for refusal in image_set.refused:
+        err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,101 @@
+"""medledger similar."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.output import emit_json, err, out
+from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
+from ledger.similarity.scan import scan
+from ledger.similarity.similar import similar
+
+
+def similar_command(
+    image: Annotated[str, typer.Argument(help="An image file, or a registered file's SHA-256.")],
+    top: Annotated[int, typer.Option(min=1, help="At most this many matches.")] = 10,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
+    ] = DEFAULT_MAX_PIXELS,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """The registered images closest to IMAGE: exact copies, then verified near-duplicates."""
+    rows = similar(open_ledger(ledger), image, top=top, limits=DecodeLimits(max_pixels=max_pixels))
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("no registered image is a duplicate of it", markup=False)
+    for r in rows:
+        out.print(
+            f"entry {r['index']}  {r['kind']}  distance {r['distance']}  {r['source']}"
+            + (f" / {r['dataset']}" if r["dataset"] else "")
+            + f"  registered {r['registered']}  consent {r['consent']}\n"
+            f"  {r['digest']}  {r['detail']}",
+            markup=False,
+        )
+
+
+def thresholds_command(
+    min_correlation: Annotated[
+        float | None, typer.Option(help="Lowest correlation of a near-duplicate.")
+    ] = None,
+    max_worst_block: Annotated[
+        float | None, typer.Option(help="Largest residual in any block (the decisive one).")
+    ] = None,
+    min_overlap: Annotated[
+        float | None, typer.Option(help="Smallest overlap of the two content boxes.")
+    ] = None,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change this repository's near-duplicate decision; a change rescans everything."""
+    opened = open_ledger(ledger)
+    current = opened.duplicate_thresholds()
+    changes = {
+        name: value
+        for name, value in (
+            ("min_correlation", min_correlation),
+            ("max_worst_block", max_worst_block),
+            ("min_overlap", min_overlap),
+        )
+        if value is not None
+    }
+    rescanned = None
+    if changes:
+        current = replace(current, **changes)  # validated before anything is written
+        opened.set_duplicate_thresholds(current)
+        columns = (TextColumn("rescanning"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("rescan", total=None)
+            index = opened.duplicate_index()
+            rescanned = scan(index, progress=lambda d, t: bar.update(task, completed=d, total=t))
+            index.save()
+    values = asdict(current)
+    if as_json:
+        emit_json(values | ({"rescanned": rescanned} if rescanned is not None else {}))
+        return
+    for name, value in values.items():
+        out.print(f"{name} {value}", markup=False)
+    if rescanned is not None:
+        out.print(f"rescanned {rescanned} images with the new decision", markup=False)
+
+
+def scan_command(ledger: LedgerOpt = DEFAULT_DIR, as_json: JsonOpt = False) -> None:
+    """Check every image registered without a duplicate check, in log order; resumable."""
+    opened = open_ledger(ledger)
+    index = opened.duplicate_index()
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("scan", total=None)
+        checked = scan(index, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    index.save()
+    if as_json:
+        emit_json({"checked": checked})
+    else:
+        out.print(f"checked {checked} images against the images registered before them")

@@ -1,0 +1,242 @@
+"""Image sets (a registered dataset, or folders of files) and the duplicate links between them.
+
+A set argument is a folder or file when such a path exists, otherwise a dataset name:
+``NAME@V`` is exactly that version, ``NAME`` every version. Folders are analysed with the
+registration pipeline (same decoding, limits and refusals) but nothing is registered.
+
+Links between two registered sets come from the store: the duplicate edges recorded when
+each image was registered, and the duplicate groups (an image and every copy found of it).
+Links that involve a folder are searched directly: the other set's descriptors go into an
+in-memory index and each image of the first is searched in it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ledger.errors import InputError
+from ledger.imaging.limits import DecodeLimits
+from ledger.model.images import DUP_GRID
+from ledger.registration.pipeline import analysed_stream, default_workers
+from ledger.registration.workers import WorkerSettings
+from ledger.service import Ledger
+from ledger.similarity.catalog import LedgerIndex, StoredDescriptors, descriptor_of
+from ledger.similarity.descriptor import Descriptor
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.scan import ScanProgress, scan
+from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
+from ledger.store import reading
+from ledger.store.duplicates import ImageInfo, dataset_images, edges_touching, groups
+
+SAME_GROUP = "same duplicate group"
+FileProgress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Member:
+    label: str  # the file's path, or the registered file's SHA-256
+    pixel_sha256: str
+    idx: int | None = None  # the registered entry
+    info: ImageInfo | None = None
+    descriptor: Descriptor | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "pixel_sha256": self.pixel_sha256}
+        if self.info is not None:
+            i = self.info
+            out |= {"index": i.idx, "source": i.source, "dataset": i.dataset}
+        return out
+
+
+@dataclass
+class ImageSet:
+    name: str
+    kind: Literal["dataset", "folder"]
+    members: list[Member]
+    refused: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def registered(self) -> bool:
+        return self.kind == "dataset"
+
+
+@dataclass(frozen=True)
+class Link:
+    """Member ``a`` of the first set duplicates member ``b`` of the second (or the same)."""
+
+    a: int
+    b: int
+    kind: str  # exact or near
+    distance: int
+    detail: str
+
+
+def resolve(
+    ledger: Ledger,
+    refs: Sequence[str],
+    *,
+    workers: int = 0,
+    limits: DecodeLimits | None = None,
+    progress: FileProgress | None = None,
+) -> ImageSet:
+    """The set named by ``refs``: existing paths (one folder set) or one dataset name."""
+    if not refs:
+        raise InputError("no dataset or folder given")
+    paths = [Path(r) for r in refs]
+    if all(p.exists() for p in paths):
+        return folder_set(ledger, paths, workers=workers, limits=limits, progress=progress)
+    missing = [r for r, p in zip(refs, paths, strict=True) if not p.exists()]
+    if len(refs) > 1:
+        raise InputError(f"{missing[0]}: no such file or folder")
+    found = dataset_set(ledger, refs[0])
+    if found is None:
+        raise InputError(f"{refs[0]}: no such file, folder or registered dataset")
+    return found
+
+
+def dataset_set(ledger: Ledger, name: str) -> ImageSet | None:
+    """The images registered under ``name`` (``NAME@V``, or every version of NAME)."""
+    with reading(ledger.store.engine) as conn:
+        rows = dataset_images(conn, name)
+    if not rows:
+        return None
+    descriptors = StoredDescriptors(ledger.store)
+    descriptors.prefetch([r.idx for r in rows])
+    members = [
+        Member(r.file_sha256, r.pixel_sha256, r.idx, r, descriptors.get(r.idx)) for r in rows
+    ]
+    return ImageSet(name, "dataset", members)
+
+
+def folder_set(
+    ledger: Ledger,
+    paths: Sequence[Path],
+    *,
+    workers: int = 0,
+    limits: DecodeLimits | None = None,
+    progress: FileProgress | None = None,
+) -> ImageSet:
+    settings = WorkerSettings(ledger.dir.secret(), limits or DecodeLimits(), False, False)
+    members: list[Member] = []
+    refused: list[dict[str, str]] = []
+    for item in analysed_stream(paths, settings, workers=workers or default_workers()):
+        if progress is not None:
+            progress(item.path)
+        if item.facts is None:
+            refused.append({"path": item.path, "reason": item.refusal or "refused"})
+            continue
+        reference = item.facts["fingerprints"].get(DUP_GRID)
+        descriptor = None
+        if reference is not None and item.grid is not None:
+            keys = b"".join(int(k, 16).to_bytes(8, "little") for k in reference["keys"])
+            descriptor = descriptor_of(keys, item.grid)
+        members.append(Member(item.path, item.facts["pixel_sha256"], descriptor=descriptor))
+    name = " ".join(str(p) for p in paths)
+    return ImageSet(name, "folder", members, refused)
+
+
+def prepare(ledger: Ledger, *, progress: ScanProgress | None = None) -> LedgerIndex:
+    """The ledger's index, with every registered image checked against earlier ones."""
+    index = ledger.duplicate_index()
+    index.sync()
+    scan(index, progress=progress)
+    index.save()
+    return index
+
+
+def links(ledger: Ledger, a: ImageSet, b: ImageSet | None = None) -> list[Link]:
+    """Every duplicate pair between ``a`` and ``b``; within ``a`` (each pair once) if no ``b``."""
+    other = a if b is None else b
+    if a.registered and other.registered:
+        found = _stored_links(ledger, a, other)
+    else:
+        found = _searched_links(a, other)
+    if b is None:
+        found = [x for x in found if x.a < x.b]
+    unique: dict[tuple[int, int], Link] = {}
+    for x in sorted(found, key=lambda x: (x.a, x.b, x.kind != EXACT, x.detail == SAME_GROUP)):
+        unique.setdefault((x.a, x.b), x)
+    return list(unique.values())
+
+
+def _stored_links(ledger: Ledger, a: ImageSet, b: ImageSet) -> list[Link]:
+    pos_a = _positions(a)
+    pos_b = _positions(b)
+    with reading(ledger.store.engine) as conn:
+        edges = edges_touching(conn, set(pos_a) | set(pos_b))
+        group_of = groups(conn, set(pos_a) | set(pos_b))
+    out: list[Link] = []
+    for e in edges:
+        for x, y in ((e.idx, e.match_idx), (e.match_idx, e.idx)):
+            for i in pos_a.get(x, ()):
+                for j in pos_b.get(y, ()):
+                    out.append(Link(i, j, e.kind, e.distance, e.detail))
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for idx, positions in pos_b.items():
+        if idx in group_of:
+            by_group[group_of[idx]].extend(positions)
+    for idx, positions in pos_a.items():
+        for j in by_group.get(group_of.get(idx, -1), ()):
+            for i in positions:
+                if i != j or a is not b:
+                    if a.members[i].pixel_sha256 == b.members[j].pixel_sha256:
+                        out.append(Link(i, j, EXACT, 0, EXACT_DETAIL))
+                    else:
+                        out.append(Link(i, j, NEAR, -1, SAME_GROUP))
+    return [x for x in out if not (a is b and x.a == x.b)]
+
+
+def _positions(s: ImageSet) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = defaultdict(list)
+    for i, m in enumerate(s.members):
+        if m.idx is not None:
+            out[m.idx].append(i)
+    return out
+
+
+def _searched_links(a: ImageSet, b: ImageSet) -> list[Link]:
+    grids = MemoryDescriptors()
+    engine = NearDuplicateIndex(descriptors=grids)
+    pixels: dict[str, list[int]] = defaultdict(list)
+    for j, m in enumerate(b.members):
+        pixels[m.pixel_sha256].append(j)
+        if m.descriptor is not None and not m.descriptor.flat:
+            grids.put(j, m.descriptor)
+            engine.add(j, m.descriptor)
+    out: list[Link] = []
+    for i, m in enumerate(a.members):
+        copies = [j for j in pixels.get(m.pixel_sha256, ()) if not (a is b and i == j)]
+        out += [Link(i, j, EXACT, 0, EXACT_DETAIL) for j in copies]
+        if m.descriptor is None or m.descriptor.flat:
+            continue
+        skip = set(copies) | ({i} if a is b else set())
+        for match in engine.search(m.descriptor, exclude=skip):
+            out.append(
+                Link(i, match.image, NEAR, match.distance, near_detail(match.verdict.explain()))
+            )
+    return out
+
+
+def components(size: int, pairs: Sequence[Link]) -> list[list[int]]:
+    """Connected groups (two or more members) of a set under its links, largest first."""
+    parent = list(range(size))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for link in pairs:
+        ra, rb = root(link.a), root(link.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for i in range(size):
+        grouped[root(i)].append(i)
+    found = [g for g in grouped.values() if len(g) > 1]
+    return sorted(found, key=lambda g: (-len(g), g[0]))

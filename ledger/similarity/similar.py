@@ -1,0 +1,67 @@
+"""``similar``: the registered images closest to a file or to a registered image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InputError
+from ledger.imaging.analyse import analyse
+from ledger.imaging.limits import DecodeLimits
+from ledger.registration.lookup import digest_of
+from ledger.service import Ledger
+from ledger.similarity.catalog import StoredDescriptors
+from ledger.similarity.descriptor import Descriptor
+from ledger.similarity.findings import Finding, Submission, check
+from ledger.store import reading
+
+
+def similar(
+    ledger: Ledger, target: str, *, top: int = 10, limits: DecodeLimits | None = None
+) -> list[dict[str, Any]]:
+    """Exact copies first, then verified near-duplicates by correlation; at most ``top``."""
+    if top < 1:
+        raise InputError(f"--top must be at least 1, got {top}")
+    submission, own = _query(ledger, target, limits or DecodeLimits())
+    index = ledger.duplicate_index()
+    found = check(index, [submission])[0]
+    index.save()
+    matches = [f for f in found if f.image is not None and f.image.idx not in own]
+    return [_row(f) for f in matches[:top]]
+
+
+def _query(ledger: Ledger, target: str, limits: DecodeLimits) -> tuple[Submission, set[int]]:
+    """The query's pixels and descriptor, and its own registrations (never its own match)."""
+    if Path(target).is_file():
+        analysis = analyse(target, secret=ledger.dir.secret(), limits=limits)
+        own = _registered(ledger, analysis.file_sha256)
+        return Submission(target, analysis.pixel_sha256, analysis.descriptor), own
+    digest = digest_of(target)
+    with reading(ledger.store.engine) as conn:
+        rows = ledger.store.images_by_digest(conn, digest)
+    if not rows:
+        raise InputError(f"{target}: no such file, and no registered image has this digest")
+    first = rows[0]
+    descriptor: Descriptor | None = StoredDescriptors(ledger.store).get(first.idx)
+    own = _registered(ledger, first.file_sha256)
+    return Submission(target, first.pixel_sha256, descriptor), own
+
+
+def _registered(ledger: Ledger, file_sha256: str) -> set[int]:
+    with reading(ledger.store.engine) as conn:
+        return {r.idx for r in ledger.store.images_by_digest(conn, file_sha256)}
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    out = finding.to_json()
+    return {
+        "digest": out["digest"],
+        "distance": out["distance"],
+        "source": out["source"],
+        "registered": out["registered"],
+        "consent": out["consent"],
+        "dataset": out["dataset"],
+        "index": out["index"],
+        "kind": out["kind"],
+        "detail": out["detail"],
+    }
