@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,10 +19,11 @@ from ledger.errors import InputError
 from ledger.registration.pipeline import count_files
 from ledger.reports import CompositionShare, composition_report
 from ledger.service import Ledger
-from ledger.similarity import composition as service
-from ledger.similarity.catalog import LedgerIndex
-from ledger.similarity.composition import Composition
 from ledger.similarity.sets import ImageSet, prepare, resolve
+
+if TYPE_CHECKING:  # datasketch pulls in scipy: imported by the two commands, not at startup
+    from ledger.similarity.catalog import LedgerIndex
+    from ledger.similarity.composition import Composition
 
 SetArg = Annotated[
     str, typer.Argument(help="A registered dataset (NAME@V, or NAME: every version) or a folder.")
@@ -44,6 +45,8 @@ def overlap(
         second = _resolve(opened, b, workers, bar)
         if first.registered or second.registered:
             _prepare(opened, bar)
+        from ledger.similarity import composition as service
+
         result = service.overlap(opened, first, second)
     if as_json:
         emit_json(result.to_json())
@@ -73,6 +76,8 @@ def composition(
     as_json: JsonOpt = False,
 ) -> None:
     """Which registered sources and dataset versions a dataset is made of, and what is new."""
+    from ledger.similarity import composition as service
+
     _check_html(html)
     opened = open_ledger(ledger)
     with _progress() as bar:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -39,11 +39,11 @@ from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
 from ledger.sequencer import Appended, append, key_state
-from ledger.similarity.catalog import LedgerIndex
-from ledger.similarity.search import DEFAULT_MAX_CANDIDATES
-from ledger.similarity.verification import Thresholds
 from ledger.store import Store, locked_write, normalise_url, reading
-from ledger.store.duplicates import clear_scans
+
+if TYPE_CHECKING:  # numpy-heavy: imported where duplicates are used, not at CLI startup
+    from ledger.similarity.catalog import LedgerIndex
+    from ledger.similarity.verification import Thresholds
 
 CHECKPOINT_INTERVAL_S = 1.0
 PASSPHRASE_ENV = "MEDLEDGER_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
@@ -285,8 +285,12 @@ class Ledger:
         return root_from_frontier(size, [nodes[c] for c in frontier(size)])
 
     # --- near duplicates ---------------------------------------------------------------
-    def duplicate_index(self, *, max_candidates: int = DEFAULT_MAX_CANDIDATES) -> LedgerIndex:
-        """The near-duplicate index of every registered image, cached in DIR/similarity."""
+    def duplicate_index(self, *, max_candidates: int = 64) -> LedgerIndex:
+        """The near-duplicate index of every registered image, cached in DIR/similarity.
+
+        ``max_candidates``: how many of a query's closest candidates are verified."""
+        from ledger.similarity.catalog import LedgerIndex
+
         return LedgerIndex(
             self.store,
             self.dir.path / "similarity",
@@ -296,11 +300,15 @@ class Ledger:
 
     def duplicate_thresholds(self) -> Thresholds:
         """The repository's near-duplicate decision (the shipped default unless changed)."""
+        from ledger.similarity.verification import Thresholds
+
         stored = self.setting(THRESHOLDS_SETTING)
         return Thresholds() if stored is None else Thresholds(**json.loads(stored))
 
     def set_duplicate_thresholds(self, thresholds: Thresholds) -> None:
         """Change the decision; the recorded findings are dropped, to be rescanned with it."""
+        from ledger.store.duplicates import clear_scans
+
         with locked_write(self.store.engine) as conn:
             self.store.set_meta(conn, THRESHOLDS_SETTING, json.dumps(asdict(thresholds)))
             clear_scans(conn)
