@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 
+from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
-from cli.output import emit_json, err, out
+from cli.output import emit_json, out
 from ledger.errors import InputError
 from ledger.registration.pipeline import count_files
 from ledger.reports import CompositionShare, composition_report
 from ledger.service import Ledger
-from ledger.similarity.sets import ImageSet, prepare, resolve
+from ledger.similarity.sets import ImageSet, resolve
 
 if TYPE_CHECKING:  # datasketch pulls in scipy: imported by the two commands, not at startup
-    from ledger.similarity.catalog import LedgerIndex
     from ledger.similarity.composition import Composition
 
 SetArg = Annotated[
@@ -40,11 +36,11 @@ def overlap(
 ) -> None:
     """Exact and near overlap of two datasets: counts, Jaccard, containment both ways."""
     opened = open_ledger(ledger)
-    with _progress() as bar:
+    with setcmds.progress() as bar:
         first = _resolve(opened, a, workers, bar)
         second = _resolve(opened, b, workers, bar)
         if first.registered or second.registered:
-            _prepare(opened, bar)
+            setcmds.check_registered(opened, bar)
         from ledger.similarity import composition as service
 
         result = service.overlap(opened, first, second)
@@ -52,16 +48,16 @@ def overlap(
         emit_json(result.to_json())
         return
     for s in (first, second):
-        _print_refused(s)
+        setcmds.print_refused(s)
     out.print(
-        f"A: {first.name} ({_plural(len(first.members), 'image')})\n"
-        f"B: {second.name} ({_plural(len(second.members), 'image')})\n"
+        f"A: {first.name} ({setcmds.plural(len(first.members), 'image')})\n"
+        f"B: {second.name} ({setcmds.plural(len(second.members), 'image')})\n"
         f"exact: {result.exact} (images of A with identical pixels in B)\n"
         f"near: {result.near} (images of A with a duplicate, exact or near, in B)\n"
         f"containment A in B: {result.containment_a_in_b:.1%}, "
         f"B in A: {result.containment_b_in_a:.1%}\n"
         f"jaccard: {result.jaccard:.3f} ({result.shared_clusters} of "
-        f"{_plural(result.clusters, 'duplicate cluster')} in both)",
+        f"{setcmds.plural(result.clusters, 'duplicate cluster')} in both)",
         markup=False,
     )
 
@@ -78,13 +74,13 @@ def composition(
     """Which registered sources and dataset versions a dataset is made of, and what is new."""
     from ledger.similarity import composition as service
 
-    _check_html(html)
+    setcmds.check_html(html)
     opened = open_ledger(ledger)
-    with _progress() as bar:
+    with setcmds.progress() as bar:
         found = _resolve(opened, target, workers, bar)
         if not found.members:
             raise InputError("no images to analyse", subject=found.name)
-        index = _prepare(opened, bar)
+        index = setcmds.check_registered(opened, bar)
         if found.registered:
             result = service.composition(opened, found, index=index)
         else:
@@ -96,21 +92,22 @@ def composition(
             result = service.composition(opened, found, index=index, progress=step)
             bar.remove_task(task)
     if html is not None:
-        _write(html, _page(result))
+        setcmds.write(html, _page(result))
     if as_json:
         emit_json(result.to_json())
         return
-    _print_refused(found)
-    out.print(f"{found.name}: {_plural(result.total, 'image')}", markup=False)
+    setcmds.print_refused(found)
+    out.print(f"{found.name}: {setcmds.plural(result.total, 'image')}", markup=False)
     width = max([len(s.name) for s in result.shares] + [6])
     for s in result.shares:
         out.print(
-            f"  {s.kind:<8} {s.name:<{width}} {s.share:>7.1%}  ({_plural(s.images, 'image')})",
+            f"  {s.kind:<8} {s.name:<{width}} {s.share:>7.1%}"
+            f"  ({setcmds.plural(s.images, 'image')})",
             markup=False,
         )
     out.print(
         f"  {'':<8} {'unseen':<{width}} {result.unseen_share:>7.1%}  "
-        f"({_plural(result.unseen, 'image')} seen nowhere before)",
+        f"({setcmds.plural(result.unseen, 'image')} seen nowhere before)",
         markup=False,
     )
     if result.shares:
@@ -137,18 +134,6 @@ def _page(result: Composition) -> str:
     )
 
 
-@contextmanager
-def _progress() -> Iterator[Progress]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
-        yield bar
-
-
 def _resolve(ledger: Ledger, ref: str, workers: int, bar: Progress) -> ImageSet:
     path = Path(ref)
     if not path.exists():
@@ -157,47 +142,3 @@ def _resolve(ledger: Ledger, ref: str, workers: int, bar: Progress) -> ImageSet:
     found = resolve(ledger, [ref], workers=workers, progress=lambda _p: bar.advance(task))
     bar.remove_task(task)
     return found
-
-
-def _prepare(ledger: Ledger, bar: Progress) -> LedgerIndex:
-    task = bar.add_task("checking registered images", total=None)
-
-    def step(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    index = prepare(ledger, progress=step)
-    bar.remove_task(task)
-    return index
-
-
-def _check_html(path: Path | None) -> None:
-    """Fail before any work when the report could not be written."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise InputError("is a folder; --html takes a file name", subject=str(path))
-    if not path.parent.is_dir():
-        raise InputError("no such folder for the --html report", subject=str(path.parent))
-    if not os.access(path.parent, os.W_OK):
-        raise InputError("folder not writable for the --html report", subject=str(path.parent))
-
-
-def _write(path: Path, page: str) -> None:
-    """Write the whole report or nothing (a temporary file renamed into place)."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"cannot write the report: {exc.strerror}", subject=str(path)) from exc
-
-
-def _print_refused(image_set: ImageSet) -> None:
-    for refusal in image_set.refused:
-        err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")

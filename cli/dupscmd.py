@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 
+from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
-from cli.output import emit_json, err, out
+from cli.output import emit_json, out
 from ledger.errors import InputError, VerificationError
 from ledger.registration.pipeline import count_files
 from ledger.service import Ledger
@@ -31,7 +29,7 @@ from ledger.similarity.groups import (
     registered_set,
     require_images,
 )
-from ledger.similarity.sets import ImageSet, prepare, resolve
+from ledger.similarity.sets import ImageSet, resolve
 
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
@@ -54,30 +52,31 @@ def dups(
     """Groups of duplicates (exact and near) in a registered dataset or in files."""
     if (dataset is None) == (not paths):
         raise InputError("give either --dataset NAME@V or files and folders, not both")
-    _check_html(html)
+    setcmds.check_html(html)
     opened = open_ledger(ledger)
-    with _progress() as bar:
+    with setcmds.progress() as bar:
         if dataset is not None:
             image_set = registered_set(opened, dataset)
         else:
             image_set = _resolve(opened, paths or [], workers, bar)
         require_images(image_set)
         if image_set.registered:
-            _prepare(opened, bar)
+            setcmds.check_registered(opened, bar)
         bar.add_task("comparing", total=None)
         groups = duplicate_groups(opened, image_set)
         page = None
         if html is not None:
             page = dups_page(image_set, groups, generated=_now(), pictures=Pictures())
     if page is not None and html is not None:
-        _write(html, page)
+        setcmds.write(html, page)
     if as_json:
         emit_json(dups_json(image_set, groups))
         return
     grouped = sum(len(g.members) for g in groups)
     out.print(
-        f"{image_set.name}: {len(image_set.members)} images, {_plural(len(groups), 'group')} "
-        f"of duplicates ({_plural(grouped, 'image')} in groups)",
+        f"{image_set.name}: {len(image_set.members)} images, "
+        f"{setcmds.plural(len(groups), 'group')} "
+        f"of duplicates ({setcmds.plural(grouped, 'image')} in groups)",
         markup=False,
     )
     for n, group in enumerate(groups, 1):
@@ -90,7 +89,7 @@ def dups(
                 other = image_set.members[link.a if link.b == i else link.b]
                 line += f"\n    duplicate of {other.label}: {explain(link)}"
             out.print(line, markup=False)
-    _print_refused(image_set)
+    setcmds.print_refused(image_set)
 
 
 def leakage(
@@ -111,9 +110,9 @@ def leakage(
     as_json: JsonOpt = False,
 ) -> None:
     """Every duplicate pair (exact or near) of a training and a test image."""
-    _check_html(html)
+    setcmds.check_html(html)
     opened = open_ledger(ledger)
-    with _progress() as bar:
+    with setcmds.progress() as bar:
         # Names first: a mistyped dataset fails before any folder is analysed.
         sides = {"train": train, "test": test}
         order = sorted(sides, key=lambda s: all(Path(r).exists() for r in sides[s]))
@@ -122,20 +121,20 @@ def leakage(
         require_images(train_set)
         require_images(test_set)
         if train_set.registered and test_set.registered:
-            _prepare(opened, bar)
+            setcmds.check_registered(opened, bar)
         bar.add_task("comparing", total=None)
         pairs = leaks(opened, train_set, test_set)
         page = None
         if html is not None:
             page = leakage_page(train_set, test_set, pairs, generated=_now(), pictures=Pictures())
     if page is not None and html is not None:
-        _write(html, page)
+        setcmds.write(html, page)
     if as_json:
         emit_json(leakage_json(train_set, test_set, pairs))
     else:
         out.print(
             f"train {train_set.name} ({len(train_set.members)} images), test {test_set.name} "
-            f"({len(test_set.members)} images): {_plural(len(pairs), 'pair')} "
+            f"({len(test_set.members)} images): {setcmds.plural(len(pairs), 'pair')} "
             f"{'crosses' if len(pairs) == 1 else 'cross'} the split",
             markup=False,
         )
@@ -146,29 +145,16 @@ def leakage(
                 f"    {explain(x)}",
                 markup=False,
             )
-        _print_refused(train_set)
-        _print_refused(test_set)
+        setcmds.print_refused(train_set)
+        setcmds.print_refused(test_set)
     if pairs and fail_on_leak:
         raise VerificationError(
-            f"{_plural(len(pairs), 'pair')} of a training and a test image cross the split",
+            f"{setcmds.plural(len(pairs), 'pair')} of a training and a test image cross the split",
             subject="leakage",
         )
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def _progress() -> Iterator[Progress]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    # Only on a terminal: a pipe or a CI log gets the results and error lines alone.
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        yield bar
 
 
 def _resolve(ledger: Ledger, refs: Sequence[str], workers: int, bar: Progress) -> ImageSet:
@@ -179,50 +165,6 @@ def _resolve(ledger: Ledger, refs: Sequence[str], workers: int, bar: Progress) -
     found = resolve(ledger, refs, workers=workers, progress=lambda _p: bar.advance(task))
     bar.remove_task(task)
     return found
-
-
-def _prepare(ledger: Ledger, bar: Progress) -> None:
-    task = bar.add_task("checking registered images", total=None)
-
-    def step(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    prepare(ledger, progress=step)
-    bar.remove_task(task)
-
-
-def _check_html(path: Path | None) -> None:
-    """Fail before any work when the report could not be written."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise InputError("is a folder; --html takes a file name", subject=str(path))
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError("no such folder for the --html report", subject=str(parent))
-    if not os.access(parent, os.W_OK):
-        raise InputError("folder not writable for the --html report", subject=str(parent))
-
-
-def _write(path: Path, page: str) -> None:
-    """Write the whole report or nothing (a temporary file renamed into place)."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"cannot write the report: {exc.strerror}", subject=str(path)) from exc
-
-
-def _print_refused(image_set: ImageSet) -> None:
-    for refusal in image_set.refused:
-        err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def _now() -> str:
