@@ -33,6 +33,7 @@ import hashlib
 import json
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -40,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 import skimage.data
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -54,6 +54,9 @@ from ledger.similarity.sets import prepare, resolve
 from ledger.similarity.sketches import CACHE_NAME, DEFAULT_THRESHOLD, NUM_PERM, open_sketches
 from ledger.store import reading
 from ledger.store.tables import DupScanRow, ImageRow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest sees it
+from integration.duplicates.exports import eight_bit
 
 KEY = "curator"
 A_PICTURES = ("camera", "moon", "coins", "clock", "brick", "page", "text", "cell", "grass",
@@ -76,16 +79,6 @@ def _grey(name: str) -> np.ndarray:
     image = Image.fromarray(np.asarray(pixels, dtype=np.uint8))
     image.thumbnail((768, 768))
     return np.asarray(image)
-
-
-def _eight_bit(path: Path) -> np.ndarray:
-    pixels = pydicom.dcmread(path).pixel_array.astype(np.float64)
-    if pixels.ndim == 4 or (pixels.ndim == 3 and pixels.shape[-1] != 3):
-        pixels = pixels[0]
-    if pixels.ndim == 3:
-        pixels = pixels.mean(axis=-1)
-    span = float(pixels.max() - pixels.min()) or 1.0
-    return np.asarray((pixels - pixels.min()) / span * 255, dtype=np.uint8)
 
 
 def _scaled(image: Image.Image, factor: float) -> Image.Image:
@@ -129,7 +122,7 @@ def build_frankenstein(root: Path) -> tuple[Path, Path, Path, dict[str, int]]:
         if n == 0:
             shutil.copyfile(b / name, out.with_suffix(".dcm"))
             continue
-        export = Image.fromarray(_eight_bit(b / name))
+        export = Image.fromarray(eight_bit(b / name))
         if n == 1:
             export.save(out.with_suffix(".png"))
         elif n == 2:

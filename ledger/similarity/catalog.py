@@ -9,15 +9,12 @@ by adding the images appended since (``sync``).
 
 from __future__ import annotations
 
-import json
-import os
-import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ledger.errors import InputError
+from ledger.similarity import cachefile
 from ledger.similarity.descriptor import Descriptor
 from ledger.similarity.search import (
     DEFAULT_MAX_CANDIDATES,
@@ -86,15 +83,13 @@ class LedgerIndex:
         self._load()
 
     def _load(self) -> None:
-        if self.cache is None or not self.cache.is_file():
+        found = cachefile.load(self.cache, self.store, _parse_cache)
+        if found is None:
             return
+        size, body = found
         try:
-            data = self.cache.read_bytes()
-            size, leaf_hash, body = _parse_cache(data)
-            if size and self._leaf_hash(size - 1) != leaf_hash:
-                return  # another log, or a log that was rolled back: rebuild
             engine = self._engine(body)
-        except (OSError, InputError, ValueError):
+        except cachefile.DAMAGE:
             return  # a damaged cache is only a slower start
         self.engine, self.size, self._saved_size = engine, size, size
 
@@ -113,12 +108,6 @@ class LedgerIndex:
             thresholds=self.thresholds,
             max_candidates=self.max_candidates,
         )
-
-    def _leaf_hash(self, index: int) -> str | None:
-        with reading(self.store.engine) as conn:
-            if index >= self.store.count_leaves(conn):
-                return None
-            return self.store.leaf(conn, index)[1].hex()
 
     def sync(self) -> int:
         """Add the images appended since the last sync; returns how many."""
@@ -146,29 +135,15 @@ class LedgerIndex:
         """Write the cache atomically when it grew; concurrent writers each leave a valid one."""
         if self.cache is None or self.size == self._saved_size:
             return
-        leaf_hash = self._leaf_hash(self.size - 1) if self.size else ""
-        header = json.dumps(
-            {"v": CACHE_VERSION, "size": self.size, "leaf_hash": leaf_hash}, sort_keys=True
-        ).encode()
-        body = self.engine.to_bytes()
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.cache.parent, prefix=".dup-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(CACHE_MAGIC + struct.pack("<I", len(header)) + header + body)
-            os.replace(tmp, self.cache)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        leaf_hash = cachefile.covered_leaf(self.store, self.size)
+        header = {"v": CACHE_VERSION, "size": self.size, "leaf_hash": leaf_hash}
+        data = cachefile.pack(CACHE_MAGIC, header, self.engine.to_bytes())
+        cachefile.write(self.cache, data, prefix=".dup-")
         self._saved_size = self.size
 
 
 def _parse_cache(data: bytes) -> tuple[int, str | None, bytes]:
-    if not data.startswith(CACHE_MAGIC):
-        raise InputError("not a medledger duplicate-index cache")
-    at = len(CACHE_MAGIC)
-    (length,) = struct.unpack_from("<I", data, at)
-    header = json.loads(data[at + 4 : at + 4 + length])
+    header, body = cachefile.unpack(data, CACHE_MAGIC, what="duplicate-index")
     if header.get("v") != CACHE_VERSION:
         raise InputError("duplicate-index cache of another version")
-    return int(header["size"]), header.get("leaf_hash") or None, data[at + 4 + length :]
+    return int(header["size"]), header.get("leaf_hash") or None, body

@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, Connection, func, not_, or_, select
 
 from ledger.errors import InputError
 from ledger.service import Ledger
+from ledger.similarity import unionfind
 from ledger.similarity.catalog import LedgerIndex
 from ledger.similarity.sets import ImageSet, links, prepare
 from ledger.similarity.sketches import (
@@ -129,29 +130,12 @@ def overlap(ledger: Ledger, a: ImageSet, b: ImageSet) -> Overlap:
         for j, m in enumerate(b.members)
         if m.pixel_sha256 in first_a
     ]
-    roots = _roots(n + len(b.members), pairs)
+    roots = unionfind.roots(n + len(b.members), pairs)
     sides: dict[int, set[bool]] = defaultdict(set)
     for node, r in enumerate(roots):
         sides[r].add(node >= n)
     shared = sum(1 for s in sides.values() if len(s) == 2)
     return Overlap(a, b, len(exact), len(near), len(b_near), len(sides), shared)
-
-
-def _roots(size: int, pairs: Iterable[tuple[int, int]]) -> list[int]:
-    """Union-find: each node's cluster representative."""
-    parent = list(range(size))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for x, y in pairs:
-        rx, ry = root(x), root(y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-    return [root(x) for x in range(size)]
 
 
 # --- composition -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ledger.model.images import DUP_GRID
 from ledger.registration.pipeline import analysed_stream, default_workers
 from ledger.registration.workers import WorkerSettings
 from ledger.service import Ledger
+from ledger.similarity import unionfind
 from ledger.similarity.catalog import LedgerIndex, StoredDescriptors, descriptor_of
 from ledger.similarity.descriptor import Descriptor
 from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
@@ -223,20 +224,8 @@ def _searched_links(a: ImageSet, b: ImageSet) -> list[Link]:
 
 def components(size: int, pairs: Sequence[Link]) -> list[list[int]]:
     """Connected groups (two or more members) of a set under its links, largest first."""
-    parent = list(range(size))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for link in pairs:
-        ra, rb = root(link.a), root(link.b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
     grouped: dict[int, list[int]] = defaultdict(list)
-    for i in range(size):
-        grouped[root(i)].append(i)
+    for i, r in enumerate(unionfind.roots(size, ((link.a, link.b) for link in pairs))):
+        grouped[r].append(i)
     found = [g for g in grouped.values() if len(g) > 1]
     return sorted(found, key=lambda g: (-len(g), g[0]))

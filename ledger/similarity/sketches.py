@@ -25,10 +25,6 @@ more candidates, never fewer.
 from __future__ import annotations
 
 import functools
-import json
-import os
-import struct
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +36,7 @@ from datasketch import MinHash, MinHashLSHEnsemble
 from sqlalchemy import select
 
 from ledger.errors import InputError
+from ledger.similarity import cachefile
 from ledger.store import Store, reading
 from ledger.store.duplicates import unscanned
 from ledger.store.tables import DupScanRow, ImageRow
@@ -123,38 +120,19 @@ class DatasetSketches:
 
     # --- cache ---------------------------------------------------------------------
     def _load(self) -> None:
-        if self.cache is None or not self.cache.is_file():
-            return
-        try:
-            size, leaf_hash, sketches = _parse_cache(self.cache.read_bytes())
-            if size and self._leaf_hash(size - 1) != leaf_hash:
-                return  # another log, or a log rolled back: rebuild
-        except (OSError, InputError, ValueError, KeyError, TypeError):
-            return  # a damaged cache is only a slower start
-        self.size = self._saved_size = size
-        self.sketches = sketches
-
-    def _leaf_hash(self, index: int) -> str | None:
-        with reading(self.store.engine) as conn:
-            if index >= self.store.count_leaves(conn):
-                return None
-            return self.store.leaf(conn, index)[1].hex()
+        damage = (*cachefile.DAMAGE, KeyError, TypeError)
+        found = cachefile.load(self.cache, self.store, _parse_cache, damage=damage)
+        if found is not None:
+            self.size = self._saved_size = found[0]
+            self.sketches = found[1]
 
     def save(self) -> None:
         """Write the cache atomically when it grew; concurrent writers each leave a valid one."""
         if self.cache is None or self.size == self._saved_size:
             return
-        leaf_hash = self._leaf_hash(self.size - 1) if self.size else ""
-        data = _cache_bytes(self.size, leaf_hash or "", list(self.sketches.values()))
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.cache.parent, prefix=".sketch-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, self.cache)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        leaf_hash = cachefile.covered_leaf(self.store, self.size) or ""
+        data = _cache_bytes(self.size, leaf_hash, list(self.sketches.values()))
+        cachefile.write(self.cache, data, prefix=".sketch-")
         self._saved_size = self.size
 
     # --- updating ------------------------------------------------------------------
@@ -237,32 +215,24 @@ def open_sketches(store: Store, ledger_dir: Path | None) -> DatasetSketches:
 
 def _cache_bytes(size: int, leaf_hash: str, sketches: Sequence[Sketch]) -> bytes:
     ordered = sorted(sketches, key=lambda s: s.key)
-    header = json.dumps(
-        {
-            "v": CACHE_VERSION,
-            "size": size,
-            "leaf_hash": leaf_hash,
-            "params": PARAMETERS,
-            "entries": [[s.key.kind, s.key.name, s.images] for s in ordered],
-        },
-        sort_keys=True,
-    ).encode()
+    header = {
+        "v": CACHE_VERSION,
+        "size": size,
+        "leaf_hash": leaf_hash,
+        "params": PARAMETERS,
+        "entries": [[s.key.kind, s.key.name, s.images] for s in ordered],
+    }
     values = np.zeros((len(ordered), NUM_PERM), dtype="<u4")
     for row, s in enumerate(ordered):
         values[row] = s.minhash.hashvalues
-    return CACHE_MAGIC + struct.pack("<I", len(header)) + header + values.tobytes()
+    return cachefile.pack(CACHE_MAGIC, header, values.tobytes())
 
 
 def _parse_cache(data: bytes) -> tuple[int, str | None, dict[SketchKey, Sketch]]:
-    if not data.startswith(CACHE_MAGIC):
-        raise InputError("not a medledger dataset-sketch cache")
-    at = len(CACHE_MAGIC)
-    (length,) = struct.unpack_from("<I", data, at)
-    header = json.loads(data[at + 4 : at + 4 + length])
+    header, body = cachefile.unpack(data, CACHE_MAGIC, what="dataset-sketch")
     if header.get("v") != CACHE_VERSION or header.get("params") != PARAMETERS:
         raise InputError("dataset-sketch cache of another version or parameters")
     entries = header["entries"]
-    body = data[at + 4 + length :]
     if len(body) != len(entries) * NUM_PERM * 4:
         raise InputError("dataset-sketch cache is truncated")
     values = np.frombuffer(body, dtype="<u4").reshape(len(entries), NUM_PERM)

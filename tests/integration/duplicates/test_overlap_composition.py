@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 import skimage.data
 from conftest import CliResult, medledger_executable
@@ -24,6 +23,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from ..registration.support import RunCli, log_size, make_ledger
+from .exports import eight_bit
 
 A_PICTURES = ("camera", "moon", "coins", "clock", "brick", "page", "text", "cell")
 B_FILES = ("CT_small.dcm", "MR_small.dcm", "693_J2KR.dcm", "RG1_J2KR.dcm", "US1_J2KR.dcm",
@@ -38,17 +38,6 @@ def _grey(name: str) -> np.ndarray:
     if pixels.ndim == 3:
         pixels = pixels[..., :3].mean(axis=-1)
     return np.asarray(pixels, dtype=np.uint8)
-
-
-def _eight_bit(path: Path) -> np.ndarray:
-    """A DICOM file's first frame as 8-bit grey, min-max scaled (a careless export)."""
-    pixels = pydicom.dcmread(path).pixel_array.astype(np.float64)
-    if pixels.ndim == 4 or (pixels.ndim == 3 and pixels.shape[-1] != 3):
-        pixels = pixels[0]
-    if pixels.ndim == 3:
-        pixels = pixels.mean(axis=-1)
-    span = float(pixels.max() - pixels.min()) or 1.0
-    return np.asarray((pixels - pixels.min()) / span * 255, dtype=np.uint8)
 
 
 def _dicom(name: str) -> Path:
@@ -104,8 +93,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     _resized(Image.open(a / "moon.png"), 0.75).save(f / "moon-small.png")
     # From b@1: one exact copy, two 8-bit exports (one resized).
     shutil.copyfile(b / "CT_small.dcm", f / "ct-copy.dcm")
-    Image.fromarray(_eight_bit(b / "MR_small.dcm")).save(f / "mr-export.png")
-    _resized(Image.fromarray(_eight_bit(b / "US1_J2KR.dcm")), 0.5).save(f / "us-small.png")
+    Image.fromarray(eight_bit(b / "MR_small.dcm")).save(f / "mr-export.png")
+    _resized(Image.fromarray(eight_bit(b / "US1_J2KR.dcm")), 0.5).save(f / "us-small.png")
     for name in NEW_PICTURES:
         Image.fromarray(_grey(name)).save(f / f"new-{name}.png")
     assert len(list(f.iterdir())) == F_SIZE

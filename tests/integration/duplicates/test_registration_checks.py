@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 import pytest
 from PIL import Image
 
@@ -30,6 +29,7 @@ from ..registration.support import (
     make_ledger,
     register_args,
 )
+from .exports import eight_bit
 
 ORIGINALS = ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "US1_UNCR.dcm")
 
@@ -42,23 +42,12 @@ def _pydicom(name: str) -> Path:
     return Path(str(found))
 
 
-def _eight_bit(path: Path) -> np.ndarray:
-    """The first frame as 8-bit grey, min-max scaled: what a careless export produces."""
-    pixels = pydicom.dcmread(path).pixel_array.astype(np.float64)
-    if pixels.ndim == 4 or (pixels.ndim == 3 and pixels.shape[-1] != 3):
-        pixels = pixels[0]
-    if pixels.ndim == 3:
-        pixels = pixels.mean(axis=-1)
-    span = float(pixels.max() - pixels.min()) or 1.0
-    return np.asarray((pixels - pixels.min()) / span * 255, dtype=np.uint8)
-
-
 def make_copies(folder: Path) -> dict[str, list[Path]]:
     """Per original: its PNG export, a half-size PNG, a JPEG q=40, a mirrored PNG."""
     folder.mkdir(parents=True, exist_ok=True)
     copies: dict[str, list[Path]] = {}
     for name in ORIGINALS:
-        image = Image.fromarray(_eight_bit(_pydicom(name)))
+        image = Image.fromarray(eight_bit(_pydicom(name)))
         stem = name.removesuffix(".dcm")
         made = [folder / f"{stem}-export.png", folder / f"{stem}-half.png"]
         image.save(made[0])
@@ -140,7 +129,7 @@ def test_reject_duplicates_with_only_copies_exits_2_with_one_line(
     assert run_cli(*register_args(original, json=False), ledger=ledger).rc == 0
     folder = tmp_path / "one"
     folder.mkdir()
-    Image.fromarray(_eight_bit(original)).save(folder / "ct.png")
+    Image.fromarray(eight_bit(original)).save(folder / "ct.png")
     size = log_size(ledger)
 
     result = run_cli(

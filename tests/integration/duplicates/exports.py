@@ -1,0 +1,23 @@
+"""Copies of DICOM images made the way people re-host them, shared by tests and bench.
+
+``bench/composition.py`` imports this module with ``tests/`` on ``sys.path``, as pytest
+does (``integration.duplicates.exports``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+
+def eight_bit(path: Path) -> np.ndarray:
+    """A DICOM file's first frame as 8-bit grey, min-max scaled: a careless PNG export."""
+    pixels = pydicom.dcmread(path).pixel_array.astype(np.float64)
+    if pixels.ndim == 4 or (pixels.ndim == 3 and pixels.shape[-1] != 3):
+        pixels = pixels[0]
+    if pixels.ndim == 3:
+        pixels = pixels.mean(axis=-1)
+    span = float(pixels.max() - pixels.min()) or 1.0
+    return np.asarray((pixels - pixels.min()) / span * 255, dtype=np.uint8)
