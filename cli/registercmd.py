@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -117,7 +117,7 @@ def show_command(
             f"  signed by {signer['name']} ({signer['role']}): signature {reg['signature']}, "
             f"inclusion in tree {result['checkpoint']['size']}: {reg['inclusion']}\n"
             f"  pixels {reg['image']['pixel_sha256']} ({reg['image']['format']}, "
-            f"{reg['image']['pixel_form']})",
+            f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
             markup=False,
         )
     bad = [r for r in result["registrations"] if "invalid" in (r["signature"], r["inclusion"])]
@@ -125,3 +125,13 @@ def show_command(
         raise VerificationError(f"{image}: not registered in this ledger")
     if bad:
         raise VerificationError(f"{image}: entry {bad[0]['index']} does not verify")
+
+
+def _frames_line(image: dict[str, Any]) -> str:
+    """The frame tree of a multi-frame image, or how many frame digests an older entry lists."""
+    listed = len(image.get("frame_sha256") or ())
+    tree = image.get("frame_tree")
+    if tree is None:
+        return f"\n  {listed} frame digests listed (no frame root)" if listed else ""
+    what = f"{listed} frame digests listed" if listed else "frame digests not listed"
+    return f"\n  {tree['count']} frames, frame root {tree['root']} ({tree['alg']}; {what})"

@@ -22,6 +22,7 @@ from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.metadata import JSONValue, dicom_metadata, photo_metadata
 from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
 from ledger.imaging.render import thumbnail
+from ledger.model.images import FRAME_TREE_ALG
 from ledger.similarity.descriptor import Descriptor, describe
 
 ANALYSIS_VERSION = 1
@@ -35,7 +36,9 @@ class Analysis:
     format: str  # dicom, png, jpeg, tiff, bmp, webp
     pixel_sha256: str
     pixel_form: str  # canonical dtype and shape, e.g. "<i2 1x512x512x1"
-    frame_sha256: tuple[str, ...]  # per frame, multi-frame images only
+    frame_sha256: tuple[str, ...]  # per frame, multi-frame images of <= 512 frames only
+    frames: int
+    frame_root: str | None  # RFC 9162 root over the frame digests, multi-frame images only
     metadata: dict[str, JSONValue]
     deid: DeidStatus
     pseudonyms: Pseudonyms | None  # DICOM only
@@ -44,7 +47,7 @@ class Analysis:
     preamble: str | None = None  # DICOM with preamble: zero, tiff or other
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "v": ANALYSIS_VERSION,
             "file_sha256": self.file_sha256,
             "file_size": self.file_size,
@@ -58,6 +61,10 @@ class Analysis:
             "fingerprints": self._fingerprints_json(),
             "preamble": self.preamble,
         }
+        if self.frame_root is not None:  # omitted otherwise: single-frame entries are unchanged
+            tree = {"alg": FRAME_TREE_ALG, "count": self.frames, "root": self.frame_root}
+            out["frame_tree"] = tree
+        return out
 
     def _fingerprints_json(self) -> dict[str, Any]:
         out = self.fingerprints.to_json()
@@ -94,6 +101,8 @@ def analyse(
         pixel_sha256=digests.pixel_sha256,
         pixel_form=digests.form,
         frame_sha256=digests.frame_sha256,
+        frames=digests.frames,
+        frame_root=digests.frame_root,
         metadata=metadata,
         deid=status,
         pseudonyms=names,

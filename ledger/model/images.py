@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ledger.log.hashing import leaf_hash
+from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.entry import HEX64
 from ledger.model.kinds import register_kind
 from ledger.model.origin import CONSENT_STATUSES
 from ledger.model.roles import Role
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/@+-]{0,127}$"
-MAX_FRAMES_LISTED = 512  # keeps a multi-frame entry well under the 64 KiB entry limit
+# Per-frame digests are listed for images of up to this many frames (keeps an entry well under
+# the 64 KiB entry limit); every multi-frame image, of any frame count, has a frame_tree.
+MAX_FRAMES_LISTED = 512
+FRAME_TREE_ALG = "rfc9162-sha256"
+_FRAMES_OF_FORM = re.compile(r"^\S+ (\d+)x\d+x\d+x\d+$")  # pixel_form: "<i2 600x64x64x1"
 
 
 class _Strict(BaseModel):
@@ -32,6 +39,27 @@ class DupGridReference(_Strict):
     grid_sha256: str = Field(pattern=HEX64)
 
 
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Schema of an optional field that is omitted when absent, never null."""
+    schema.pop("default", None)
+    variants = [v for v in schema.pop("anyOf", ()) if v != {"type": "null"}]
+    if len(variants) != 1:
+        raise ValueError(f"expected one non-null variant, got {variants}")
+    schema.update(variants[0])
+
+
+class FrameTree(_Strict):
+    """The RFC 9162 Merkle tree over a multi-frame image's per-frame digests.
+
+    Leaf ``i`` is SHA-256(0x00 || the 32 bytes of frame ``i``'s digest), interior nodes
+    SHA-256(0x01 || left || right): the log's own tree hash, so a frame's inclusion proof
+    is an ordinary RFC 9162 inclusion proof of size ``count``."""
+
+    alg: Literal["rfc9162-sha256"]
+    count: int = Field(ge=2, le=2**31 - 1, description="number of frames (tree size)")
+    root: str = Field(pattern=HEX64, description="hex Merkle tree hash over the frame digests")
+
+
 class ImageFacts(_Strict):
     """What analysing the file found: digests, allowlisted metadata, status, fingerprints.
 
@@ -44,7 +72,16 @@ class ImageFacts(_Strict):
     format: Literal["dicom", "png", "jpeg", "tiff", "bmp", "webp"]
     pixel_sha256: str = Field(pattern=HEX64)
     pixel_form: str = Field(max_length=64)
-    frame_sha256: list[str] = Field(max_length=MAX_FRAMES_LISTED)
+    frame_sha256: list[Annotated[str, Field(pattern=HEX64)]] = Field(
+        max_length=MAX_FRAMES_LISTED,
+        description=f"per-frame digests, listed when there are at most {MAX_FRAMES_LISTED} frames",
+    )
+    # Absent (never null) for single-frame images and in entries made before it existed.
+    frame_tree: FrameTree | None = Field(
+        default=None,
+        description="multi-frame images: frame count and Merkle root; absent otherwise",
+        json_schema_extra=_omitted_not_null,
+    )
     metadata: dict[str, Any]
     deid: dict[str, Any]
     pseudonyms: dict[str, Any] | None
@@ -57,6 +94,43 @@ class ImageFacts(_Strict):
         if DUP_GRID in value:
             DupGridReference.model_validate(value[DUP_GRID])
         return value
+
+    @model_validator(mode="after")
+    def _frames_agree(self) -> ImageFacts:
+        tree = self.frame_tree
+        shape = _FRAMES_OF_FORM.fullmatch(self.pixel_form)
+        if tree is None:
+            if "frame_tree" in self.model_fields_set:
+                raise ValueError("frame_tree is omitted, never null")
+            if shape is not None and int(shape.group(1)) > 1 and not self.frame_sha256:
+                raise ValueError(
+                    f"a {shape.group(1)}-frame image needs frame_tree or listed frame digests"
+                )
+            return self  # single-frame, or an entry from before frame_tree: frames as listed
+        if shape is not None and int(shape.group(1)) != tree.count:
+            raise ValueError(
+                f"frame_tree.count is {tree.count} but pixel_form has {shape.group(1)} frames"
+            )
+        listed = self.frame_sha256
+        if tree.count > MAX_FRAMES_LISTED:
+            if listed:
+                raise ValueError(
+                    f"frame_sha256 must be empty above {MAX_FRAMES_LISTED} frames, "
+                    f"got {len(listed)} for {tree.count}"
+                )
+            return self
+        if len(listed) != tree.count:
+            raise ValueError(
+                f"frame_sha256 lists {len(listed)} digests for {tree.count} frames "
+                f"(all are listed up to {MAX_FRAMES_LISTED})"
+            )
+        calculated = root_of_leaf_hashes([leaf_hash(bytes.fromhex(d)) for d in listed]).hex()
+        if calculated != tree.root:
+            raise ValueError(
+                f"frame_tree.root {tree.root} does not match the listed frame digests "
+                f"(calculated {calculated})"
+            )
+        return self
 
 
 class ImageRegistered(_Strict):

@@ -5,7 +5,8 @@
   pydicom-data installs its files as the ``data_store`` package; deid-data's
   ``deid_data.data.get_dataset(name)`` names its folders.
 * Photos are synthesised with numpy and Pillow: noise and gradients, nobody's
-  face or name (no PHI is ever committed).
+  face or name (no PHI is ever committed). So are multi-frame DICOM files
+  (``multi_frame_dicom``): noise frames in a header with no patient attributes.
 * Broken and hostile files (truncated, bombs, polyglots) are built from those.
 """
 
@@ -22,6 +23,8 @@ import numpy as np
 import pydicom
 from deid_data.data import get_dataset
 from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 PYDICOM = Path(pydicom.__file__).parent / "data" / "test_files"
 PYDICOM_DATA = Path(data_store.__file__).parent / "data"
@@ -101,6 +104,33 @@ def make_pngs(folder: Path, count: int, *, seed: int = 0) -> list[Path]:
         Image.fromarray(rng.integers(0, 256, size=(12, 12), dtype="uint8")).save(path)
         paths.append(path)
     return paths
+
+
+# --- multi-frame DICOM ----------------------------------------------------------------------
+
+MULTI_FRAME_GREY_BYTE_SC = "1.2.840.10008.5.1.4.1.1.7.2"
+
+
+def multi_frame_dicom(path: Path, frames: np.ndarray) -> Path:
+    """A multi-frame greyscale byte secondary capture of ``frames`` (uint8, frames x rows x
+    columns), uncompressed. No patient, study or device attributes at all; fresh UIDs."""
+    count, rows, columns = frames.shape
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = MULTI_FRAME_GREY_BYTE_SC, generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "OT"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, count
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(frames, dtype=np.uint8).tobytes()
+    ds.PatientIdentityRemoved = "YES"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
 
 
 # --- broken and hostile files ----------------------------------------------------------------

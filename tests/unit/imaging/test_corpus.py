@@ -17,6 +17,7 @@ import pytest
 from ledger.errors import InputError, LedgerError, PolicyError
 from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
+from ledger.model.images import MAX_FRAMES_LISTED, ImageFacts
 
 from .data import SECRET, corpus_files
 
@@ -136,7 +137,9 @@ def test_file_is_analysed_or_refused_with_its_reason(key: str) -> None:
     assert len(result.pixel_sha256) == 64
     assert result.fingerprints.phash.hex == result.fingerprints.dihedral[0]
     frames = int(result.pixel_form.split()[1].split("x")[0])
-    assert len(result.frame_sha256) == (frames if frames > 1 else 0)
+    assert len(result.frame_sha256) == (frames if 1 < frames <= MAX_FRAMES_LISTED else 0)
+    assert (document.get("frame_tree") or {}).get("count") == (frames if frames > 1 else None)
+    ImageFacts.model_validate(document)  # what registration signs is a valid entry body
 
 
 def test_policy_error_is_not_raised_by_default_for_identifiable_files() -> None:

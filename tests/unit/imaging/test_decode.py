@@ -16,6 +16,7 @@ from ledger.imaging.analyse import analyse
 from ledger.imaging.decode import decode, sniff
 from ledger.imaging.digest import pixel_digests
 from ledger.imaging.limits import DecodeLimits
+from ledger.model.images import ImageFacts
 
 from .data import SECRET, sample
 
@@ -103,6 +104,18 @@ def test_multipage_tiff_is_multiframe(tmp_path: Path) -> None:
     result = analyse(path, secret=SECRET, limits=LIMITS)
     assert result.pixel_form == "|u1 3x32x32x1"
     assert len(result.frame_sha256) == 3
+    document = result.to_json()
+    assert document["frame_tree"] == {"alg": "rfc9162-sha256", "count": 3,
+                                      "root": result.frame_root}  # fmt: skip
+    ImageFacts.model_validate(document)  # the root agrees with the listed digests
+
+
+def test_single_frame_facts_have_no_frame_tree(tmp_path: Path) -> None:
+    path = save(tmp_path / "one.png", Image.fromarray(grey(32)), "PNG")
+    document = analyse(path, secret=SECRET, limits=LIMITS).to_json()
+    assert document["frame_sha256"] == []
+    assert "frame_tree" not in document  # single-frame entries are unchanged byte for byte
+    ImageFacts.model_validate(document)
 
 
 def test_exif_keeps_make_model_software_only(tmp_path: Path) -> None:

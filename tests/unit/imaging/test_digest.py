@@ -132,3 +132,40 @@ def test_floats_are_named_little_endian() -> None:
     assert (
         result.pixel_sha256 == hashlib.sha256(header + values.astype("<f4").tobytes()).hexdigest()
     )
+
+
+def reference_root(digests: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 MTH straight from the definition (leaf 0x00 || d, node 0x01 || l || r)."""
+    if len(digests) == 1:
+        return hashlib.sha256(b"\x00" + digests[0]).digest()
+    k = 1 << ((len(digests) - 1).bit_length() - 1)
+    return hashlib.sha256(
+        b"\x01" + reference_root(digests[:k]) + reference_root(digests[k:])
+    ).digest()
+
+
+@pytest.mark.parametrize("count", [2, 3, 5, 512, 513, 1024, 1025, 2051])
+def test_frame_root_matches_the_slow_reference(count: int) -> None:
+    # 2051 crosses the batches the frame tree is streamed in (1024 frames each).
+    rng = np.random.default_rng(count)
+    values = rng.integers(0, 256, size=(count, 1, 2, 1), dtype=np.uint8)
+    result = pixel_digests(values, bits_stored=8, signed=False)
+    frames = [reference_digest(values[i : i + 1], "|u1") for i in range(count)]
+    assert result.frames == count
+    assert result.frame_root == reference_root([bytes.fromhex(f) for f in frames]).hex()
+    assert result.frame_sha256 == (tuple(frames) if count <= 512 else ())
+    assert result.pixel_sha256 == reference_digest(values, "|u1")
+
+
+def test_single_frame_has_no_frame_tree() -> None:
+    result = pixel_digests(np.zeros((1, 4, 4, 1), dtype=np.uint8), bits_stored=8, signed=False)
+    assert (result.frames, result.frame_root, result.frame_sha256) == (1, None, ())
+
+
+def test_the_listing_cut_off_is_a_parameter() -> None:
+    values = np.arange(5 * 3, dtype=np.uint8).reshape(5, 1, 3, 1)
+    full = pixel_digests(values, bits_stored=8, signed=False)
+    short = pixel_digests(values, bits_stored=8, signed=False, list_frames=4)
+    assert len(full.frame_sha256) == 5
+    assert short.frame_sha256 == ()
+    assert short.frame_root == full.frame_root is not None
