@@ -7,9 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import LedgerError
+from pydantic import ValidationError
+
+from ledger.errors import InputError, LedgerError
 from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
+from ledger.model.canonical import canonical_json
+from ledger.model.entry import MAX_ENVELOPE_BYTES
+from ledger.model.images import ImageFacts
+
+# What an image.registered envelope holds besides the image's facts, at its longest: the
+# entry's fields, the signature and the origin (source and dataset of 128 characters, a
+# licence of 200) take 789 bytes; the rest of the entry limit is the facts' budget.
+ENTRY_RESERVE = 1024
+MAX_FACTS_BYTES = MAX_ENVELOPE_BYTES - ENTRY_RESERVE
 
 
 @dataclass(frozen=True)
@@ -62,5 +73,43 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     except Exception as exc:
         # Only the exception's type: decoder messages can quote header values.
         return Analysed(path, None, f"could not be decoded ({type(exc).__name__})")
+    facts = analysis.to_json()
+    problem = entry_problem(facts)
+    if problem is not None:
+        return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
-    return Analysed(path, analysis.to_json(), grid=grid)
+    return Analysed(path, facts, grid=grid)
+
+
+def entry_problem(facts: dict[str, Any]) -> str | None:
+    """Why an image.registered entry holding ``facts`` would be refused, or None.
+
+    The sequencer validates a batch's entries when it appends them, all or nothing, so
+    one file whose entry would fail must be refused here, alone: with the kind's own
+    model for the facts (the origin is checked once per run) and the entry size limit.
+    The reason names the field and the error type, never a value: pydantic's messages
+    can quote their input, and the input here comes from the file's header.
+    """
+    try:
+        ImageFacts.model_validate(facts)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_context=False, include_input=False)[0]
+        where = ".".join(str(part) for part in ("image", *first["loc"]))
+        return f"entry would be invalid: {where}: {first['type']}"
+    try:
+        size = len(canonical_json(facts))
+    except InputError:  # its message may quote the value
+        return "entry would be invalid: a value cannot be encoded as canonical JSON"
+    if size > MAX_FACTS_BYTES:
+        return (
+            f"entry would be too large: the image's facts take {size} bytes of the "
+            f"{MAX_FACTS_BYTES} an entry has room for (largest: {_largest(facts)})"
+        )
+    return None
+
+
+def _largest(facts: dict[str, Any]) -> str:
+    """The name of the field, or metadata attribute, that takes the most room."""
+    parts = {f"image.{k}": v for k, v in facts.items() if k != "metadata"}
+    parts |= {f"image.metadata.{k}": v for k, v in facts["metadata"].items()}
+    return max(parts, key=lambda name: len(canonical_json(parts[name])))
