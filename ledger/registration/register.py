@@ -28,7 +28,14 @@ from ledger.registration.workers import Analysed, WorkerSettings
 from ledger.sequencer import Appended, append
 from ledger.service import Ledger
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
-from ledger.similarity.findings import Finding, Submission, check, edges_and_groups
+from ledger.similarity.findings import (
+    Finding,
+    Submission,
+    check,
+    check_appended,
+    edges_and_groups,
+    merged,
+)
 from ledger.store import reading
 from ledger.store.duplicates import put_grids, put_scans
 
@@ -128,29 +135,60 @@ def _check_role(ledger: Ledger, name: str) -> None:
         )
 
 
+class _LateDuplicatesError(Exception):  # control flow inside `_flush`, never escapes
+    """Raised inside the append transaction, which it rolls back (nothing is written).
+
+    Under ``--reject-duplicates``, files of the batch turned out to duplicate images that
+    another run appended after this batch was checked (``checked_to``: the batch's first
+    index then, so the window up to it was checked for every file)."""
+
+    def __init__(self, found: dict[int, list[Finding]], checked_to: int) -> None:
+        super().__init__(f"{len(found)} files duplicate images appended meanwhile")
+        self.found = found  # id(Analysed) -> its late findings
+        self.checked_to = checked_to
+
+
 def _flush(run: Run, batch: list[Analysed]) -> None:
     if not batch:
         return
     fresh, skipped = _unknown(run, batch)
+    covered: int | None = None  # the log size the check covered
     if run.options.defer_duplicate_check:
         findings: list[list[Finding]] = [[] for _ in fresh]  # the catch-up scan does it later
     else:
         findings = check(run.index, [_submission(a) for a in fresh], enough=CHECK_ENOUGH)
-    if run.options.reject_duplicates:
-        for a, f in zip(fresh, findings, strict=True):
-            if f:
-                run.summary.refused.append({"path": a.path, "reason": f[0].describe()})
-                run.report(a.path, "refused")
-        kept = [(a, f) for a, f in zip(fresh, findings, strict=True) if not f]
-        fresh, findings = [a for a, _ in kept], [f for _, f in kept]
-    for attempt in range(APPEND_ATTEMPTS):
+        covered = run.index.size
+    failures = 0
+    while True:
+        if run.options.reject_duplicates:
+            fresh, findings = _refuse_duplicates(run, fresh, findings)
         try:
-            _append_checked(run, fresh, findings, skipped)
+            _append_checked(run, fresh, findings, skipped, covered)
             return
+        except _LateDuplicatesError as late:
+            # Those files are refused on the next turn, so each turn refuses at least one
+            # file: this ends. The window checked so far is not checked again.
+            findings = [
+                merged(f, late.found.get(id(a), [])) for a, f in zip(fresh, findings, strict=True)
+            ]
+            covered = late.checked_to
         except StorageError:
             # Another run registered some of these files since: recount and retry.
-            if attempt == APPEND_ATTEMPTS - 1:
+            failures += 1
+            if failures == APPEND_ATTEMPTS:
                 raise
+
+
+def _refuse_duplicates(
+    run: Run, fresh: list[Analysed], findings: list[list[Finding]]
+) -> tuple[list[Analysed], list[list[Finding]]]:
+    """--reject-duplicates: the files without findings; the others go to the refusals."""
+    for a, f in zip(fresh, findings, strict=True):
+        if f:
+            run.summary.refused.append({"path": a.path, "reason": f[0].describe()})
+            run.report(a.path, "refused")
+    kept = [(a, f) for a, f in zip(fresh, findings, strict=True) if not f]
+    return [a for a, _ in kept], [f for _, f in kept]
 
 
 def _unknown(run: Run, batch: list[Analysed]) -> tuple[list[Analysed], list[str]]:
@@ -174,7 +212,11 @@ def _unknown(run: Run, batch: list[Analysed]) -> tuple[list[Analysed], list[str]
 
 
 def _append_checked(
-    run: Run, checked: list[Analysed], findings: list[list[Finding]], skipped: list[str]
+    run: Run,
+    checked: list[Analysed],
+    findings: list[list[Finding]],
+    skipped: list[str],
+    covered: int | None,
 ) -> None:
     summary, report = run.summary, run.report
     # Checking took a while: drop what another run registered meanwhile, just before signing.
@@ -187,19 +229,26 @@ def _append_checked(
         for a in fresh
     ]
 
+    recorded = findings
+
     def record(conn: Connection, results: Sequence[Appended]) -> None:
+        nonlocal recorded
         put_grids(conn, [_grid(a) for a in fresh if a.grid is not None])
-        if run.options.defer_duplicate_check:
-            return  # left unscanned: `scan` checks them in log order before any report
+        if covered is None:
+            return  # deferred, left unscanned: `scan` checks them in log order before any report
         assigned = [None if r.existing else r.index for r in results]
-        scans, edges = edges_and_groups(run.index, assigned, findings)
+        late = _late_findings(conn, run, fresh, assigned, covered)
+        if late and run.options.reject_duplicates:
+            raise _LateDuplicatesError(late, min(i for i in assigned if i is not None))
+        recorded = [merged(f, late.get(id(a), [])) for a, f in zip(fresh, findings, strict=True)]
+        scans, edges = edges_and_groups(run.index, assigned, recorded, conn=conn)
         put_scans(conn, scans, edges)
 
     results = append(run.ledger.store, envelopes, after=run.ledger.checkpoint_if_due, within=record)
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")
-    for item, result, found in zip(fresh, results, findings, strict=True):
+    for item, result, found in zip(fresh, results, recorded, strict=True):
         if result.existing:
             summary.already_known += 1
             report(item.path, "known")
@@ -210,6 +259,33 @@ def _append_checked(
         if found:
             summary.duplicates.append(_duplicate_report(item.path, result.index, found))
         report(item.path, "registered")
+
+
+def _late_findings(
+    conn: Connection,
+    run: Run,
+    fresh: list[Analysed],
+    assigned: list[int | None],
+    covered: int,
+) -> dict[int, list[Finding]]:
+    """id(file) -> its findings among the images appended after the check, before the batch.
+
+    Runs under the sequencer's lock, so nothing can be appended in between any more: of two
+    runs that checked at the same time, the one appending second finds the pairs. Usually
+    the batch starts where the check ended and this costs nothing."""
+    new = [i for i in assigned if i is not None]
+    if not new or min(new) <= covered:
+        return {}
+    appended = [a for a, i in zip(fresh, assigned, strict=True) if i is not None]
+    found = check_appended(
+        conn,
+        run.index,
+        [_submission(a) for a in appended],
+        start=covered,
+        end=min(new),
+        enough=CHECK_ENOUGH,
+    )
+    return {id(a): f for a, f in zip(appended, found, strict=True) if f}
 
 
 def _facts(item: Analysed) -> dict[str, Any]:

@@ -1,22 +1,38 @@
 """Duplicate findings for submissions: exact pixel copies and verified near-duplicates.
 
-Used twice with the same rules: by registration, before a batch is appended (to report
-or refuse duplicates, then record them in the batch's own transaction), and by the
-catch-up scan of images appended without a check. A finding names the earlier image's
+Used with the same rules by registration, before a batch is appended (to report or
+refuse duplicates, then record them in the batch's own transaction, together with what
+another run appended after the check: ``check_appended``), and by the catch-up scan of
+images appended without a check. A finding names the earlier image's
 entry and origin and why it matched; nothing about what the image shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ledger.similarity.catalog import LedgerIndex
+from sqlalchemy import Connection
+
+from ledger.similarity.catalog import LedgerIndex, descriptor_of
 from ledger.similarity.descriptor import Descriptor
-from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
+from ledger.similarity.search import (
+    DEFAULT_MAX_CANDIDATES,
+    Match,
+    MemoryDescriptors,
+    NearDuplicateIndex,
+)
 from ledger.store import reading
-from ledger.store.duplicates import Edge, ImageInfo, groups, images, images_with_pixels
+from ledger.store.duplicates import (
+    Edge,
+    ImageInfo,
+    descriptor_parts,
+    groups,
+    images,
+    images_between,
+    images_with_pixels,
+)
 
 EXACT = "exact"
 NEAR = "near"
@@ -68,6 +84,19 @@ def near_detail(explanation: str) -> str:
     return explanation.removeprefix("near-duplicate: ")
 
 
+class _Registered(Protocol):
+    """What findings are searched in: the ledger's index, or a small one over a few images."""
+
+    def search(
+        self, query: Descriptor, *, exclude: list[int], enough: int | None
+    ) -> list[Match]: ...
+
+
+# Per item: the registered images with its pixels, and its verified near-duplicates among
+# the registered images as (image index, distance, detail).
+_Matches = tuple[list[ImageInfo], list[tuple[int, int, str]]]
+
+
 def check(
     index: LedgerIndex,
     items: Sequence[Submission],
@@ -79,31 +108,106 @@ def check(
 
     ``before``: per item, only registered images with a smaller index count (the scan of
     image N looks at images 0..N-1); ``None`` counts every registered image. ``enough``: stop
-    verifying an item's candidates (closest first) after that many near-duplicates."""
+    verifying an item's candidates (closest first) after that many near-duplicates.
+
+    The index is synced first; ``index.size`` then says how much of the log the check
+    covered. Images appended after that are :func:`check_appended`'s (registration runs it
+    in its append transaction)."""
     index.sync()
     with reading(index.store.engine) as conn:
         exact = images_with_pixels(conn, [s.pixel_sha256 for s in items])
-    local = NearDuplicateIndex(descriptors=(local_grids := MemoryDescriptors()))
-    local_pixels: dict[str, int] = {}
-    copies_of: list[list[Finding]] = []
-    near_of: list[list[tuple[int, int, str]]] = []
-    local_of: list[list[Finding]] = []
+    matches = _matches(index, exact, items, before=before, enough=enough)
+    with reading(index.store.engine) as conn:
+        info = images(conn, {i for _, near in matches for i, _, _ in near})
+    # Earlier items of a scan are registered already, so the index finds them.
+    local = _in_run(index, items, enough=enough) if before is None else [[] for _ in items]
+    return [_findings(m, info) + here for m, here in zip(matches, local, strict=True)]
+
+
+def check_appended(
+    conn: Connection,
+    index: LedgerIndex,
+    items: Sequence[Submission],
+    *,
+    start: int,
+    end: int,
+    enough: int | None = None,
+) -> list[list[Finding]]:
+    """Findings per item against the images appended at ``start <= idx < end`` only.
+
+    Registration calls it inside its append transaction, where ``conn`` holds the
+    sequencer's lock: ``start`` is the log size its :func:`check` covered, ``end`` the
+    batch's first index, so the window holds what another run appended meanwhile (usually
+    nothing: one indexed query). Same rules and budget as ``check``, over an in-memory index
+    of the window's keys and grids read through ``conn``."""
+    window = images_between(conn, start, end) if start < end else []
+    if not window:
+        return [[] for _ in items]
+    exact: dict[str, list[ImageInfo]] = {}
+    for i in window:
+        exact.setdefault(i.pixel_sha256, []).append(i)
+    engine, grids = _memory_index(index, max_candidates=index.max_candidates)
+    for idx, (keys, grid) in sorted(descriptor_parts(conn, [i.idx for i in window]).items()):
+        if grid is not None:  # keys without a grid cannot be verified (as in the index)
+            descriptor = descriptor_of(keys, grid)
+            engine.add(idx, descriptor)
+            grids.put(idx, descriptor)
+    matches = _matches(engine, exact, items, before=None, enough=enough)
+    return [_findings(m, {i.idx: i for i in window}) for m in matches]
+
+
+def merged(found: list[Finding], more: list[Finding]) -> list[Finding]:
+    """``found`` with the registered images of ``more`` it did not name yet, in-run last."""
+    named = {f.image.idx for f in found if f.image is not None}
+    extra = [f for f in more if f.image is not None and f.image.idx not in named]
+    registered = [f for f in found if f.image is not None]
+    return registered + extra + [f for f in found if f.image is None]
+
+
+def _matches(
+    registered: _Registered,
+    exact: Mapping[str, list[ImageInfo]],
+    items: Sequence[Submission],
+    *,
+    before: Sequence[int] | None,
+    enough: int | None,
+) -> list[_Matches]:
+    out: list[_Matches] = []
     for position, item in enumerate(items):
         limit = None if before is None else before[position]
         copies = [i for i in exact.get(item.pixel_sha256, []) if limit is None or i.idx < limit]
-        copies_of.append([Finding(EXACT, i, None, None, 0, EXACT_DETAIL) for i in copies])
-        # Earlier items of a scan are registered already, so the index finds them.
-        in_run = before is None
-        earlier = local_pixels.get(item.pixel_sha256) if in_run else None
+        near: list[tuple[int, int, str]] = []
+        if item.descriptor is not None and not item.descriptor.flat:
+            skip = [i.idx for i in copies]
+            for m in registered.search(item.descriptor, exclude=skip, enough=enough):
+                if limit is None or m.image < limit:
+                    near.append((m.image, m.distance, near_detail(m.verdict.explain())))
+        out.append((copies, near))
+    return out
+
+
+def _findings(matches: _Matches, info: Mapping[int, ImageInfo]) -> list[Finding]:
+    """Registered images first: they are what a report or a refusal should name."""
+    copies, near = matches
+    return [Finding(EXACT, i, None, None, 0, EXACT_DETAIL) for i in copies] + [
+        Finding(NEAR, info[i], None, None, d, why) for i, d, why in near if i in info
+    ]
+
+
+def _in_run(
+    index: LedgerIndex, items: Sequence[Submission], *, enough: int | None
+) -> list[list[Finding]]:
+    """Per item, its duplicates among the earlier items (not registered yet)."""
+    local, local_grids = _memory_index(index)
+    local_pixels: dict[str, int] = {}
+    out: list[list[Finding]] = []
+    for position, item in enumerate(items):
+        earlier = local_pixels.get(item.pixel_sha256)
         found_here: list[Finding] = []
         if earlier is not None:
             found_here.append(Finding(EXACT, None, earlier, items[earlier].label, 0, EXACT_DETAIL))
-        near: list[tuple[int, int, str]] = []
         if item.descriptor is not None and not item.descriptor.flat:
-            for m in index.search(item.descriptor, exclude=[i.idx for i in copies], enough=enough):
-                if limit is None or m.image < limit:
-                    near.append((m.image, m.distance, near_detail(m.verdict.explain())))
-            if in_run and earlier is None:
+            if earlier is None:
                 for m in local.search(item.descriptor, enough=enough):
                     why = near_detail(m.verdict.explain())
                     found_here.append(
@@ -112,29 +216,42 @@ def check(
             local.add(position, item.descriptor)
             local_grids.put(position, item.descriptor)
         local_pixels.setdefault(item.pixel_sha256, position)
-        near_of.append(near)
-        local_of.append(found_here)
-    with reading(index.store.engine) as conn:
-        info = images(conn, {i for near in near_of for i, _, _ in near})
-    # Registered images first: they are what a report or a refusal should name.
-    return [
-        copies
-        + [Finding(NEAR, info[i], None, None, d, why) for i, d, why in near if i in info]
-        + here
-        for copies, near, here in zip(copies_of, near_of, local_of, strict=True)
-    ]
+        out.append(found_here)
+    return out
+
+
+def _memory_index(
+    like: LedgerIndex, *, max_candidates: int = DEFAULT_MAX_CANDIDATES
+) -> tuple[NearDuplicateIndex, MemoryDescriptors]:
+    """An empty in-memory index deciding like ``like`` (the repository's thresholds)."""
+    grids = MemoryDescriptors()
+    engine = NearDuplicateIndex(
+        descriptors=grids,
+        radius=like.radius,
+        thresholds=like.thresholds,
+        max_candidates=max_candidates,
+    )
+    return engine, grids
 
 
 def edges_and_groups(
-    index: LedgerIndex, assigned: Sequence[int | None], findings: Sequence[list[Finding]]
+    index: LedgerIndex,
+    assigned: Sequence[int | None],
+    findings: Sequence[list[Finding]],
+    *,
+    conn: Connection | None = None,
 ) -> tuple[list[tuple[int, int]], list[Edge]]:
     """Scan rows (idx, group) and edges for items appended at ``assigned`` indexes.
 
     An item's group is the smallest group among the images it duplicates, or its own
-    index: the earliest registration of a picture names its group."""
+    index: the earliest registration of a picture names its group. ``conn``: read the
+    groups there (the append transaction), else in a read transaction of their own."""
     registered = {f.image.idx for fs in findings for f in fs if f.image is not None}
-    with reading(index.store.engine) as conn:
+    if conn is not None:
         known = groups(conn, registered)
+    else:
+        with reading(index.store.engine) as own:
+            known = groups(own, registered)
     scans: list[tuple[int, int]] = []
     edges: list[Edge] = []
     group_of: dict[int, int] = {}

@@ -128,6 +128,12 @@ def images(conn: Connection, idxs: Iterable[int]) -> dict[int, ImageInfo]:
     return out
 
 
+def images_between(conn: Connection, start: int, end: int) -> list[ImageInfo]:
+    """The registered images with ``start <= idx < end``, in log order."""
+    query = select(*_INFO_COLUMNS).where(_IMAGES.c.idx >= start, _IMAGES.c.idx < end)
+    return [_info(r) for r in conn.execute(query.order_by(_IMAGES.c.idx))]
+
+
 def images_with_pixels(conn: Connection, digests: Iterable[str]) -> dict[str, list[ImageInfo]]:
     """pixel_sha256 -> the registered images with those pixels, earliest first."""
     out: dict[str, list[ImageInfo]] = {}
