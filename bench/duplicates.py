@@ -13,10 +13,10 @@ Corpus (built on the fly, nothing downloaded):
 * Queries: the canonical 8-bit rendering of each original (at most 1,024 pixels on its
   long side), transformed (``TRANSFORMS``: resize, lossy JPEG, crops to 90% and 80% at
   random offsets, pad to square, window/level, 4-bit depth, gamma 0.6 and 1.6, histogram
-  equalisation, blur, noise, horizontal flip, rotation by 90 and by 3 and 5 degrees, and
-  seven combinations), saved as PNG or JPEG and decoded again by the same code; plus the
-  real twins (``TWINS``: lossy JPEG 2000 versions of pydicom-data's lossless radiographs,
-  another LUT, a re-encoded and a re-exported copy).
+  equalisation, blur, noise, horizontal flip, rotation by 90 and by 3 and 5 degrees, the
+  negative, and eight combinations), saved as PNG or JPEG and decoded again by the same
+  code; plus the real twins (``TWINS``: lossy JPEG 2000 versions of pydicom-data's lossless
+  radiographs, another LUT, a re-encoded and a re-exported copy).
 * Hard negatives that must not match: the frames of multi-frame files (``VOLUMES``: MR
   slices, ultrasound and echocardiography cines; every 3rd/12th frame of the cines), each
   frame indexed and queried as a JPEG (q75) copy; four 60% corner regions of large
@@ -268,6 +268,7 @@ def _gamma(g: float) -> np.ndarray:
     return np.asarray(np.rint(255.0 * x**g), dtype=np.uint8)
 
 
+_NEGATIVE = np.arange(255, -1, -1, dtype=np.uint8)
 _BITS4 = np.asarray((np.arange(256) // 16) * 17, dtype=np.uint8)
 
 
@@ -338,6 +339,9 @@ TRANSFORMS: dict[str, Transform] = {
     "hist-equalise+blur+noise": _chain(_histeq, _blur, _noise),
     "crop-80%+flip": _chain(_crop(0.8), _hflip),
     "rotate-90+resize+jpeg": _chain(_rot90, _resize(0.5), _jpeg(60)),
+    # A MONOCHROME1 image exported without its inversion, or any negative.
+    "invert": _lut(_NEGATIVE),
+    "invert+resize+jpeg": _chain(_lut(_NEGATIVE), _resize(0.6), _jpeg(70)),
 }
 
 

@@ -27,8 +27,8 @@ Input: the canonical 64 x 64 thumbnail that registration already computes,
    :mod:`ledger.fingerprint.hashes`).
 
 The query side (:func:`query_keys`) hashes more windows of the query's grid:
-the same two, each also turned by a few degrees, and a spread of 68% and 76%
-windows around the centre, each in the eight dihedral variants, so that a
+the same two, each also turned by a few degrees, and a spread of 66% and 75%
+windows around the centre (``QUERY_CROPS``), each in the eight dihedral variants, so that a
 flipped, rotated or cropped copy has some key near an indexed key.
 
 Everything derives from the grid, so a stored descriptor can be re-checked
@@ -81,8 +81,11 @@ KEY_NAMES = (
 KEYS = len(INDEX_WINDOWS)
 BLUR_SIGMA = 1.0  # grid pixels: window hashes are taken of the slightly blurred grid
 QUERY_ANGLES = (-6.0, -3.0, 3.0, 6.0)  # degrees; the index windows turned
-QUERY_CROP_SIZES = (0.68, 0.76)
-QUERY_CROP_SHIFTS = (-0.1, 0.0, 0.1)
+# Query crop windows: (side, shift). A window of side a of a crop that kept s of each side
+# lines up with the stored centre 60% when a = 0.6 / s; its centre then lies within
+# (a - 0.6) / 1.2 of the middle. Side 0.66 covers crops to about 0.91 (centres +-0.05),
+# 0.75 crops to 0.8 (+-0.125); the shifts put a window within about 2.5% of every offset.
+QUERY_CROPS = ((0.66, 0.045), (0.75, 0.09))
 
 
 @dataclass(frozen=True)
@@ -285,11 +288,13 @@ def _kernel(sigma: float) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class QueryKeys:
-    """The keys a query probes: ``keys[i]`` is window ``window[i]`` in dihedral ``variant[i]``."""
+    """The keys a query probes: ``keys[i]`` is window ``window[i]`` in dihedral ``variant[i]``,
+    of the query's grid or, where ``inverted[i]``, of its negative (255 - grid)."""
 
     keys: U64
     window: npt.NDArray[np.intp]  # index into :func:`query_windows`
     variant: npt.NDArray[np.intp]  # 0..7, ledger.fingerprint.hashes.DIHEDRAL_VARIANTS order
+    inverted: npt.NDArray[np.bool_]
 
 
 def query_windows() -> tuple[Floats, Floats]:
@@ -301,9 +306,9 @@ def query_windows() -> tuple[Floats, Floats]:
         for angle in QUERY_ANGLES:
             boxes.append(window)
             angles.append(angle)
-    for size in QUERY_CROP_SIZES:
-        for dy in QUERY_CROP_SHIFTS:
-            for dx in QUERY_CROP_SHIFTS:
+    for size, shift in QUERY_CROPS:
+        for dy in (-shift, 0.0, shift):
+            for dx in (-shift, 0.0, shift):
                 cy, cx, half = 0.5 + dy, 0.5 + dx, size / 2
                 boxes.append((cy - half, cx - half, cy + half, cx + half))
                 angles.append(0.0)
@@ -311,18 +316,25 @@ def query_windows() -> tuple[Floats, Floats]:
 
 
 _QUERY_BOXES, _QUERY_ANGLES = query_windows()
+# The query windows also probed in negative: the upright whole grid and its centre (the first
+# two windows; see query_windows). An inverted copy that was also cropped or turned is missed.
+INVERTED_WINDOWS = (0, 1)
 
 
 def query_keys(descriptor: Descriptor) -> QueryKeys:
-    """Every (window, dihedral variant) key of a query descriptor."""
+    """Every (window, dihedral variant) key of a query descriptor, and the upright whole and
+    centre windows of its negative (a MONOCHROME1 image exported without its inversion)."""
     g = blur(descriptor.array.astype(np.float64))
     windows = sample_windows(g, _QUERY_BOXES, angles=_QUERY_ANGLES)
-    keys = window_hashes(windows)  # (windows, 8)
-    n = keys.shape[0]
+    negative = 255.0 - windows[list(INVERTED_WINDOWS)]
+    keys = window_hashes(np.concatenate((windows, negative)))  # (windows, 8)
+    n, upright = keys.shape[0], len(windows)
+    window = np.concatenate((np.arange(upright), INVERTED_WINDOWS)).astype(np.intp)
     return QueryKeys(
         keys=keys.reshape(-1),
-        window=np.repeat(np.arange(n, dtype=np.intp), 8),
+        window=np.repeat(window, 8),
         variant=np.tile(np.arange(8, dtype=np.intp), n),
+        inverted=np.repeat(np.arange(n) >= upright, 8),
     )
 
 

@@ -59,6 +59,7 @@ class Candidate:
     distance: int
     key: str  # the indexed key's name (descriptor.KEY_NAMES)
     variants: tuple[int, ...]
+    inverted: tuple[int, ...] = ()  # variants that hit with the query's negative
 
 
 @dataclass(frozen=True)
@@ -116,20 +117,22 @@ class NearDuplicateIndex:
         probe = query_keys(query)
         hits = self.index.search(probe.keys, radius=self.radius)
         skip = set(exclude)
-        best: dict[int, tuple[int, int, set[int]]] = {}
+        best: dict[int, tuple[int, int, tuple[set[int], set[int]]]] = {}
         order = np.lexsort((hits.key, hits.distance))
         for i in order:
             image = int(hits.image[i])
             if image in skip:
                 continue
-            variant = int(probe.variant[hits.query[i]])
+            q = hits.query[i]
             entry = best.get(image)
             if entry is None:
-                best[image] = (int(hits.distance[i]), int(hits.key[i]), {variant})
-            else:
-                entry[2].add(variant)
+                entry = best[image] = (int(hits.distance[i]), int(hits.key[i]), (set(), set()))
+            entry[2][int(probe.inverted[q])].add(int(probe.variant[q]))
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
-        return [Candidate(image, d, KEY_NAMES[k], tuple(sorted(v))) for image, (d, k, v) in ranked]
+        return [
+            Candidate(image, d, KEY_NAMES[k], tuple(sorted(up)), tuple(sorted(down)))
+            for image, (d, k, (up, down)) in ranked
+        ]
 
     def search(
         self,
@@ -149,11 +152,22 @@ class NearDuplicateIndex:
             stored = self.descriptors.get(candidate.image)
             if stored is None:
                 continue
-            verdict = verify(stored, query, variants=candidate.variants, thresholds=self.thresholds)
+            verdict = self._verify(stored, query, candidate)
             if verdict.matched:
                 matches.append(Match(candidate.image, candidate.distance, candidate.key, verdict))
         matches.sort(key=lambda m: (-m.verdict.correlation, m.image))
         return matches[:top] if top is not None else matches
+
+    def _verify(self, stored: Descriptor, query: Descriptor, candidate: Candidate) -> Verdict:
+        """As the hits suggest: the query as it is, and its negative if only that hit or the
+        query as it is did not match."""
+        thresholds = self.thresholds
+        if candidate.variants or not candidate.inverted:
+            verdict = verify(stored, query, variants=candidate.variants, thresholds=thresholds)
+            if verdict.matched or not candidate.inverted:
+                return verdict
+        hints = candidate.inverted
+        return verify(stored, query, variants=hints, thresholds=thresholds, inverted=True)
 
     def to_bytes(self) -> bytes:
         return self.index.to_bytes()

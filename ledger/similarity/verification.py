@@ -96,6 +96,7 @@ class Alignment:
     scale: tuple[float, float]
     degrees: float
     aspect: float = 1.0  # the frame the turn is made in (a non-square image's width / height)
+    inverted: bool = False  # the query is the stored image's negative (grey levels reversed)
 
     @property
     def transform(self) -> str:
@@ -108,6 +109,7 @@ class Alignment:
             "scale": [round(v, 3) for v in self.scale],
             "degrees": round(self.degrees, 1),
             "aspect": round(self.aspect, 3),
+            "inverted": self.inverted,
         }
 
 
@@ -127,7 +129,7 @@ class Verdict:
         if self.alignment is None:
             return self.reason
         a = self.alignment
-        geometry = a.transform
+        geometry = ("inverted grey levels, " if a.inverted else "") + a.transform
         if abs(a.degrees) >= 0.5:
             geometry += f", turned {a.degrees:+.1f} deg"
         if max(abs(a.scale[0] - 1.0), abs(a.scale[1] - 1.0)) >= 0.03:
@@ -154,10 +156,15 @@ def verify(
     *,
     variants: tuple[int, ...] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    inverted: bool = False,
 ) -> Verdict:
-    """Compare ``query`` with ``stored``; ``variants`` are dihedral hints searched first."""
+    """Compare ``query`` with ``stored``; ``variants`` are dihedral hints searched first.
+
+    ``inverted``: compare the query's negative (255 - grid), for a copy whose grey levels were
+    reversed (a MONOCHROME1 image exported without its inversion); the verdict says so."""
     a = blur(stored.array.astype(np.float64), VERIFY_BLUR)
-    b = blur(query.array.astype(np.float64), VERIFY_BLUR)
+    query_grid = query.array.astype(np.float64)
+    b = blur(255.0 - query_grid if inverted else query_grid, VERIFY_BLUR)
     if stored.flat or query.flat:
         return Verdict(False, 0.0, 1.0, 0.0, None, "no structure (flat image)")
     everything = tuple(range(8))
@@ -169,7 +176,7 @@ def verify(
         again = _search(a, b, others, floor=best[0])
         best = max(best, again, key=lambda item: item[0])
     _, hypothesis = best
-    return _decide(a, b, hypothesis, thresholds)
+    return _decide(a, b, hypothesis, thresholds, inverted=inverted)
 
 
 # --- the search ----------------------------------------------------------------------------
@@ -331,7 +338,9 @@ def _ranks(values: Floats) -> Floats:
     return np.asarray(mid[inverse].reshape(values.shape), dtype=np.float64)
 
 
-def _decide(a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds) -> Verdict:
+def _decide(
+    a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds, *, inverted: bool
+) -> Verdict:
     variant, cy, cx, sy, sx, deg, aspect = hyp
     bv = dihedral(b, variant)
     h = np.asarray([hyp[1:]], dtype=np.float64)
@@ -347,7 +356,7 @@ def _decide(a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds) -> Ve
     fitted[m] = _monotone_fit(av, sv)
     worst = _worst_block(a, fitted, m)
     overlap = _overlap(sy, sx, cy, cx)
-    alignment = Alignment(variant, (cy, cx), (sy, sx), deg, math.exp(aspect))
+    alignment = Alignment(variant, (cy, cx), (sy, sx), deg, math.exp(aspect), inverted)
     scores = {"pearson": pearson, "spearman": spearman}
     failed = []
     if correlation < thresholds.min_correlation:

@@ -51,3 +51,21 @@ def test_serialised_engine_answers_the_same(engine: NearDuplicateIndex):
 def test_bad_parameters_are_refused():
     with pytest.raises(InputError, match="max_candidates"):
         NearDuplicateIndex(descriptors=MemoryDescriptors(), max_candidates=0)
+
+
+def test_a_negative_copy_finds_its_original_and_says_it_is_inverted(engine: NearDuplicateIndex):
+    matches = engine.search(describe(255.0 - phantom(109)))
+    assert [m.image for m in matches] == [9]
+    alignment = matches[0].verdict.alignment
+    assert alignment is not None and alignment.inverted
+    assert alignment.to_json()["inverted"] is True
+    assert "inverted grey levels" in matches[0].verdict.explain()
+
+
+def test_the_negative_of_a_neighbouring_slice_is_not_a_match(engine: NearDuplicateIndex):
+    assert not [m for m in engine.search(describe(255.0 - phantom(103, moved=1))) if m.image == 3]
+
+
+def test_an_upright_copy_is_not_called_inverted(engine: NearDuplicateIndex):
+    alignment = engine.search(describe(phantom(112)))[0].verdict.alignment
+    assert alignment is not None and not alignment.inverted
