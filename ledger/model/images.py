@@ -11,10 +11,9 @@ from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.entry import HEX64
 from ledger.model.kinds import register_kind
-from ledger.model.origin import CONSENT_STATUSES
+from ledger.model.origin import CONSENT_STATUSES, NAME_PATTERN
 from ledger.model.roles import Role
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/@+-]{0,127}$"
 # Per-frame digests are listed for images of up to this many frames (keeps an entry well under
 # the 64 KiB entry limit); every multi-frame image, of any frame count, has a frame_tree.
 MAX_FRAMES_LISTED = 512

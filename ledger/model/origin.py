@@ -1,4 +1,5 @@
-"""Origin vocabulary shared by registrations: licence (SPDX) and consent status."""
+"""Origin vocabulary shared by registrations: source and dataset names, licence (SPDX) and
+consent status."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from ledger.errors import InputError
 
 # Consent status at registration; withdrawals and scopes (GA4GH DUO) come with consent entries.
 CONSENT_STATUSES = ("consented", "waived", "not-required", "unknown")
+# Source (repository or site) and dataset names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/@+-]{0,127}$"
 _LICENSE_REF = re.compile(r"^(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+$")
 
 
@@ -39,3 +42,13 @@ def check_consent(status: str) -> str:
     if status not in CONSENT_STATUSES:
         raise InputError(f"consent {status!r} is not one of: " + ", ".join(CONSENT_STATUSES))
     return status
+
+
+def check_name(option: str, value: str) -> str:
+    """A source or dataset name as entries allow it; InputError naming the option otherwise."""
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise InputError(
+            f"{option} {value!r} is not a valid name: 1-128 characters, letters and digits "
+            "first, then letters, digits, space and . _ : / @ + -"
+        )
+    return value

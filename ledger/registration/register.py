@@ -16,7 +16,7 @@ from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.model.images import DUP_GRID
 from ledger.model.kinds import kind_spec
-from ledger.model.origin import check_consent, normalise_license
+from ledger.model.origin import check_consent, check_name, normalise_license
 from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
@@ -54,6 +54,9 @@ def register(
         )
     license_id = normalise_license(options.license)
     consent = check_consent(options.consent)
+    check_name("--source", options.source)
+    if options.dataset:
+        check_name("--dataset", options.dataset)
     key = ledger.signing_key(options.key)
     _check_role(ledger, options.key)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"

@@ -120,6 +120,16 @@ def bad_consent(folder: Path) -> tuple[list[str], str, str]:
     return args, "probably", "consent"
 
 
+def bad_source(folder: Path) -> tuple[list[str], str, str]:
+    args = register_args(_good(folder))
+    args[args.index("--source") + 1] = "site-a!"
+    return args, "site-a!", "--source"
+
+
+def bad_dataset(folder: Path) -> tuple[list[str], str, str]:
+    return [*register_args(_good(folder)), "--dataset", "d" * 129], "d" * 129, "--dataset"
+
+
 def unknown_key(folder: Path) -> tuple[list[str], str, str]:
     return register_args(_good(folder), key="mallory"), "mallory", "key"
 
@@ -133,10 +143,11 @@ CASES: dict[str, Case] = {
     for f in (truncated_png, truncated_dicom, text_file, empty_file, png_bomb_over_pillow,
               png_bomb_under_pillow, png_over_max_pixels, dicom_over_max_pixels,
               dicom_declaring_huge_frames, folder_symlink_loop, file_symlink_loop, missing_path,
-              bad_license, bad_consent, unknown_key, verifier_key)
+              bad_license, bad_consent, bad_source, bad_dataset, unknown_key, verifier_key)
 }  # fmt: skip
 FILE_CASES = [name for name in CASES if name not in
-              ("bad_license", "bad_consent", "unknown_key", "verifier_key")]  # fmt: skip
+              ("bad_license", "bad_consent", "bad_source", "bad_dataset", "unknown_key",
+               "verifier_key")]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(CASES))
