@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import InputError
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
 from ledger.similarity.descriptor import (
     GRID,
     INDEX_WINDOWS,
+    INVERTED_WINDOWS,
     KEYS,
     Descriptor,
+    blur,
     content_box,
     describe,
     dihedral,
+    index_keys,
     query_keys,
     query_windows,
+    sample_windows,
     window_hashes,
 )
 from ledger.similarity.search import DEFAULT_RADIUS
@@ -132,3 +138,26 @@ def test_a_cropped_copy_is_a_candidate_of_its_original(keep: float, top: float, 
     probe = query_keys(copy)
     distance = np.bitwise_count(probe.keys[:, np.newaxis] ^ np.asarray(original.keys, np.uint64))
     assert distance.min() <= DEFAULT_RADIUS
+
+
+def _query_keys_reference(descriptor: Descriptor) -> np.ndarray:
+    """query_keys the slow way: windows sampled anew, the DCT summed as the stored keys are."""
+    g = blur(descriptor.array.astype(np.float64))
+    boxes, angles = query_windows()
+    windows = sample_windows(g, boxes, angles=angles)
+    negative = 255.0 - windows[list(INVERTED_WINDOWS)]
+    return window_hashes(np.concatenate((windows, negative))).reshape(-1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_query_keys_equal_the_exact_dct_on_phantoms(seed: int):
+    d = describe(phantom(seed))
+    assert np.array_equal(query_keys(d).keys, _query_keys_reference(d))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=GRID * GRID, max_size=GRID * GRID))
+def test_query_keys_stay_within_a_bit_or_two_of_the_exact_dct(grid: bytes):
+    d = Descriptor(grid=grid, keys=index_keys(np.frombuffer(grid, np.uint8).reshape(GRID, GRID)))
+    fast, exact = query_keys(d).keys, _query_keys_reference(d)
+    assert int(np.bitwise_count(fast ^ exact).max()) <= 2
