@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -264,7 +265,11 @@ def _refine(a: Floats, b: Floats, variant: int, start: Floats) -> tuple[float, H
 def _correlations(a: Floats, bv: Floats, hyps: Floats, *, margin: float = 1.0) -> Floats:
     """Pearson correlation of ``a`` with ``bv`` sampled at each hypothesis (valid part only)."""
     n = a.shape[0]
-    samples, inside = _sample(bv, hyps, n, margin=margin)
+    if hyps is _COARSE and margin == 0.0 and n == COARSE and bv.shape == (COARSE, COARSE):
+        plan = _coarse_plan()
+        samples, inside = _apply(bv, plan), plan.inside
+    else:
+        samples, inside = _sample(bv, hyps, n, margin=margin)
     m = inside.astype(np.float64)
     count = m.sum(axis=(1, 2))
     ok = count >= _MIN_COVER * n * n
@@ -282,6 +287,18 @@ def _correlations(a: Floats, bv: Floats, hyps: Floats, *, margin: float = 1.0) -
 _T_CACHE: dict[int, Floats] = {}
 
 
+@dataclass(frozen=True, eq=False)
+class _SamplePlan:
+    """Where the samples of some hypotheses fall in a query grid of one shape: each sample's
+    top-left neighbour (flat index), its bilinear weights, and whether it is usable."""
+
+    corner: npt.NDArray[np.intp]
+    fx: Floats
+    fy: Floats
+    inside: npt.NDArray[np.bool_]
+    width: int
+
+
 def _sample(
     bv: Floats, hyps: Floats, n: int, *, margin: float = 0.0
 ) -> tuple[Floats, npt.NDArray[np.bool_]]:
@@ -294,7 +311,12 @@ def _sample(
     in a frame of aspect ``exp(log aspect)`` (a turn of a non-square image, once both are
     squeezed to a square grid, is a turn plus a shear).
     """
-    h, w = bv.shape
+    plan = _plan(bv.shape, hyps, n, margin=margin)
+    return _apply(bv, plan), plan.inside
+
+
+def _plan(shape: tuple[int, ...], hyps: Floats, n: int, *, margin: float) -> _SamplePlan:
+    h, w = shape
     t = _T_CACHE.get(n)
     if t is None:
         t = _T_CACHE.setdefault(n, (np.arange(n, dtype=np.float64) + 0.5) / n - 0.5)
@@ -318,12 +340,23 @@ def _sample(
     px = np.clip(px, 0.0, w - 1.0)
     y0 = np.minimum(py.astype(np.intp), h - 2)
     x0 = np.minimum(px.astype(np.intp), w - 2)
-    fy, fx = py - y0, px - x0
-    flat = bv.reshape(-1)
-    i00 = y0 * w + x0
+    return _SamplePlan(y0 * w + x0, px - x0, py - y0, inside, w)
+
+
+def _apply(bv: Floats, plan: _SamplePlan) -> Floats:
+    flat, i00, fx, fy, w = bv.reshape(-1), plan.corner, plan.fx, plan.fy, plan.width
     top = flat[i00] * (1 - fx) + flat[i00 + 1] * fx
     bottom = flat[i00 + w] * (1 - fx) + flat[i00 + w + 1] * fx
-    return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64), inside
+    return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64)
+
+
+@cache
+def _coarse_plan() -> _SamplePlan:
+    """The coarse hypotheses' plan: the same for every pair, so made once."""
+    plan = _plan((COARSE, COARSE), _COARSE, COARSE, margin=0.0)
+    for array in (plan.corner, plan.fx, plan.fy, plan.inside):
+        array.setflags(write=False)
+    return plan
 
 
 # --- the decision ----------------------------------------------------------------------------
