@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger.audit.workers import forkserver_context
 from ledger.imaging.limits import DecodeLimits
@@ -29,6 +29,9 @@ from ledger.registration.workers import (
 
 TASK_FILES = 8  # files per worker task: amortises pickling without starving a core
 AHEAD_FILES = 512  # files submitted ahead: keeps workers busy while a batch is appended
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -78,55 +81,116 @@ def count_files(paths: Sequence[Path]) -> int:
     return sum(1 for _ in iter_files(paths))
 
 
+class Workers:
+    """The run's worker processes, none for ``workers <= 1``: they analyse files
+    (:func:`analysed_stream`) and verify the duplicate check's candidates (:meth:`map`).
+
+    A context manager: the pool starts on entry and is shut down on exit, queued tasks
+    cancelled. Workers ignore Ctrl-C: the parent stops between files, cleanly."""
+
+    def __init__(self, settings: WorkerSettings, *, workers: int) -> None:
+        self.settings = settings
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting: list[Future[None]] = []
+
+    def __enter__(self) -> Workers:
+        init_worker(self.settings, in_pool=False)  # this process analyses some files too
+        if self.workers > 1:
+            # The ledger's fork server settings: the first pool of a process starts the fork
+            # server, and its preload decides what every later worker starts with.
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=forkserver_context(),
+                initializer=init_worker,
+                initargs=(self.settings,),
+            )
+            self._starting = [self._pool.submit(worker_ready) for _ in range(self.workers)]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor | None:
+        return self._pool
+
+    def started(self) -> bool:
+        """Whether a worker is up (they take a second or more: fork server, imports)."""
+        return any(future.done() for future in self._starting)
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+        """``fn`` of each task, in the tasks' order, computed on the workers and here.
+
+        Every task is submitted; meanwhile this process runs the last ones that no worker
+        has taken yet (all of them while the workers are starting), so no core idles and the
+        results do not depend on who computed them."""
+        pool = self._pool
+        if pool is None or len(tasks) < 2:
+            return [fn(task) for task in tasks]
+        futures = [pool.submit(fn, task) for task in tasks]
+        here: dict[int, R] = {}
+        try:
+            for i in reversed(range(len(tasks))):
+                if not futures[i].cancel():  # a worker has it, and every task before it
+                    break
+                here[i] = fn(tasks[i])
+            return [here[i] if i in here else futures[i].result() for i in range(len(tasks))]
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def analysed_stream(
-    paths: Sequence[Path], settings: WorkerSettings, *, workers: int, ahead: int = AHEAD_FILES
+    paths: Sequence[Path],
+    settings: WorkerSettings,
+    *,
+    workers: int,
+    ahead: int = AHEAD_FILES,
+    pool: Workers | None = None,
 ) -> Iterator[Analysed]:
     """Analyses in discovery order, computed on ``workers`` processes (inline for 1).
 
     About ``ahead`` files are submitted before their results are taken, so that the
     workers have work queued while the caller is busy (signing and appending a batch).
+    ``pool``: the run's :class:`Workers` (started with the same settings and number),
+    which the caller also uses for other work; without it the stream starts its own.
     """
+    if pool is None:
+        with Workers(settings, workers=workers) as own:
+            yield from analysed_stream(paths, settings, workers=workers, ahead=ahead, pool=own)
+        return
     found = iter_files(paths)
-    if workers <= 1:
-        init_worker(settings, in_pool=False)
+    executor = pool.pool
+    if executor is None:
         for item in found:
             if item.problem is not None:
                 yield Analysed(str(item.path), None, item.problem)
             else:
                 yield from analyse_paths([str(item.path)])
         return
-    # The ledger's fork server settings: the first pool of a process starts the fork
-    # server, and its preload decides what every later worker starts with.
-    context = forkserver_context()
-    in_flight = max(4 * workers, -(-ahead // TASK_FILES))
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=init_worker, initargs=(settings,)
-    ) as pool:
-        # Workers take a second or more to start (fork server, imports). Until one has,
-        # this process analyses files itself rather than leave a core idle.
-        starting = [pool.submit(worker_ready) for _ in range(workers)]
-        init_worker(settings, in_pool=False)
-        window: deque[Future[list[Analysed]] | list[Analysed]] = deque()
-        try:
-            for task in _tasks(found):
-                if not window and not _any_done(starting):
-                    yield from _inline(task)
-                    continue
-                window.append(
-                    pool.submit(analyse_paths, task) if isinstance(task, list) else [task]
-                )
-                while len(window) > in_flight:
-                    yield from _result(window.popleft())
-            while window:
+    in_flight = max(4 * pool.workers, -(-ahead // TASK_FILES))
+    window: deque[Future[list[Analysed]] | list[Analysed]] = deque()
+    try:
+        for task in _tasks(found):
+            # Until a worker has started, this process analyses files itself rather than
+            # leave a core idle.
+            if not window and not pool.started():
+                yield from _inline(task)
+                continue
+            window.append(
+                executor.submit(analyse_paths, task) if isinstance(task, list) else [task]
+            )
+            while len(window) > in_flight:
                 yield from _result(window.popleft())
-        finally:
-            for pending in window:
-                if isinstance(pending, Future):
-                    pending.cancel()
-
-
-def _any_done(futures: list[Future[None]]) -> bool:
-    return any(future.done() for future in futures)
+        while window:
+            yield from _result(window.popleft())
+    finally:
+        for pending in window:
+            if isinstance(pending, Future):
+                pending.cancel()
 
 
 def _inline(task: list[str] | Analysed) -> Iterator[Analysed]:

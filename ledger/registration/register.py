@@ -21,6 +21,7 @@ from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
     RegisterSummary,
+    Workers,
     analysed_stream,
     default_workers,
 )
@@ -31,6 +32,7 @@ from ledger.similarity.catalog import LedgerIndex, descriptor_of
 from ledger.similarity.findings import (
     Finding,
     Submission,
+    TaskMap,
     check,
     check_appended,
     edges_and_groups,
@@ -71,8 +73,10 @@ def register(
     batch: list[Analysed] = []
     report = progress or (lambda _path, _outcome: None)
     workers = options.workers or default_workers()
-    with _interruptible() as stop:
-        for item in analysed_stream(paths, settings, workers=workers):
+    # One pool: it analyses the files and verifies the duplicate check's candidates.
+    with _interruptible() as stop, Workers(settings, workers=workers) as pool:
+        run = Run(ledger, key, origin, index, options, summary, report, pool.map)
+        for item in analysed_stream(paths, settings, workers=workers, pool=pool):
             if stop.is_set():
                 summary.interrupted = True  # committed batches stay; the rest is redone on rerun
                 break
@@ -82,12 +86,12 @@ def register(
                 continue
             batch.append(item)
             if len(batch) >= options.batch_size:
-                _flush(Run(ledger, key, origin, index, options, summary, report), batch)
+                _flush(run, batch)
                 batch = []
         if stop.is_set():
             summary.interrupted = True  # the batch being assembled is dropped, never half-kept
         else:
-            _flush(Run(ledger, key, origin, index, options, summary, report), batch)
+            _flush(run, batch)
     if summary.registered:
         ledger.checkpoint()
         index.sync()
@@ -111,6 +115,7 @@ class Run:
     options: RegisterOptions
     summary: RegisterSummary
     report: Progress
+    map_tasks: TaskMap  # the workers' map: the check's verifications run on them
 
 
 @contextmanager
@@ -159,7 +164,8 @@ def _flush(run: Run, batch: list[Analysed]) -> None:
     if run.options.defer_duplicate_check:
         findings: list[list[Finding]] = [[] for _ in fresh]  # the catch-up scan does it later
     else:
-        findings = check(run.index, [_submission(a) for a in fresh], enough=CHECK_ENOUGH)
+        submissions = [_submission(a) for a in fresh]
+        findings = check(run.index, submissions, enough=CHECK_ENOUGH, map_tasks=run.map_tasks)
         covered = run.index.size
     failures = 0
     while True:

@@ -21,6 +21,7 @@ from ledger.similarity.search import (
     DEFAULT_RADIUS,
     Match,
     NearDuplicateIndex,
+    Verification,
 )
 from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds
 from ledger.store import Store, reading
@@ -130,6 +131,12 @@ class LedgerIndex:
         enough: int | None = None,
     ) -> list[Match]:
         return self.engine.search(query, top=top, exclude=exclude or (), enough=enough)
+
+    def verification(
+        self, query: Descriptor, *, exclude: list[int] | None = None, enough: int | None = None
+    ) -> Verification:
+        """What ``search`` verifies, as a task for :func:`~ledger.similarity.search.verified`."""
+        return self.engine.verification(query, exclude=exclude or (), enough=enough)
 
     def save(self) -> None:
         """Write the cache atomically when it grew; concurrent writers each leave a valid one."""

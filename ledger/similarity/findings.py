@@ -9,7 +9,7 @@ entry and origin and why it matched; nothing about what the image shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +22,8 @@ from ledger.similarity.search import (
     Match,
     MemoryDescriptors,
     NearDuplicateIndex,
+    Verification,
+    verified,
 )
 from ledger.store import reading
 from ledger.store.duplicates import (
@@ -87,9 +89,24 @@ def near_detail(explanation: str) -> str:
 class _Registered(Protocol):
     """What findings are searched in: the ledger's index, or a small one over a few images."""
 
-    def search(
+    def verification(
         self, query: Descriptor, *, exclude: list[int], enough: int | None
-    ) -> list[Match]: ...
+    ) -> Verification: ...
+
+
+class TaskMap(Protocol):
+    """Runs ``fn`` on each task and returns the results in the tasks' order: in this
+    process (:func:`in_process`) or on worker processes (registration's pool)."""
+
+    def __call__(
+        self, fn: Callable[[Verification], list[Match]], tasks: Sequence[Verification]
+    ) -> list[list[Match]]: ...
+
+
+def in_process(
+    fn: Callable[[Verification], list[Match]], tasks: Sequence[Verification]
+) -> list[list[Match]]:
+    return [fn(task) for task in tasks]
 
 
 # Per item: the registered images with its pixels, and its verified near-duplicates among
@@ -103,12 +120,16 @@ def check(
     *,
     before: Sequence[int] | None = None,
     enough: int | None = None,
+    map_tasks: TaskMap = in_process,
 ) -> list[list[Finding]]:
     """Findings per item against the registered images and the earlier items.
 
     ``before``: per item, only registered images with a smaller index count (the scan of
     image N looks at images 0..N-1); ``None`` counts every registered image. ``enough``: stop
     verifying an item's candidates (closest first) after that many near-duplicates.
+    ``map_tasks``: runs the verifications (one task per item, for the registered images,
+    then one per item for the earlier items), in this process unless a pool's ``map`` is
+    given; the findings are the same either way.
 
     The index is synced first; ``index.size`` then says how much of the log the check
     covered. Images appended after that are :func:`check_appended`'s (registration runs it
@@ -116,11 +137,15 @@ def check(
     index.sync()
     with reading(index.store.engine) as conn:
         exact = images_with_pixels(conn, [s.pixel_sha256 for s in items])
-    matches = _matches(index, exact, items, before=before, enough=enough)
+    matches = _matches(index, exact, items, before=before, enough=enough, map_tasks=map_tasks)
     with reading(index.store.engine) as conn:
         info = images(conn, {i for _, near in matches for i, _, _ in near})
     # Earlier items of a scan are registered already, so the index finds them.
-    local = _in_run(index, items, enough=enough) if before is None else [[] for _ in items]
+    local = (
+        _in_run(index, items, enough=enough, map_tasks=map_tasks)
+        if before is None
+        else [[] for _ in items]
+    )
     return [_findings(m, info) + here for m, here in zip(matches, local, strict=True)]
 
 
@@ -171,17 +196,29 @@ def _matches(
     *,
     before: Sequence[int] | None,
     enough: int | None,
+    map_tasks: TaskMap = in_process,
 ) -> list[_Matches]:
-    out: list[_Matches] = []
+    """Candidates are found here, in order; their verifications are ``map_tasks``'s."""
+    copies_of: list[list[ImageInfo]] = []
+    tasks: dict[int, Verification] = {}  # position -> its verification, if it has candidates
     for position, item in enumerate(items):
         limit = None if before is None else before[position]
         copies = [i for i in exact.get(item.pixel_sha256, []) if limit is None or i.idx < limit]
-        near: list[tuple[int, int, str]] = []
+        copies_of.append(copies)
         if item.descriptor is not None and not item.descriptor.flat:
             skip = [i.idx for i in copies]
-            for m in registered.search(item.descriptor, exclude=skip, enough=enough):
-                if limit is None or m.image < limit:
-                    near.append((m.image, m.distance, near_detail(m.verdict.explain())))
+            task = registered.verification(item.descriptor, exclude=skip, enough=enough)
+            if task.candidates:
+                tasks[position] = task
+    found = dict(zip(tasks, map_tasks(verified, list(tasks.values())), strict=True))
+    out: list[_Matches] = []
+    for position, copies in enumerate(copies_of):
+        limit = None if before is None else before[position]
+        near = [
+            (m.image, m.distance, near_detail(m.verdict.explain()))
+            for m in found.get(position, [])
+            if limit is None or m.image < limit
+        ]
         out.append((copies, near))
     return out
 
@@ -195,27 +232,40 @@ def _findings(matches: _Matches, info: Mapping[int, ImageInfo]) -> list[Finding]
 
 
 def _in_run(
-    index: LedgerIndex, items: Sequence[Submission], *, enough: int | None
+    index: LedgerIndex,
+    items: Sequence[Submission],
+    *,
+    enough: int | None,
+    map_tasks: TaskMap = in_process,
 ) -> list[list[Finding]]:
-    """Per item, its duplicates among the earlier items (not registered yet)."""
+    """Per item, its duplicates among the earlier items (not registered yet).
+
+    Item N's candidates come from an index of items 0..N-1, built up in order; their
+    verifications do not change what the index holds, so they run afterwards, together."""
     local, local_grids = _memory_index(index)
     local_pixels: dict[str, int] = {}
-    out: list[list[Finding]] = []
+    exact_here: list[int | None] = []  # per item, the earlier item with its pixels
+    tasks: dict[int, Verification] = {}
     for position, item in enumerate(items):
         earlier = local_pixels.get(item.pixel_sha256)
-        found_here: list[Finding] = []
-        if earlier is not None:
-            found_here.append(Finding(EXACT, None, earlier, items[earlier].label, 0, EXACT_DETAIL))
+        exact_here.append(earlier)
         if item.descriptor is not None and not item.descriptor.flat:
             if earlier is None:
-                for m in local.search(item.descriptor, enough=enough):
-                    why = near_detail(m.verdict.explain())
-                    found_here.append(
-                        Finding(NEAR, None, m.image, items[m.image].label, m.distance, why)
-                    )
+                task = local.verification(item.descriptor, enough=enough)
+                if task.candidates:
+                    tasks[position] = task
             local.add(position, item.descriptor)
             local_grids.put(position, item.descriptor)
         local_pixels.setdefault(item.pixel_sha256, position)
+    found = dict(zip(tasks, map_tasks(verified, list(tasks.values())), strict=True))
+    out: list[list[Finding]] = []
+    for position, earlier in enumerate(exact_here):
+        found_here: list[Finding] = []
+        if earlier is not None:
+            found_here.append(Finding(EXACT, None, earlier, items[earlier].label, 0, EXACT_DETAIL))
+        for m in found.get(position, []):
+            why = near_detail(m.verdict.explain())
+            found_here.append(Finding(NEAR, None, m.image, items[m.image].label, m.distance, why))
         out.append(found_here)
     return out
 

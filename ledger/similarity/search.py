@@ -8,6 +8,11 @@ its own keys (every query window in every dihedral variant), ranks the images
 found by their smallest key distance, verifies at most ``max_candidates`` of
 them (:func:`ledger.similarity.verification.verify`, the dihedral variants that hit
 searched first) and returns the matches, best first, each with its verdict.
+
+The two stages can be run apart: :meth:`NearDuplicateIndex.verification` finds a query's
+candidates and reads their descriptors (it needs the index and the store), and
+:func:`verified` of that task, a pure function of picklable values, verifies them, so that
+worker processes can verify many queries at once. ``search`` is the two in one process.
 """
 
 from __future__ import annotations
@@ -144,30 +149,36 @@ class NearDuplicateIndex:
     ) -> list[Match]:
         """Verified near-duplicates of ``query``, highest correlation first.
 
-        ``enough``: stop verifying (closest candidates first) once that many matched."""
-        matches: list[Match] = []
-        for candidate in self.candidates(query, exclude=exclude)[: self.max_candidates]:
-            if enough is not None and len(matches) >= enough:
-                break
-            stored = self.descriptors.get(candidate.image)
-            if stored is None:
-                continue
-            verdict = self._verify(stored, query, candidate)
-            if verdict.matched:
-                matches.append(Match(candidate.image, candidate.distance, candidate.key, verdict))
-        matches.sort(key=lambda m: (-m.verdict.correlation, m.image))
+        ``enough``: stop verifying (closest candidates first) once that many matched.
+        The same as :func:`verified` of :meth:`verification`, except that the stored
+        descriptors are read only as far as the verification gets."""
+        if enough is not None and enough <= 0:
+            return []
+        picked = self.candidates(query, exclude=exclude)[: self.max_candidates]
+        stored = ((c, d) for c in picked if (d := self.descriptors.get(c.image)) is not None)
+        matches = _verified(query, stored, thresholds=self.thresholds, enough=enough)
         return matches[:top] if top is not None else matches
 
-    def _verify(self, stored: Descriptor, query: Descriptor, candidate: Candidate) -> Verdict:
-        """As the hits suggest: the query as it is, and its negative if only that hit or the
-        query as it is did not match."""
-        thresholds = self.thresholds
-        if candidate.variants or not candidate.inverted:
-            verdict = verify(stored, query, variants=candidate.variants, thresholds=thresholds)
-            if verdict.matched or not candidate.inverted:
-                return verdict
-        hints = candidate.inverted
-        return verify(stored, query, variants=hints, thresholds=thresholds, inverted=True)
+    def verification(
+        self, query: Descriptor, *, exclude: Iterable[int] = (), enough: int | None = None
+    ) -> Verification:
+        """What :meth:`search` verifies for ``query``, as a task for :func:`verified`.
+
+        The candidates and their stored descriptors are read here (they need the index and
+        the store); the task itself needs neither, so another process may run it."""
+        picked: list[Candidate] = []
+        if enough is None or enough > 0:
+            picked = self.candidates(query, exclude=exclude)[: self.max_candidates]
+        prefetch = getattr(self.descriptors, "prefetch", None)
+        if prefetch is not None and picked:
+            prefetch([c.image for c in picked])  # one query for all of them (the store's)
+        stored = ((c, self.descriptors.get(c.image)) for c in picked)
+        return Verification(
+            query=query,
+            candidates=tuple((c, d) for c, d in stored if d is not None),
+            thresholds=self.thresholds,
+            enough=enough,
+        )
 
     def to_bytes(self) -> bytes:
         return self.index.to_bytes()
@@ -191,3 +202,55 @@ class NearDuplicateIndex:
             max_candidates=max_candidates,
             index=index,
         )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One query's verification: its candidates, closest first, each with its stored
+    descriptor, the thresholds and the budget (``enough``: stop after that many matches).
+    Picklable and self-contained, so that a worker process can run it."""
+
+    query: Descriptor
+    candidates: tuple[tuple[Candidate, Descriptor], ...]
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    enough: int | None = None
+
+
+def verified(task: Verification) -> list[Match]:
+    """The matches among ``task``'s candidates, highest correlation first: what
+    :meth:`NearDuplicateIndex.search` returns for the same query (without ``top``)."""
+    if task.enough is not None and task.enough <= 0:
+        return []
+    return _verified(task.query, task.candidates, thresholds=task.thresholds, enough=task.enough)
+
+
+def _verified(
+    query: Descriptor,
+    stored: Iterable[tuple[Candidate, Descriptor]],
+    *,
+    thresholds: Thresholds,
+    enough: int | None,
+) -> list[Match]:
+    """Verify closest first; once ``enough`` matched, ``stored`` is read no further."""
+    matches: list[Match] = []
+    for candidate, descriptor in stored:
+        verdict = _verify(descriptor, query, candidate, thresholds)
+        if verdict.matched:
+            matches.append(Match(candidate.image, candidate.distance, candidate.key, verdict))
+            if enough is not None and len(matches) >= enough:
+                break
+    matches.sort(key=lambda m: (-m.verdict.correlation, m.image))
+    return matches
+
+
+def _verify(
+    stored: Descriptor, query: Descriptor, candidate: Candidate, thresholds: Thresholds
+) -> Verdict:
+    """As the hits suggest: the query as it is, and its negative if only that hit or the
+    query as it is did not match."""
+    if candidate.variants or not candidate.inverted:
+        verdict = verify(stored, query, variants=candidate.variants, thresholds=thresholds)
+        if verdict.matched or not candidate.inverted:
+            return verdict
+    hints = candidate.inverted
+    return verify(stored, query, variants=hints, thresholds=thresholds, inverted=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from ledger.errors import InputError
 from ledger.similarity import MemoryDescriptors, NearDuplicateIndex, describe
+from ledger.similarity.search import verified
 
 from .phantoms import phantom
 
@@ -69,3 +72,39 @@ def test_the_negative_of_a_neighbouring_slice_is_not_a_match(engine: NearDuplica
 def test_an_upright_copy_is_not_called_inverted(engine: NearDuplicateIndex):
     alignment = engine.search(describe(phantom(112)))[0].verdict.alignment
     assert alignment is not None and not alignment.inverted
+
+
+@pytest.mark.parametrize("enough", [None, 0, 1, 2])
+def test_the_verification_step_alone_returns_what_search_returns(
+    engine: NearDuplicateIndex, enough: int | None
+):
+    # search = candidates (index and stored descriptors) + the pure step, which a worker
+    # process may run: the same matches, order and verdicts, after a pickle round trip too.
+    engine.descriptors.put(20, describe(phantom(105)))  # type: ignore[attr-defined]
+    engine.add(20, describe(phantom(105)))  # a second match for the copies of 105
+    queries = [
+        describe(np.ascontiguousarray(phantom(105)[::-1, :])),
+        describe(255.0 - phantom(109)),
+        describe(phantom(103, moved=1)),
+        describe(np.rot90(phantom(111))),
+    ]
+    for query in queries:
+        for exclude in ([], [5]):
+            task = engine.verification(query, exclude=exclude, enough=enough)
+            expected = engine.search(query, exclude=exclude, enough=enough)
+            assert verified(task) == expected
+            assert verified(pickle.loads(pickle.dumps(task))) == expected  # noqa: S301 (own data)
+            if enough != 0:
+                assert task.candidates, "every query here has candidates"
+
+
+def test_a_candidate_without_a_stored_descriptor_is_left_out_of_the_task():
+    source = MemoryDescriptors()
+    engine = NearDuplicateIndex(descriptors=source)
+    original = describe(phantom(104))
+    engine.add(1, original)  # indexed, but its descriptor is not stored
+    engine.add(2, original)
+    source.put(2, original)
+    task = engine.verification(original)
+    assert [c.image for c, _ in task.candidates] == [2]
+    assert [m.image for m in verified(task)] == [m.image for m in engine.search(original)] == [2]
