@@ -1,7 +1,8 @@
 """Ledgers ready to register images, and readers of what registration wrote.
 
-* ``make_ledger``: a SQLite ledger with a submitter key (``SUBMITTER``) and a
-  verifier key (``VERIFIER``), which cannot sign image.registered.
+* ``make_ledger``: a ledger (SQLite, or the ``database_url`` given) with a submitter
+  key (``SUBMITTER``) and a verifier key (``VERIFIER``), which cannot sign
+  image.registered.
 * ``register_args(...)``: the arguments of ``medledger register`` with a valid origin.
 * ``image_entries(cli, ledger)``: the ``image.registered`` entries, read through
   ``medledger log entries --json``.
@@ -33,8 +34,12 @@ ORIGIN = ("--license", "CC-BY-4.0", "--consent", "consented")
 RunCli = Callable[..., Any]  # the run_cli / cli fixtures of tests/conftest.py
 
 
-def make_ledger(directory: Path, *, require_deidentified: bool = False) -> Path:
-    ledger = Ledger.init(directory, require_deidentified=require_deidentified)
+def make_ledger(
+    directory: Path, *, require_deidentified: bool = False, database_url: str | None = None
+) -> Path:
+    ledger = Ledger.init(
+        directory, database_url=database_url, require_deidentified=require_deidentified
+    )
     try:
         ledger.add_key(SUBMITTER, "submitter")
         ledger.add_key(VERIFIER, "verifier")
