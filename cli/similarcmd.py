@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, err, out
 from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
+from ledger.registration.pipeline import default_workers
 from ledger.similarity.scan import scan
 from ledger.similarity.similar import similar
 
@@ -86,14 +87,24 @@ def thresholds_command(
         out.print(f"rescanned {rescanned} images with the new decision", markup=False)
 
 
-def scan_command(ledger: LedgerOpt = DEFAULT_DIR, as_json: JsonOpt = False) -> None:
+def scan_command(
+    workers: Annotated[
+        int, typer.Option(min=0, help="Verifying processes (0: all cores; 1: this one).")
+    ] = 0,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
     """Check every image registered without a duplicate check, in log order; resumable."""
     opened = open_ledger(ledger)
     index = opened.duplicate_index()
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("scan", total=None)
-        checked = scan(index, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        checked = scan(
+            index,
+            workers=workers or default_workers(),
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
     index.save()
     if as_json:
         emit_json({"checked": checked})

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from ledger.audit.workers import forkserver_context
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.walk import Found, iter_files
 from ledger.registration.workers import (
@@ -24,14 +23,11 @@ from ledger.registration.workers import (
     WorkerSettings,
     analyse_paths,
     init_worker,
-    worker_ready,
 )
+from ledger.workerpool import WorkerPool
 
 TASK_FILES = 8  # files per worker task: amortises pickling without starving a core
 AHEAD_FILES = 512  # files submitted ahead: keeps workers busy while a batch is appended
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -81,66 +77,20 @@ def count_files(paths: Sequence[Path]) -> int:
     return sum(1 for _ in iter_files(paths))
 
 
-class Workers:
+class Workers(WorkerPool):
     """The run's worker processes, none for ``workers <= 1``: they analyse files
     (:func:`analysed_stream`) and verify the duplicate check's candidates (:meth:`map`).
 
-    A context manager: the pool starts on entry and is shut down on exit, queued tasks
-    cancelled. Workers ignore Ctrl-C: the parent stops between files, cleanly."""
+    A :class:`~ledger.workerpool.WorkerPool` whose workers, and this process, are set up
+    with the run's ``settings`` (the secret and decode limits that analysis needs)."""
 
     def __init__(self, settings: WorkerSettings, *, workers: int) -> None:
+        super().__init__(workers=workers, initializer=init_worker, initargs=(settings,))
         self.settings = settings
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._starting: list[Future[None]] = []
 
-    def __enter__(self) -> Workers:
+    def __enter__(self) -> Self:
         init_worker(self.settings, in_pool=False)  # this process analyses some files too
-        if self.workers > 1:
-            # The ledger's fork server settings: the first pool of a process starts the fork
-            # server, and its preload decides what every later worker starts with.
-            self._pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=forkserver_context(),
-                initializer=init_worker,
-                initargs=(self.settings,),
-            )
-            self._starting = [self._pool.submit(worker_ready) for _ in range(self.workers)]
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    @property
-    def pool(self) -> ProcessPoolExecutor | None:
-        return self._pool
-
-    def started(self) -> bool:
-        """Whether a worker is up (they take a second or more: fork server, imports)."""
-        return any(future.done() for future in self._starting)
-
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
-        """``fn`` of each task, in the tasks' order, computed on the workers and here.
-
-        Every task is submitted; meanwhile this process runs the last ones that no worker
-        has taken yet (all of them while the workers are starting), so no core idles and the
-        results do not depend on who computed them."""
-        pool = self._pool
-        if pool is None or len(tasks) < 2:
-            return [fn(task) for task in tasks]
-        futures = [pool.submit(fn, task) for task in tasks]
-        here: dict[int, R] = {}
-        try:
-            for i in reversed(range(len(tasks))):
-                if not futures[i].cancel():  # a worker has it, and every task before it
-                    break
-                here[i] = fn(tasks[i])
-            return [here[i] if i in here else futures[i].result() for i in range(len(tasks))]
-        finally:
-            for future in futures:
-                future.cancel()
+        return super().__enter__()
 
 
 def analysed_stream(

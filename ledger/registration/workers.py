@@ -48,10 +48,6 @@ def init_worker(settings: WorkerSettings, *, in_pool: bool = True) -> None:
     _SETTINGS[:] = [settings]
 
 
-def worker_ready() -> None:
-    """A worker's first task: done once the worker has started."""
-
-
 def analyse_paths(paths: list[str]) -> list[Analysed]:
     settings = _SETTINGS[0]
     return [_analyse_one(path, settings) for path in paths]

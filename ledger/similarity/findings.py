@@ -96,7 +96,8 @@ class _Registered(Protocol):
 
 class TaskMap(Protocol):
     """Runs ``fn`` on each task and returns the results in the tasks' order: in this
-    process (:func:`in_process`) or on worker processes (registration's pool)."""
+    process (:func:`in_process`) or on worker processes (``WorkerPool.map``: registration
+    and the catch-up scan)."""
 
     def __call__(
         self, fn: Callable[[Verification], list[Match]], tasks: Sequence[Verification]

@@ -4,6 +4,12 @@ Registration checks its own batches in their append transaction; images that rea
 the log another way (``Ledger.submit``, a restored database) are checked here before
 any dataset-level query, in index order, so each image is compared with the images
 registered before it exactly as registration would have.
+
+Each batch is one transaction: Ctrl-C (or a crash) loses at most the batch being
+checked, and a rerun continues with the images still unscanned. A batch's candidates are
+found in this process (the index and the stored grids are here); their verifications,
+pure tasks, are spread over a pool of worker processes and this one, results taken in
+order, so the findings are those of a scan in one process.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
-from ledger.similarity.findings import Submission, check, edges_and_groups
+from ledger.similarity.findings import Submission, TaskMap, check, edges_and_groups
 from ledger.store import locked_write, reading
 from ledger.store.duplicates import (
     count_unscanned,
@@ -20,6 +26,7 @@ from ledger.store.duplicates import (
     put_scans,
     unscanned,
 )
+from ledger.workerpool import WorkerPool
 
 SCAN_BATCH = 256
 ScanProgress = Callable[[int, int], None]  # (done, total)
@@ -30,9 +37,20 @@ def pending(index: LedgerIndex) -> int:
         return count_unscanned(conn)
 
 
-def scan(index: LedgerIndex, *, progress: ScanProgress | None = None) -> int:
-    """Check every unscanned image; returns how many were checked. Safe to interrupt."""
+def scan(index: LedgerIndex, *, workers: int = 1, progress: ScanProgress | None = None) -> int:
+    """Check every unscanned image; returns how many were checked. Safe to interrupt.
+
+    ``workers``: processes that verify the candidates beside this one (``<= 1``: this
+    process alone); the findings are the same for any number."""
     total = pending(index)
+    # Nothing to check: no pool to start (dataset-level commands run this every time).
+    with WorkerPool(workers=workers if total else 1) as pool:
+        return _scan(index, total, map_tasks=pool.map, progress=progress)
+
+
+def _scan(
+    index: LedgerIndex, total: int, *, map_tasks: TaskMap, progress: ScanProgress | None
+) -> int:
     done = 0
     while True:
         with reading(index.store.engine) as conn:
@@ -46,7 +64,7 @@ def scan(index: LedgerIndex, *, progress: ScanProgress | None = None) -> int:
             keys, grid = parts.get(idx, (b"", None))
             descriptor = None if grid is None else descriptor_of(keys, grid)
             items.append(Submission(str(idx), info[idx].pixel_sha256, descriptor))
-        findings = check(index, items, before=batch)
+        findings = check(index, items, before=batch, map_tasks=map_tasks)
         scans, edges = edges_and_groups(index, batch, findings)
         with locked_write(index.store.engine) as conn:
             # Another scan may have done some of these meanwhile: keep its rows.
