@@ -40,7 +40,7 @@ def overlap(
         first = _resolve(opened, a, workers, bar)
         second = _resolve(opened, b, workers, bar)
         if first.registered or second.registered:
-            setcmds.check_registered(opened, bar)
+            setcmds.check_registered(opened, bar, workers)
         from ledger.similarity import composition as service
 
         result = service.overlap(opened, first, second)
@@ -80,7 +80,7 @@ def composition(
         found = _resolve(opened, target, workers, bar)
         if not found.members:
             raise InputError("no images to analyse", subject=found.name)
-        index = setcmds.check_registered(opened, bar)
+        index = setcmds.check_registered(opened, bar, workers)
         if found.registered:
             result = service.composition(opened, found, index=index)
         else:

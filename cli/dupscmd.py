@@ -34,7 +34,10 @@ from ledger.similarity.sets import ImageSet, resolve
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
 ]
-WorkersOpt = Annotated[int, typer.Option(min=0, help="Decoding processes (0: all cores).")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(min=0, help="Processes for decoding and for the catch-up check (0: all cores)."),
+]
 
 
 def dups(
@@ -61,7 +64,7 @@ def dups(
             image_set = _resolve(opened, paths or [], workers, bar)
         require_images(image_set)
         if image_set.registered:
-            setcmds.check_registered(opened, bar)
+            setcmds.check_registered(opened, bar, workers)
         bar.add_task("comparing", total=None)
         groups = duplicate_groups(opened, image_set)
         page = None
@@ -121,7 +124,7 @@ def leakage(
         require_images(train_set)
         require_images(test_set)
         if train_set.registered and test_set.registered:
-            setcmds.check_registered(opened, bar)
+            setcmds.check_registered(opened, bar, workers)
         bar.add_task("comparing", total=None)
         pairs = leaks(opened, train_set, test_set)
         page = None

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.output import err
 from ledger.errors import InputError
+from ledger.registration.pipeline import default_workers
 from ledger.service import Ledger
 from ledger.similarity.sets import ImageSet, prepare
 
@@ -33,13 +34,14 @@ def progress() -> Iterator[Progress]:
         yield bar
 
 
-def check_registered(ledger: Ledger, bar: Progress) -> LedgerIndex:
+def check_registered(ledger: Ledger, bar: Progress, workers: int) -> LedgerIndex:
+    """The catch-up scan every dataset-level command runs first (``workers``: 0 for all cores)."""
     task = bar.add_task("checking registered images", total=None)
 
     def step(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
 
-    index = prepare(ledger, progress=step)
+    index = prepare(ledger, workers=workers or default_workers(), progress=step)
     bar.remove_task(task)
     return index
 

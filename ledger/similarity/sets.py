@@ -140,11 +140,14 @@ def folder_set(
     return ImageSet(name, "folder", members, refused)
 
 
-def prepare(ledger: Ledger, *, progress: ScanProgress | None = None) -> LedgerIndex:
-    """The ledger's index, with every registered image checked against earlier ones."""
+def prepare(
+    ledger: Ledger, *, workers: int = 1, progress: ScanProgress | None = None
+) -> LedgerIndex:
+    """The ledger's index, with every registered image checked against earlier ones
+    (``workers`` processes verify what is still unchecked, as in ``scan``)."""
     index = ledger.duplicate_index()
     index.sync()
-    scan(index, progress=progress)
+    scan(index, workers=workers, progress=progress)
     index.save()
     return index
 

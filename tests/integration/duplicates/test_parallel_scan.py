@@ -62,7 +62,8 @@ def deferred(cli: RunCli, tmp_path: Path) -> Callable[[str], Path]:
             ([_pydicom(n) for n in ORIGINALS], "archive-a"),
             ([copies, *(_pydicom(n) for n in ENCODINGS)], "archive-b"),
         ):
-            args = register_args(*paths, source=source, extra=("--defer-duplicate-check",))
+            extra = ("--defer-duplicate-check", "--dataset", f"{source}@1")
+            args = register_args(*paths, source=source, extra=extra)
             result = cli(*args, ledger=ledger)
             assert result.rc == 0, result.stderr
         assert _findings(ledger) == ([], [])
@@ -130,3 +131,22 @@ def test_an_interrupted_scan_on_workers_resumes_to_the_same_findings(
         opened.store.engine.dispose()
     assert pooled  # both runs verified on the pool
     assert _findings(ledger) == expected
+
+
+def test_dataset_commands_run_the_catch_up_scan_on_their_workers(
+    cli: RunCli, deferred: Callable[[str], Path], pooled: list[int]
+) -> None:
+    def dups(ledger: Path, workers: int) -> Any:
+        args = ("dups", "--dataset", "archive-b@1", "--workers", str(workers), "--json")
+        result = cli(*args, ledger=ledger)
+        assert result.rc == 0, result.stderr
+        return result.json()
+
+    alone_ledger, spread_ledger = deferred("one"), deferred("two")
+    alone = dups(alone_ledger, workers=1)
+    assert not pooled
+    spread = dups(spread_ledger, workers=2)
+    assert pooled  # the scan before the query verified on the pool
+
+    assert spread == alone and alone["groups"]
+    assert _findings(spread_ledger) == _findings(alone_ledger) != ([], [])
