@@ -10,14 +10,8 @@ pydicom's test files and copies made with Pillow (see test_registration_checks).
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from ledger.registration.pipeline import Workers
 
 from ..registration.support import RunCli, make_ledger, register_args
 from .test_registration_checks import ORIGINALS, make_copies
@@ -31,25 +25,6 @@ def _pydicom(name: str) -> Path:
     found = get_testdata_file(name)
     assert found is not None, name
     return Path(str(found))
-
-
-@pytest.fixture
-def pooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the task lists the workers' ``map`` got; it waits for a worker first,
-    so that the pool, not only this process, verifies (a fast run could end before)."""
-    sizes: list[int] = []
-    original = Workers.map
-
-    def map_once_up(self: Workers, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
-        if self.pool is not None:
-            deadline = time.monotonic() + 60
-            while not self.started() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            sizes.append(len(tasks))
-        return original(self, fn, tasks)
-
-    monkeypatch.setattr(Workers, "map", map_once_up)
-    return sizes
 
 
 def _run(cli: RunCli, ledger: Path, copies: Path, workers: int) -> dict[str, Any]:

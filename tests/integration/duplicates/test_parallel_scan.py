@@ -11,7 +11,6 @@ scan on workers keeps the first and a rerun ends where an uninterrupted scan doe
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,25 +27,6 @@ from .test_parallel_check import ENCODINGS, _pydicom
 from .test_registration_checks import ORIGINALS, make_copies
 
 Findings = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
-
-
-@pytest.fixture
-def pooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the task lists a started pool's ``map`` got; it waits for a worker
-    first, so that the pool, not only this process, verifies (a fast scan could end before)."""
-    sizes: list[int] = []
-    original = WorkerPool.map
-
-    def map_once_up(self: WorkerPool, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
-        if self.pool is not None:
-            deadline = time.monotonic() + 60
-            while not self.started() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            sizes.append(len(tasks))
-        return original(self, fn, tasks)
-
-    monkeypatch.setattr(WorkerPool, "map", map_once_up)
-    return sizes
 
 
 @pytest.fixture
