@@ -20,7 +20,11 @@ Corpus (built on the fly, nothing downloaded):
 * Hard negatives that must not match: the frames of multi-frame files (``VOLUMES``: MR
   slices, ultrasound and echocardiography cines; every 3rd/12th frame of the cines), each
   frame indexed and queried as a JPEG (q75) copy; four 60% corner regions of large
-  images (``REGION_SOURCES``), each indexed and queried as a JPEG copy; a stereo pair.
+  images (``REGION_SOURCES``), each indexed and queried as a JPEG copy; a stereo pair;
+  and low-contrast slices (``FULL_RANGE_VOLUMES``: the MR volume's slices exported with
+  their whole 12-bit range mapped to 8 bits, as a careless export does, so the anatomy
+  spans a few grey levels), each indexed and queried as a JPEG copy; each is a duplicate
+  of the same slice's canonical rendering and a hard negative of every other slice.
   A region and the whole image it was cut from are counted neither way.
 * Random pairs: every other (query, indexed image) pair.
 
@@ -114,6 +118,9 @@ VOLUMES = (
     ("pydicom-data/color3d_jpeg_baseline.dcm", 12),  # 120-frame echocardiography cine
     ("pydicom-data/eCT_Supplemental.dcm", 1),  # 2 frames of an enhanced CT
 )
+# Volumes whose slices are also exported with their whole stored range mapped to 0..255
+# (grid standard deviation about 5 grey levels): low-contrast neighbours that must not match.
+FULL_RANGE_VOLUMES = ("pydicom-data/emri_small.dcm",)
 # Large images cut into four 60% corner regions that must not match each other.
 REGION_SOURCES = (
     "pydicom-data/RG1_J2KR.dcm",
@@ -388,6 +395,14 @@ def _sample(decoded: Decoded, key: str, family: str, kind: str) -> Sample:
     return Sample(key, family, kind, thumb, baseline)
 
 
+def _full_range(decoded: Decoded, frame: int) -> np.ndarray:
+    """One grey frame's stored values, their whole range (bits stored) mapped to 0..255."""
+    values = decoded.pixels[frame, ..., 0].astype(np.float64)
+    low = -(2 ** (decoded.bits_stored - 1)) if decoded.signed else 0
+    scaled = (values - low) * 255.0 / (2**decoded.bits_stored - 1)
+    return np.asarray(np.clip(np.rint(scaled), 0, 255), dtype=np.uint8)
+
+
 def _export(image: np.ndarray, fmt: str, folder: Path, key: str) -> Path:
     path = folder / (key.replace("/", "_") + (".jpg" if fmt.startswith("jpeg") else ".png"))
     buffer = io.BytesIO()
@@ -449,6 +464,20 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
                     image = render(decoded, frame=i)
                 index.append(_exported(image, "png", folder, family, family, "frame"))
                 queries.append(_exported(image, "jpeg75", folder, family + "~q", family, "frame"))
+            hard |= {frozenset((a, b)) for a in families for b in families if a != b}
+        for volume in FULL_RANGE_VOLUMES:
+            path = _path(volume, roots)
+            assert path is not None
+            decoded = _decode(path)
+            # the same slices as the volume's frames above (one family each: a slice and
+            # its full-range export are duplicates under a grey-level map)
+            families = [f"{volume}#{i}" for i in range(decoded.frames)]
+            for i, family in enumerate(families):
+                image, key = _full_range(decoded, i), f"{family}/full-range"
+                index.append(_exported(image, "png", folder, key, family, "frame"))
+                queries.append(
+                    _exported(image, "jpeg75", folder, key + "~q", family, "low-contrast frame")
+                )
             hard |= {frozenset((a, b)) for a in families for b in families if a != b}
         for name in REGION_SOURCES if not quick else REGION_SOURCES[:2]:
             path = _path(name, roots)
