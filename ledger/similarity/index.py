@@ -215,19 +215,21 @@ class HammingIndex:
             masks = self._flip_masks(bits, r)
             chunk = self._chunk(query, bits, shift).astype(np.uint64)
             buckets = np.asarray(chunk[:, np.newaxis] ^ masks[np.newaxis, :], dtype=np.intp)
+            buckets = buckets.reshape(-1)  # query-major: all of query 0's buckets first
             offsets = self._offsets[table]
-            start = offsets[buckets].astype(np.intp).reshape(-1)
-            stop = offsets[buckets + 1].astype(np.intp).reshape(-1)
-            counts = stop - start
+            start = offsets[buckets].astype(np.intp)
+            counts = offsets[buckets + 1].astype(np.intp) - start
             total = int(counts.sum())
             if not total:
                 continue
-            owner = np.repeat(np.arange(len(start), dtype=np.intp), counts)
-            begin = np.cumsum(counts) - counts
-            within = np.arange(total, dtype=np.intp) - begin[owner]
-            positions = self._perm[table][start[owner] + within].astype(np.intp)
-            q_parts.append(owner // len(masks))
-            k_parts.append(positions)
+            # The n-th key found lies at start[b] + (n - first[b]) of its bucket b: one
+            # repeat of the per-bucket difference plus a running count, no per-key gather.
+            first = np.cumsum(counts) - counts
+            where = np.repeat(start - first, counts)
+            where += np.arange(total, dtype=np.intp)
+            per_query = counts.reshape(len(query), len(masks)).sum(axis=1)
+            q_parts.append(np.repeat(np.arange(len(query), dtype=np.intp), per_query))
+            k_parts.append(self._perm[table][where].astype(np.intp))
         if not q_parts:
             empty = np.zeros(0, np.intp)
             return empty, empty
