@@ -47,6 +47,7 @@ import argparse
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -70,6 +71,9 @@ from ledger.similarity import (
 )
 from ledger.similarity.descriptor import KEYS
 from ledger.similarity.search import DEFAULT_RADIUS, KEY_KIND
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest sees it
+from integration.duplicates.exports import full_range
 
 LIMITS = DecodeLimits()
 
@@ -395,14 +399,6 @@ def _sample(decoded: Decoded, key: str, family: str, kind: str) -> Sample:
     return Sample(key, family, kind, thumb, baseline)
 
 
-def _full_range(decoded: Decoded, frame: int) -> np.ndarray:
-    """One grey frame's stored values, their whole range (bits stored) mapped to 0..255."""
-    values = decoded.pixels[frame, ..., 0].astype(np.float64)
-    low = -(2 ** (decoded.bits_stored - 1)) if decoded.signed else 0
-    scaled = (values - low) * 255.0 / (2**decoded.bits_stored - 1)
-    return np.asarray(np.clip(np.rint(scaled), 0, 255), dtype=np.uint8)
-
-
 def _export(image: np.ndarray, fmt: str, folder: Path, key: str) -> Path:
     path = folder / (key.replace("/", "_") + (".jpg" if fmt.startswith("jpeg") else ".png"))
     buffer = io.BytesIO()
@@ -473,7 +469,9 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
             # its full-range export are duplicates under a grey-level map)
             families = [f"{volume}#{i}" for i in range(decoded.frames)]
             for i, family in enumerate(families):
-                image, key = _full_range(decoded, i), f"{family}/full-range"
+                values = decoded.pixels[i, ..., 0]
+                image = full_range(values, decoded.bits_stored, signed=decoded.signed)
+                key = f"{family}/full-range"
                 index.append(_exported(image, "png", folder, key, family, "frame"))
                 queries.append(
                     _exported(image, "jpeg75", folder, key + "~q", family, "low-contrast frame")

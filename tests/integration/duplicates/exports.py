@@ -21,3 +21,11 @@ def eight_bit(path: Path) -> np.ndarray:
         pixels = pixels.mean(axis=-1)
     span = float(pixels.max() - pixels.min()) or 1.0
     return np.asarray((pixels - pixels.min()) / span * 255, dtype=np.uint8)
+
+
+def full_range(values: np.ndarray, bits_stored: int, *, signed: bool) -> np.ndarray:
+    """Stored values with their whole range (``bits_stored``) mapped to 0..255 as 8-bit grey:
+    the careless export of a 12-bit MR or CT slice, whose anatomy then spans a few grey levels."""
+    low = -(2 ** (bits_stored - 1)) if signed else 0
+    scaled = (values.astype(np.float64) - low) * 255.0 / (2**bits_stored - 1)
+    return np.asarray(np.clip(np.rint(scaled), 0, 255), dtype=np.uint8)

@@ -17,6 +17,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from ..registration.support import RunCli, make_ledger, register_args
+from .exports import full_range
 
 W1 = ("--workers", "1")
 
@@ -25,9 +26,8 @@ def _slices() -> list[np.ndarray]:
     found = get_testdata_file("emri_small.dcm")
     assert found is not None
     dataset = pydicom.dcmread(str(found))
-    full = float(2 ** int(dataset.BitsStored) - 1)
-    pixels = dataset.pixel_array.astype(np.float64)
-    return [np.asarray(np.rint(frame * 255.0 / full), dtype=np.uint8) for frame in pixels]
+    bits, signed = int(dataset.BitsStored), int(dataset.PixelRepresentation) == 1
+    return [full_range(frame, bits, signed=signed) for frame in dataset.pixel_array]
 
 
 @pytest.fixture(scope="module")
