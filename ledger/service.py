@@ -124,6 +124,8 @@ class Ledger:
         if ldir.config_file.exists():
             raise InputError(f"{directory} already holds a ledger")
         fresh = not directory.exists()
+        from ledger.similarity.verification import DECISION_SETTING, DECISION_VERSION
+
         try:
             ldir.create(database_url=url)
             write_private_key(ldir.log_key, log_key, passphrase=passphrase)
@@ -135,6 +137,8 @@ class Ledger:
                 store.set_meta(
                     conn, "require_deidentified", "yes" if require_deidentified else "no"
                 )
+                # a new ledger's findings are all made by this version of the decision
+                store.set_meta(conn, DECISION_SETTING, str(DECISION_VERSION))
             ledger = cls(ldir, store, passphrase=passphrase)
             genesis = ledger.sign(
                 "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key

@@ -5,6 +5,11 @@ the log another way (``Ledger.submit``, a restored database) are checked here be
 any dataset-level query, in index order, so each image is compared with the images
 registered before it exactly as registration would have.
 
+Findings made by another version of the decision
+(:data:`ledger.similarity.verification.DECISION_VERSION`, recorded in the ``meta`` table
+under ``dup_decision``; a ledger without it predates the record, version 1) are forgotten
+first, so every image is checked again with the decision this code makes.
+
 Each batch is one transaction: Ctrl-C (or a crash) loses at most the batch being
 checked, and a rerun continues with the images still unscanned. A batch's candidates are
 found in this process (the index and the stored grids are here); their verifications,
@@ -18,8 +23,10 @@ from collections.abc import Callable
 
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
 from ledger.similarity.findings import Submission, TaskMap, check, edges_and_groups
+from ledger.similarity.verification import DECISION_SETTING, DECISION_VERSION
 from ledger.store import locked_write, reading
 from ledger.store.duplicates import (
+    clear_scans,
     count_unscanned,
     descriptor_parts,
     images,
@@ -32,6 +39,20 @@ SCAN_BATCH = 256
 ScanProgress = Callable[[int, int], None]  # (done, total)
 
 
+def record_decision(index: LedgerIndex) -> bool:
+    """Forget findings another version of the decision made; True if it did."""
+    current = str(DECISION_VERSION)
+    with reading(index.store.engine) as conn:
+        if index.store.get_meta(conn, DECISION_SETTING) == current:
+            return False
+    with locked_write(index.store.engine) as conn:
+        if index.store.get_meta(conn, DECISION_SETTING) == current:
+            return False  # another process did it meanwhile
+        clear_scans(conn)
+        index.store.set_meta(conn, DECISION_SETTING, current)
+    return True
+
+
 def pending(index: LedgerIndex) -> int:
     with reading(index.store.engine) as conn:
         return count_unscanned(conn)
@@ -42,6 +63,7 @@ def scan(index: LedgerIndex, *, workers: int = 1, progress: ScanProgress | None 
 
     ``workers``: processes that verify the candidates beside this one (``<= 1``: this
     process alone); the findings are the same for any number."""
+    record_decision(index)
     total = pending(index)
     # Nothing to check: no pool to start (dataset-level commands run this every time).
     with WorkerPool(workers=workers if total else 1) as pool:

@@ -20,8 +20,11 @@ relation that best maps one grid onto the other, then score the aligned pixels.
   correlation of the grey levels and that of their ranks; ``worst_block`` =
   the largest mean squared residual of the 4 x 4 blocks of 8 x 8 pixels,
   relative to the grid's variance, after the best *monotone* grey-level map
-  of the query onto the stored grid (isotonic regression: gamma, windowing,
-  another LUT and equalisation cost nothing). A re-encoded, re-windowed or
+  of the query onto the stored grid or of the stored grid onto the query,
+  whichever fits better (isotonic regression: gamma, windowing, another LUT
+  and equalisation cost nothing; a copy is a monotone function of its
+  original, but not the reverse where levels were merged, and which of the
+  two is the copy is not known). A re-encoded, re-windowed or
   slightly misaligned copy leaves a small residual everywhere; another slice
   of the same scan or another frame of a cine differs where the anatomy
   moved, which shows as one bad block even when the global correlation is
@@ -62,6 +65,14 @@ MARGIN = 2.0  # grid pixels at the edges (resampled against the fill) left out o
 _MIN_COVER = 0.3  # an alignment must cover this much of the stored grid
 _HOPELESS = 0.5  # coarse correlation below which a pair is rejected without refinement
 _REFINED = 2  # coarse hypotheses refined
+
+
+# The version of the decision procedure. Findings recorded in a ledger name the one that
+# made them (ledger.similarity.scan.DECISION_SETTING); bump it whenever a change here can
+# change a verdict, and the catch-up scan checks every image again. 2: the grey-level map
+# is fitted both ways round (1: the query's levels onto the stored grid's only).
+DECISION_VERSION = 2
+DECISION_SETTING = "dup_decision"  # the meta key recording it
 
 
 @dataclass(frozen=True)
@@ -385,9 +396,7 @@ def _decide(
     pearson = _pearson(av, sv)
     spearman = _pearson(_ranks(av), _ranks(np.round(sv, 6)))
     correlation = max(pearson, spearman)
-    fitted = np.zeros_like(a)
-    fitted[m] = _monotone_fit(av, sv)
-    worst = _worst_block(a, fitted, m)
+    worst = _two_way_worst_block(a, s, m)
     overlap = _overlap(sy, sx, cy, cx)
     alignment = Alignment(variant, (cy, cx), (sy, sx), deg, math.exp(aspect), inverted)
     scores = {"pearson": pearson, "spearman": spearman}
@@ -426,6 +435,22 @@ def _monotone_fit(a: Floats, s: Floats) -> Floats:
     fitted = np.empty_like(a)
     fitted[order] = np.repeat(np.asarray(values), np.asarray(weights))
     return fitted
+
+
+def _two_way_worst_block(a: Floats, s: Floats, m: npt.NDArray[np.bool_]) -> float:
+    """The worst block of the better of the two grey-level maps: the query's levels mapped
+    onto the stored grid's, or the stored grid's onto the query's.
+
+    Which image is the copy is not known, and a copy is a monotone function of its
+    original but not the reverse once levels were merged (clipped by a window,
+    equalised, reduced in bit depth, gamma near black): there the map only fits one way.
+    A moved structure leaves its residual in both."""
+    av, sv = a[m], s[m]
+    forward = np.zeros_like(a)
+    forward[m] = _monotone_fit(av, sv)
+    backward = np.zeros_like(s)
+    backward[m] = _monotone_fit(sv, av)
+    return min(_worst_block(a, forward, m), _worst_block(np.where(m, s, 0.0), backward, m))
 
 
 def _worst_block(a: Floats, fitted: Floats, m: npt.NDArray[np.bool_]) -> float:

@@ -319,3 +319,34 @@ def test_a_deferred_check_is_done_by_scan_with_the_same_result(
         extra=("--defer-duplicate-check", "--reject-duplicates"),
     )
     assert both.rc == 2
+
+
+def test_findings_of_an_older_decision_are_checked_again(
+    cli: RunCli, ledger: Path, tmp_path: Path
+) -> None:
+    copies = make_copies(tmp_path / "copies")
+    deferred = ("--defer-duplicate-check",)
+    _register(cli, ledger, *(_pydicom(n) for n in ORIGINALS), source="a", extra=deferred)
+    made = [p for paths in copies.values() for p in paths]
+    _register(cli, ledger, *made, source="b", extra=deferred)
+
+    def findings() -> tuple[list[Any], list[Any]]:
+        with sqlite3.connect(ledger / "ledger.db") as db:
+            edges = db.execute("select * from dup_edges order by idx, match_idx").fetchall()
+            scans = db.execute("select * from dup_scans order by idx").fetchall()
+        return edges, scans
+
+    images = len(ORIGINALS) * 5
+    assert cli("scan", "--json", ledger=ledger).json() == {"checked": images}
+    scanned = findings()
+    assert scanned[0] and cli("scan", "--json", ledger=ledger).json() == {"checked": 0}
+    # A ledger from before the decision was recorded (version 1), with a finding its
+    # decision missed: the scan forgets every finding and checks every image again.
+    with sqlite3.connect(ledger / "ledger.db") as db:
+        recorded = db.execute("select value from meta where key = 'dup_decision'").fetchall()
+        assert recorded == [("2",)]
+        db.execute("delete from meta where key = 'dup_decision'")
+        db.execute("delete from dup_edges where idx = (select max(idx) from dup_edges)")
+    assert cli("scan", "--json", ledger=ledger).json() == {"checked": images}
+    assert findings() == scanned
+    assert cli("scan", "--json", ledger=ledger).json() == {"checked": 0}
