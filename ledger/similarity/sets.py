@@ -7,7 +7,9 @@ registration pipeline (same decoding, limits and refusals) but nothing is regist
 Links between two registered sets come from the store: the duplicate edges recorded when
 each image was registered, and the duplicate groups (an image and every copy found of it).
 Links that involve a folder are searched directly: the other set's descriptors go into an
-in-memory index and each image of the first is searched in it.
+in-memory index and each image of the first is searched in it, and then the other way
+round (the candidate stage is not symmetric: a query probes many windows of itself, an
+indexed image offers a few), so that swapping the two sets finds the same pairs.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class Link:
     kind: str  # exact or near
     distance: int
     detail: str
+
+    def swapped(self) -> Link:
+        return Link(self.b, self.a, self.kind, self.distance, self.detail)
 
 
 def resolve(
@@ -157,10 +162,12 @@ def links(ledger: Ledger, a: ImageSet, b: ImageSet | None = None) -> list[Link]:
     other = a if b is None else b
     if a.registered and other.registered:
         found = _stored_links(ledger, a, other)
+    elif b is None:  # within one set each image is searched, so each pair both ways
+        found = _searched_links(a, a)
     else:
-        found = _searched_links(a, other)
-    if b is None:
-        found = [x for x in found if x.a < x.b]
+        found = _searched_links(a, other) + [x.swapped() for x in _searched_links(other, a)]
+    if b is None:  # each pair once, whichever of its two images found it
+        found = [x if x.a < x.b else x.swapped() for x in found if x.a != x.b]
     unique: dict[tuple[int, int], Link] = {}
     for x in sorted(found, key=lambda x: (x.a, x.b, x.kind != EXACT, x.detail == SAME_GROUP)):
         unique.setdefault((x.a, x.b), x)

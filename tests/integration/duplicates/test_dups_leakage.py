@@ -289,6 +289,40 @@ def test_leakage_between_a_dataset_and_files(world: World, cli: RunCli) -> None:
     }
 
 
+def _turned_camera(folder: Path, name: str) -> Path:
+    """camera.png turned by 4 degrees (black corners) and saved as a JPEG: one of the copies
+    the candidate stage finds from the original's side but not from the copy's."""
+    folder.mkdir(parents=True)
+    turned = Image.fromarray(skimage.data.camera()).rotate(4, Image.Resampling.BILINEAR)
+    turned.save(folder / name, quality=80)
+    return folder / name
+
+
+def test_swapping_train_and_test_finds_the_same_pairs(
+    world: World, cli: RunCli, tmp_path: Path
+) -> None:
+    original = pick(world.images, tmp_path / "original", ["camera.png"])
+    turned = _turned_camera(tmp_path / "turned", "camera_turned.jpg").parent
+    found = []
+    for train, test in ((original, turned), (turned, original)):
+        result = cli("leakage", "--train", train, "--test", test, *W1, "--json",
+                     ledger=world.ledger)  # fmt: skip
+        assert result.rc == 0, result.stderr
+        found.append(pairs_of(world, result))
+    assert found[0] == {("camera.png", "camera_turned.jpg")}
+    assert found[1] == {("camera_turned.jpg", "camera.png")}
+
+
+def test_a_pair_found_from_either_image_is_grouped(
+    world: World, cli: RunCli, tmp_path: Path
+) -> None:
+    # the turned copy sorts first, and only the original's search finds the pair
+    folder = pick(world.images, tmp_path / "both", ["camera.png"])
+    shutil.copyfile(_turned_camera(tmp_path / "made", "a_turned.jpg"), folder / "a_turned.jpg")
+    result = cli("dups", folder, *W1, "--json", ledger=world.ledger)
+    assert groups_of(world, result) == [{"a_turned.jpg", "camera.png"}]
+
+
 @pytest.mark.parametrize("registered", [False, True], ids=["folders", "datasets"])
 def test_a_disjoint_split_has_no_pairs_and_passes_the_gate(
     world: World, cli: RunCli, registered: bool
