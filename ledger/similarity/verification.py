@@ -67,10 +67,11 @@ _HOPELESS = 0.5  # coarse correlation below which a pair is rejected without ref
 _REFINED = 2  # coarse hypotheses refined
 
 
-# The version of the decision procedure. Findings recorded in a ledger name the one that
-# made them (ledger.similarity.scan.DECISION_SETTING); bump it whenever a change here can
-# change a verdict, and the catch-up scan checks every image again. 2: the grey-level map
-# is fitted both ways round (1: the query's levels onto the stored grid's only).
+# The version of the decision procedure. A ledger records the one that made its findings
+# (DECISION_SETTING in its meta table); bump it whenever a change here can change a
+# verdict, and the catch-up scan (ledger.similarity.scan) checks every image again.
+# 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
+# grid's only).
 DECISION_VERSION = 2
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
