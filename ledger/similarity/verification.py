@@ -451,7 +451,7 @@ def _two_way_worst_block(a: Floats, s: Floats, m: npt.NDArray[np.bool_]) -> floa
     forward[m] = _monotone_fit(av, sv)
     backward = np.zeros_like(s)
     backward[m] = _monotone_fit(sv, av)
-    return min(_worst_block(a, forward, m), _worst_block(np.where(m, s, 0.0), backward, m))
+    return min(_worst_block(a, forward, m), _worst_block(s, backward, m))
 
 
 def _worst_block(a: Floats, fitted: Floats, m: npt.NDArray[np.bool_]) -> float:
