@@ -101,7 +101,7 @@ def decode(path: str | os.PathLike[str], *, limits: DecodeLimits) -> Decoded:
         )
     has_preamble = file.data[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM"
     preamble = check_preamble(name, file.data[: DICM_OFFSET + 4]) if has_preamble else None
-    dataset = read_dataset(name, file.data, has_preamble=has_preamble)
+    dataset = read_dataset(name, file.data, has_preamble=has_preamble, limits=limits)
     sha, size = file.sha256, file.size
     del file  # the data set holds the only copy of the encoded pixels now
     dicom = decode_pixels(name, dataset, limits=limits)

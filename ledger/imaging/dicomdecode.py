@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import as_pixel_options
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -34,8 +36,11 @@ from pydicom.uid import (
 
 from ledger.errors import InputError, PolicyError
 from ledger.imaging.attrs import tag, value
+from ledger.imaging.encapsulated import Header, check_frames
+from ledger.imaging.inflate import read_deflated
 from ledger.imaging.limits import DecodeLimits
 
+PIXEL_DATA = 0x7FE00010
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
     0x7FE00008: "FloatPixelData",
@@ -54,14 +59,33 @@ class DicomPixels:
     transfer_syntax: str  # UID
 
 
-def read_dataset(name: str, data: bytes, *, has_preamble: bool) -> Dataset:
-    """Parse the header (and keep the encoded pixel data, still undecoded)."""
+def read_dataset(name: str, data: bytes, *, has_preamble: bool, limits: DecodeLimits) -> Dataset:
+    """Parse the header (and keep the encoded pixel data, still undecoded).
+
+    A deflated data set is inflated here under ``limits`` (:mod:`ledger.imaging.inflate`),
+    never by pydicom, which would inflate all of it before reading an element.
+    """
+    ds: Dataset
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+            stream = io.BytesIO(data)
+            preamble = read_preamble(stream, not has_preamble)
+            meta = _read_file_meta_info(stream)
+            deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+            if not deflated:
+                ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
     except Exception as exc:  # pydicom raises many types; none of their text is passed on
         raise InputError(f"malformed DICOM ({type(exc).__name__})", subject=name) from None
+    if deflated:
+        ds = read_deflated(
+            name,
+            memoryview(data)[stream.tell() :],
+            preamble=preamble,
+            meta=meta,
+            limit=limits.max_inflated_bytes,
+            check_header=lambda header, pixel_tag: _check_header(name, header, pixel_tag, limits),
+        )
     if not isinstance(ds, Dataset) or len(ds) == 0:
         raise InputError("malformed or truncated DICOM (no data elements)", subject=name)
     return ds
@@ -69,24 +93,16 @@ def read_dataset(name: str, data: bytes, *, has_preamble: bool) -> Dataset:
 
 def decode_pixels(name: str, ds: Dataset, *, limits: DecodeLimits) -> DicomPixels:
     """Check the declared size against ``limits``, then decode every frame once."""
-    keyword = next((kw for tag, kw in PIXEL_TAGS.items() if tag in ds), None)
-    if keyword is None:
+    pixel_tag = next((tag for tag in PIXEL_TAGS if tag in ds), None)
+    if pixel_tag is None:
         raise InputError(f"DICOM object has no pixel data ({_sop_class(ds)})", subject=name)
     tsyntax = _transfer_syntax(name, ds)
-    rows = _int(name, ds, "Rows", 1, 65535)
-    columns = _int(name, ds, "Columns", 1, 65535)
-    samples = _int(name, ds, "SamplesPerPixel", 1, 4, default=1)
-    frames = _int(name, ds, "NumberOfFrames", 1, 2**31 - 1, default=1)
-    if keyword == "PixelData":
-        bits_allocated = _int(name, ds, "BitsAllocated", 1, 64)
-        if bits_allocated not in _BITS_ALLOCATED:
-            raise InputError("malformed image pixel attribute BitsAllocated", subject=name)
-        bits_stored = _int(name, ds, "BitsStored", 1, bits_allocated, default=bits_allocated)
-        signed = _int(name, ds, "PixelRepresentation", 0, 1, default=0) == 1
-    else:
-        bits_allocated = bits_stored = 32 if keyword == "FloatPixelData" else 64
-        signed = True
-    _check_limits(name, (rows, columns, frames, samples, bits_allocated), limits)
+    rows, columns, frames, samples, bits_allocated, bits_stored, signed = _declared(
+        name, ds, pixel_tag, limits
+    )
+    if tsyntax.is_encapsulated:
+        header = Header(rows, columns, samples, bits_allocated)
+        check_frames(name, _encoded(name, ds, pixel_tag), tsyntax, header, limits)
 
     try:
         decoder = get_decoder(tsyntax)
@@ -120,7 +136,7 @@ def decode_pixels(name: str, ds: Dataset, *, limits: DecodeLimits) -> DicomPixel
             f"expected {expected} (truncated or corrupt)",
             subject=name,
         )
-    del ds[next(tag for tag, kw in PIXEL_TAGS.items() if kw == keyword)]  # drop raw bytes
+    del ds[pixel_tag]  # drop the encoded bytes
     return DicomPixels(
         dataset=ds,
         pixels=arr.reshape(frames, rows, columns, samples),
@@ -129,6 +145,39 @@ def decode_pixels(name: str, ds: Dataset, *, limits: DecodeLimits) -> DicomPixel
         signed=signed,
         transfer_syntax=str(tsyntax),
     )
+
+
+def _declared(
+    name: str, ds: Dataset, pixel_tag: int, limits: DecodeLimits
+) -> tuple[int, int, int, int, int, int, bool]:
+    """Rows, columns, frames, samples, bits allocated and stored, signedness: within limits."""
+    rows = _int(name, ds, "Rows", 1, 65535)
+    columns = _int(name, ds, "Columns", 1, 65535)
+    samples = _int(name, ds, "SamplesPerPixel", 1, 4, default=1)
+    frames = _int(name, ds, "NumberOfFrames", 1, 2**31 - 1, default=1)
+    if pixel_tag == PIXEL_DATA:
+        bits_allocated = _int(name, ds, "BitsAllocated", 1, 64)
+        if bits_allocated not in _BITS_ALLOCATED:
+            raise InputError("malformed image pixel attribute BitsAllocated", subject=name)
+        bits_stored = _int(name, ds, "BitsStored", 1, bits_allocated, default=bits_allocated)
+        signed = _int(name, ds, "PixelRepresentation", 0, 1, default=0) == 1
+    else:
+        bits_allocated = bits_stored = 32 if PIXEL_TAGS[pixel_tag] == "FloatPixelData" else 64
+        signed = True
+    _check_limits(name, (rows, columns, frames, samples, bits_allocated), limits)
+    return rows, columns, frames, samples, bits_allocated, bits_stored, signed
+
+
+def _check_header(name: str, header: Dataset, pixel_tag: int, limits: DecodeLimits) -> None:
+    """The header of a deflated data set, checked before its pixel data is inflated."""
+    _declared(name, header, pixel_tag, limits)
+
+
+def _encoded(name: str, ds: Dataset, pixel_tag: int) -> bytes:
+    value = ds[pixel_tag].value
+    if not isinstance(value, bytes):
+        raise InputError("malformed encapsulated pixel data", subject=name)
+    return value
 
 
 def _check_limits(name: str, dims: tuple[int, int, int, int, int], limits: DecodeLimits) -> None:

@@ -75,8 +75,9 @@ REFUSED: dict[str, tuple[type[LedgerError], str]] = {
     # Pixel data present but broken
     "pydicom/MR_truncated.dcm": (InputError, "truncated: pixel data is shorter"),
     "pydicom/JPEG-lossy.dcm": (InputError, "JPEG Extended (Process 2 and 4) pixel data could not"),
+    # its SIZ marker is corrupt: refused before the decoder sees it
     "pydicom/JPEG2000-embedded-sequence-delimiter.dcm": (
-        InputError, "JPEG 2000 Image Compression pixel data could not be decoded",
+        InputError, "JPEG 2000 codestream declares 3722445056x1024, the header says 256x1024",
     ),
     "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm": (
         InputError, "malformed or truncated DICOM",
