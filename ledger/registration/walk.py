@@ -2,6 +2,13 @@
 
 Yields one item per candidate file, in a stable order, without ever listing the
 whole tree: a curator's 200,000 files are discovered as they are registered.
+
+Symlinks are followed, but every real directory and file is visited once, by its
+(st_dev, st_ino): a second path to a folder already walked, or to a file already
+yielded, is skipped silently. So the work is bounded by the number of inodes,
+not of paths: a loop-free maze of 22 levels with two links each has 4 million
+paths and 22 folders. A link back to a folder above itself is still reported as
+a symlink loop.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SKIPPED_NAMES = frozenset({"DICOMDIR", "Thumbs.db"})  # indexes and OS litter, not images
@@ -22,26 +29,40 @@ class Found:
     problem: str | None = None  # why it cannot be read, if so
 
 
-def iter_files(paths: Sequence[Path]) -> Iterator[Found]:
+@dataclass
+class Visited:
+    """The inodes a walk has visited; pass one in to count them."""
+
+    directories: set[tuple[int, int]] = field(default_factory=set)
+    files: set[tuple[int, int]] = field(default_factory=set)
+
+
+def iter_files(paths: Sequence[Path], visited: Visited | None = None) -> Iterator[Found]:
+    seen = visited if visited is not None else Visited()
     for path in paths:
-        yield from _walk_root(path)
+        yield from _walk_root(path, seen)
 
 
-def _walk_root(path: Path) -> Iterator[Found]:
+def _walk_root(path: Path, seen: Visited) -> Iterator[Found]:
     try:
         info = path.stat()
     except OSError as exc:
         yield Found(path, _why(exc))
         return
+    key = (info.st_dev, info.st_ino)
     if stat.S_ISDIR(info.st_mode):
-        yield from _walk_dir(path, {(info.st_dev, info.st_ino)})
+        if key not in seen.directories:
+            seen.directories.add(key)
+            yield from _walk_dir(path, {key}, seen)
     elif stat.S_ISREG(info.st_mode):
-        yield Found(path)
+        if key not in seen.files:
+            seen.files.add(key)
+            yield Found(path)
     else:
         yield Found(path, "not a regular file")
 
 
-def _walk_dir(directory: Path, ancestors: set[tuple[int, int]]) -> Iterator[Found]:
+def _walk_dir(directory: Path, ancestors: set[tuple[int, int]], seen: Visited) -> Iterator[Found]:
     try:
         with os.scandir(directory) as listing:
             entries = sorted(listing, key=lambda e: e.name)
@@ -57,14 +78,19 @@ def _walk_dir(directory: Path, ancestors: set[tuple[int, int]]) -> Iterator[Foun
         except OSError as exc:
             yield Found(path, _why(exc))
             continue
+        key = (info.st_dev, info.st_ino)
         if stat.S_ISDIR(info.st_mode):
-            key = (info.st_dev, info.st_ino)
             if key in ancestors:
                 yield Found(path, "symlink loop (links back to a folder above it)")
                 continue
-            yield from _walk_dir(path, ancestors | {key})
+            if key in seen.directories:
+                continue  # walked already, through another path
+            seen.directories.add(key)
+            yield from _walk_dir(path, ancestors | {key}, seen)
         elif stat.S_ISREG(info.st_mode):
-            yield Found(path)
+            if key not in seen.files:
+                seen.files.add(key)
+                yield Found(path)
         else:
             yield Found(path, "not a regular file")
 

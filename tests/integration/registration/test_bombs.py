@@ -10,6 +10,8 @@ registering the same file unpatched, never with a time.
 from __future__ import annotations
 
 import json
+import os
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,7 +29,8 @@ from .bombs import (
     jpeg_ls_image,
     patch_codestream,
 )
-from .support import log_size, make_ledger, medledger, register_args
+from .data import make_photos, make_pngs
+from .support import RunCli, log_size, make_ledger, medledger, register_args
 
 MIB = 1024 * 1024
 SLACK = 64 * MIB  # a bomb's run may use this much more than the unpatched file's run
@@ -122,3 +125,40 @@ def test_small_deflated_image_registers(tmp_path: Path) -> None:
     image = deflated_dicom(tmp_path / "small.dcm", rows=SIZE, columns=SIZE)
     rc, _peak, err = measured_register(image, make_ledger(tmp_path / "ledger"))
     assert rc == 0, err
+
+
+def test_symlink_maze_registers_its_one_image(
+    tmp_path: Path, reg_ledger: Path, cli: RunCli
+) -> None:
+    levels = 22  # 2**21 paths to the image, 22 folders
+    store = tmp_path / "maze"
+    for level in range(levels):
+        (store / f"level-{level}").mkdir(parents=True)
+    for level in range(levels - 1):
+        for link in ("a", "b"):
+            os.symlink(store / f"level-{level + 1}", store / f"level-{level}" / link)
+    make_pngs(store / f"level-{levels - 1}", 1)
+    result = cli(*register_args(store / "level-0"), ledger=reg_ledger)
+    assert result.rc == 0, result.stderr
+    summary = result.json()
+    assert (summary["registered"], summary["refused"]) == (1, [])
+
+
+def test_jpeg_photo_declaring_a_huge_frame_is_refused(
+    tmp_path: Path, reg_ledger: Path, cli: RunCli
+) -> None:
+    photo = make_photos(tmp_path / "photos")[3]
+    assert photo.suffix == ".jpg"
+    data = bytearray(photo.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 9000, 9000)  # 81 Mpx: under Pillow's own bomb limit
+    photo.write_bytes(bytes(data))
+    before = snapshot(reg_ledger)
+    result = cli(*register_args(photo, extra=("--max-pixels", "1000000")), ledger=reg_ledger)
+    assert result.rc == 2
+    line = result.error_line()
+    assert line == (
+        f"medledger: {photo}: decompression bomb: 9000x9000 pixels x 1 frame(s) exceeds "
+        "the limit of 1000000 pixels"
+    )
+    assert snapshot(reg_ledger) == before
