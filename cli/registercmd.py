@@ -41,6 +41,15 @@ def register_command(
         bool,
         typer.Option(help="Bulk ingest: check for duplicates later (`medledger scan`)."),
     ] = False,
+    worker_memory_mb: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            envvar="MEDLEDGER_WORKER_MEMORY_MB",
+            help="Each worker's memory ceiling in MiB above its start-up size (0: none; "
+            "default 4 x the decoded-size limit + 1024).",
+        ),
+    ] = None,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,6 +67,7 @@ def register_command(
         limits=DecodeLimits(max_pixels=max_pixels),
         reject_duplicates=reject_duplicates,
         defer_duplicate_check=defer_duplicate_check,
+        worker_memory=None if worker_memory_mb is None else worker_memory_mb * 1024 * 1024,
     )
     columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:

@@ -69,8 +69,9 @@ def _ready() -> None:
 
 # Imported once by the fork server, so that each worker it forks starts with them
 # (without it every worker imports pydantic, SQLAlchemy and the ledger itself,
-# about a second of CPU each). "__main__" is the default preload.
-_PRELOAD = ["__main__", "ledger.audit.leaves", "ledger.sequencer"]
+# about a second of CPU each). "__main__" is the default preload. The guard makes the
+# fork server and its workers end with the parent (ledger.processguard).
+_PRELOAD = ["__main__", "ledger.forkserver_guard", "ledger.audit.leaves", "ledger.sequencer"]
 
 
 def forkserver_context() -> multiprocessing.context.ForkServerContext:

@@ -75,6 +75,8 @@ def read_dataset(name: str, data: bytes, *, has_preamble: bool, limits: DecodeLi
             deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
             if not deflated:
                 ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+    except MemoryError:  # the worker's memory ceiling: its caller refuses the file
+        raise
     except Exception as exc:  # pydicom raises many types; none of their text is passed on
         raise InputError(f"malformed DICOM ({type(exc).__name__})", subject=name) from None
     if deflated:

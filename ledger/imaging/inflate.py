@@ -93,6 +93,8 @@ def _parse(name: str, data: bytes) -> Dataset:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = read_dataset(io.BytesIO(data), False, True)
+    except MemoryError:  # the worker's memory ceiling: its caller refuses the file
+        raise
     except Exception as exc:  # pydicom's messages can quote values: only the type
         raise InputError(f"malformed DICOM ({type(exc).__name__})", subject=name) from None
     return dataset

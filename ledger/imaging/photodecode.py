@@ -83,6 +83,8 @@ def decode_photo(name: str, data: bytes, fmt: str, *, limits: DecodeLimits) -> P
             raise PolicyError(
                 "decompression bomb: declared size exceeds Pillow's limit", subject=name
             ) from None
+        except MemoryError:  # the worker's memory ceiling: its caller refuses the file
+            raise
         except Exception as exc:
             raise InputError(
                 f"malformed {label} file ({type(exc).__name__})", subject=name
@@ -91,7 +93,7 @@ def decode_photo(name: str, data: bytes, fmt: str, *, limits: DecodeLimits) -> P
             frames = _check_limits(name, image, limits)
             try:
                 pixels, mode = _decode_frames(name, image, frames)
-            except (InputError, PolicyError):
+            except (InputError, PolicyError, MemoryError):
                 raise
             except Exception as exc:
                 raise InputError(

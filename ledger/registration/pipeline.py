@@ -44,6 +44,9 @@ class RegisterOptions:
     batch_size: int = 256
     reject_duplicates: bool = False  # refuse exact and near duplicates of registered images
     defer_duplicate_check: bool = False  # bulk ingest: leave the check to the catch-up scan
+    # Each worker's memory ceiling, in bytes above its start-up size: None for
+    # default_memory_headroom(limits), 0 for none.
+    worker_memory: int | None = None
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ledger.registration.pipeline import (
     analysed_stream,
     default_workers,
 )
-from ledger.registration.workers import Analysed, WorkerSettings
+from ledger.registration.workers import Analysed, WorkerSettings, memory_headroom
 from ledger.sequencer import Appended, append
 from ledger.service import Ledger
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
@@ -63,8 +63,9 @@ def register(
     _check_role(ledger, options.key)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
     settings = WorkerSettings(
-        ledger.dir.secret(), options.limits, options.keep_demographics, require
-    )
+        ledger.dir.secret(), options.limits, options.keep_demographics, require,
+        memory_headroom=memory_headroom(options.worker_memory, options.limits),
+    )  # fmt: skip
     origin = {"source": options.source, "license": license_id, "consent": consent}
     if options.dataset:
         origin["dataset"] = options.dataset

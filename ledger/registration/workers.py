@@ -15,6 +15,7 @@ from ledger.imaging.limits import DecodeLimits
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES
 from ledger.model.images import ImageFacts
+from ledger.processguard import limit_address_space
 
 # What an image.registered envelope holds besides the image's facts, at its longest: the
 # entry's fields, the signature and the origin (source and dataset of 128 characters, a
@@ -23,12 +24,32 @@ ENTRY_RESERVE = 1024
 MAX_FACTS_BYTES = MAX_ENVELOPE_BYTES - ENTRY_RESERVE
 
 
+GIB = 1024 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     secret: bytes
     limits: DecodeLimits
     keep_demographics: bool
     require_deidentified: bool
+    # A worker's memory ceiling: bytes of address space above its size at start-up
+    # (0: no ceiling). The process that runs the pool has none.
+    memory_headroom: int = 0
+
+
+def default_memory_headroom(limits: DecodeLimits) -> int:
+    """Room for the decoded image, the copies analysis makes of it, and the codecs."""
+    return 4 * limits.max_decoded_bytes + GIB
+
+
+def memory_headroom(chosen: int | None, limits: DecodeLimits) -> int:
+    """A run's ``worker_memory`` option (None: the default for its limits), validated."""
+    if chosen is None:
+        return default_memory_headroom(limits)
+    if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0:
+        raise InputError("--worker-memory-mb must be a whole number of MiB, 0 or more")
+    return int(chosen)
 
 
 @dataclass(frozen=True)
@@ -40,11 +61,14 @@ class Analysed:
 
 
 _SETTINGS: list[WorkerSettings] = []
+_CEILING: list[int] = []  # this worker's address space ceiling, once set
 
 
 def init_worker(settings: WorkerSettings, *, in_pool: bool = True) -> None:
     if in_pool:  # Ctrl-C goes to the parent, which stops cleanly; workers must not die mid-task
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ceiling = limit_address_space(settings.memory_headroom)
+        _CEILING[:] = [ceiling] if ceiling is not None else []
     _SETTINGS[:] = [settings]
 
 
@@ -64,8 +88,10 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
         )
     except LedgerError as exc:
         return Analysed(path, None, exc.message)
-    except (MemoryError, RecursionError):
-        return Analysed(path, None, "too large or too deeply nested to decode safely")
+    except MemoryError:
+        return Analysed(path, None, _out_of_memory())
+    except RecursionError:
+        return Analysed(path, None, "too deeply nested to decode safely")
     except Exception as exc:
         # Only the exception's type: decoder messages can quote header values.
         return Analysed(path, None, f"could not be decoded ({type(exc).__name__})")
@@ -75,6 +101,12 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
         return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
     return Analysed(path, facts, grid=grid)
+
+
+def _out_of_memory() -> str:
+    if _CEILING:
+        return f"exceeded the worker memory ceiling ({_CEILING[0] // (1024 * 1024)} MiB)"
+    return "too large to decode in the memory available"
 
 
 def entry_problem(facts: dict[str, Any]) -> str | None:
