@@ -87,7 +87,7 @@ def main() -> None:
                 f"| {name} | {path.stat().st_size:,} | {decoded / MIB:,.0f} MiB | {got['rc']} | "
                 f"{int(str(got['peak'])) / MIB:.0f} MiB | {int(str(good_peak)) / MIB:.0f} MiB |"
             )
-            print(f"|   {str(got['stderr']).strip()} |||||", file=sys.stderr)
+            print(f"{name}: {str(got['stderr']).strip()}", file=sys.stderr)
         worker = subprocess.run(
             [sys.executable, "-c", _WORKER], capture_output=True, text=True, check=True
         )

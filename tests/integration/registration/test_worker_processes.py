@@ -20,12 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ledger.errors import InputError
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.pipeline import Workers
-from ledger.registration.workers import WorkerSettings, analyse_paths
+from ledger.registration.workers import WorkerSettings, analyse_paths, memory_headroom
 
 from .data import make_pngs
-from .support import make_ledger, register_args, start
+from .support import RunCli, make_ledger, register_args, start
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -128,3 +129,23 @@ def test_a_worker_over_its_memory_ceiling_refuses_one_file(tmp_path: Path) -> No
         assert pool.pool is not None
         [result] = pool.pool.submit(analyse_paths, [str(big)]).result(timeout=300)
         assert result.facts is not None, result.refusal
+
+
+def test_worker_memory_option_is_validated(tmp_path: Path, cli: RunCli) -> None:
+    ledger = make_ledger(tmp_path / "ledger")
+    image = make_pngs(tmp_path / "images", 1)[0]
+    result = cli(*register_args(image, extra=("--worker-memory-mb", "-1")), ledger=ledger)
+    assert result.rc == 2
+    assert "--worker-memory-mb" in result.stderr
+    result = cli(*register_args(image, extra=("--worker-memory-mb", "0")), ledger=ledger)
+    assert result.rc == 0, result.stderr
+    assert result.json()["registered"] == 1
+
+
+def test_memory_headroom_defaults_to_the_decode_limits() -> None:
+    limits = DecodeLimits(max_decoded_bytes=100 * MIB)
+    assert memory_headroom(None, limits) == 400 * MIB + 1024 * MIB
+    assert memory_headroom(0, limits) == 0
+    assert memory_headroom(5 * MIB, limits) == 5 * MIB
+    with pytest.raises(InputError):
+        memory_headroom(-1, limits)
