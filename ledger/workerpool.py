@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Self, TypeVar
 
 from ledger.audit.workers import forkserver_context
+from ledger.processguard import die_with_parent
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,6 +93,7 @@ class WorkerPool:
 def _start_worker(initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
     # Ctrl-C goes to the parent, which stops cleanly; workers must not die mid-task.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # also set at fork by the fork server's guard; here in case it is absent
     if initializer is not None:
         initializer(*initargs)
 

@@ -25,6 +25,8 @@ import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from ledger.processguard import die_with_parent
+
 _pool: ProcessPoolExecutor | None = None
 _warmup: list[Future[None]] = []
 _pool_lock = threading.Lock()
@@ -59,8 +61,10 @@ def ready_pool() -> ProcessPoolExecutor | None:
 
 
 def ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops cleanly between batches."""
+    """Workers leave Ctrl-C to the parent, which stops cleanly between batches, and die
+    with the fork server (also set at fork by its guard: ``ledger.processguard``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def _ready() -> None:

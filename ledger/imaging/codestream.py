@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from ledger.errors import InputError
 
-# SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC); SOF55 (F7) is JPEG-LS.
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC); SOF55 (F7) is JPEG-LS. DHP (DE), the
+# hierarchical header before the frames, has SOF's layout and declares the whole image.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xDE}
 _JPEG_LS_SOF = 0xF7
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
 _SOS, _EOI = 0xDA, 0xD9
@@ -43,7 +44,8 @@ class Declared:
 
 
 def jpeg_frame(data: Buffer) -> Declared:
-    """The frame header (SOFn or SOF55) of a JPEG or JPEG-LS codestream."""
+    """The frame header (SOFn, SOF55, or DHP of a hierarchical one) of a JPEG or JPEG-LS
+    codestream: the first one, which is what a decoder allocates for."""
     if not _starts(data, b"\xff\xd8"):
         raise InputError("JPEG codestream does not start with SOI")
     pos = 2

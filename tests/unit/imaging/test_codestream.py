@@ -109,3 +109,10 @@ def test_j2k_with_an_empty_image_area() -> None:
     struct.pack_into(">II", stream, 16, 32, 0)  # XOsiz = Xsiz
     with pytest.raises(InputError, match="empty image area"):
         j2k_frame(bytes(stream))
+
+
+def test_a_hierarchical_header_counts_before_its_frames() -> None:
+    jpeg = _jpeg("L", (32, 32))
+    dhp = b"\xff\xde\x00\x0b\x08" + struct.pack(">HH", 4000, 4000) + b"\x01\x01\x11\x00"
+    declared = jpeg_frame(jpeg[:2] + dhp + jpeg[2:])
+    assert declared.size() == "4000x4000"
