@@ -7,6 +7,7 @@ or are pydicom's own; each hostile variant changes one declared value.
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,12 @@ import pytest
 from openjpeg.utils import encode_array
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from ledger.errors import InputError, LedgerError, PolicyError
 from ledger.imaging.decode import decode
@@ -154,3 +160,29 @@ def test_corrupt_deflate_stream(tmp_path: Path) -> None:
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(bytes(data))
     assert _refused(bad).message.startswith("malformed")
+
+
+def _deflated_copy(source: Path, target: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's own test values (e.g. long UIDs)
+        ds = pydicom.dcmread(source)
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+        ds.save_as(target, enforce_file_format=True)
+    return target
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm", "rtdose.dcm", "SC_rgb.dcm"])
+def test_deflated_copies_read_as_pydicom_reads_them(tmp_path: Path, name: str) -> None:
+    # pydicom writes sequences and items with undefined lengths: the walk over the inflated
+    # element headers follows them, and no legitimate file trips it at its exact size.
+    path = _deflated_copy(sample(name), tmp_path / name)
+    ours = decode(path, limits=DecodeLimits(max_inflated_bytes=_inflated_size(path)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = pydicom.dcmread(path)
+        expected = theirs.pixel_array.reshape(ours.pixels.shape)
+        assert ours.dataset is not None
+        assert [e.tag for e in ours.dataset.iterall()] == [
+            e.tag for e in theirs.iterall() if e.tag != 0x7FE00010
+        ]
+    assert np.array_equal(ours.pixels, expected)
