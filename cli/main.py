@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, vendored
 
 from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd, verifycmd
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
-from cli.output import emit_json, fail_line, out
+from cli.output import emit_json, fail_line, out, usage_line
 from ledger.errors import LedgerError
 from ledger.service import Ledger, env_passphrase
 
@@ -75,10 +76,20 @@ def init(
 def run(argv: list[str] | None = None) -> None:
     """Entry point: one line and exit 2 for bad input, 1 for a verification failure."""
     try:
-        app(args=argv)  # standalone: usage errors exit 2 with click's message
+        code = app(args=argv, standalone_mode=False)
     except LedgerError as exc:
         fail_line(exc.diagnostics())
         sys.exit(exc.exit_code)
+    except NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # usage errors: one line too, not click's box
+        fail_line(usage_line(exc.format_message()))
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        fail_line("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["Path", "app", "run"]

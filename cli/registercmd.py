@@ -18,7 +18,10 @@ from ledger.registration.register import register
 
 
 def register_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursed).")],
+    paths: Annotated[
+        list[Path],  # readable=False: the walk names an unreadable file itself, as it refuses it
+        typer.Argument(help="Files and folders (recursed).", readable=False),
+    ],
     source: Annotated[str, typer.Option(help="Registering repository or site.")],
     license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
     consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
