@@ -19,7 +19,7 @@ def emit_json(value: Any) -> None:
 
 
 def fail_line(message: str) -> None:
-    err.print(f"medledger: {message}", markup=False)
+    err.print(f"medledger: {printable(message)}", markup=False)
 
 
 def usage_line(message: str) -> str:

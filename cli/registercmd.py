@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, err, out
-from ledger.errors import InputError, VerificationError
+from ledger.errors import InputError, VerificationError, printable
 from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
 from ledger.registration.lookup import show_image
 from ledger.registration.pipeline import RegisterOptions, count_files
@@ -78,7 +78,8 @@ def register_command(
             markup=False,
         )
         for refusal in summary.refused:
-            err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+            line = f"refused: {refusal['path']}: {refusal['reason']}"
+            err.print(printable(line), markup=False)  # a name may hold a newline
         for dup in summary.duplicates:
             for match in dup["matches"]:
                 where = (
@@ -87,8 +88,10 @@ def register_command(
                     else f"{match['path']} (earlier in this run)"
                 )
                 out.print(
-                    f"duplicate: {dup['path']} (entry {dup['index']}): {match['kind']} "
-                    f"duplicate of {where}: {match['detail']}",
+                    printable(
+                        f"duplicate: {dup['path']} (entry {dup['index']}): {match['kind']} "
+                        f"duplicate of {where}: {match['detail']}"
+                    ),
                     markup=False,
                 )
     if summary.interrupted:

@@ -42,7 +42,15 @@ def without_password(url: str) -> tuple[str, bool]:
     parsed = _parse(url)
     if parsed is None or parsed.password is None:
         return url, False
-    return parsed.set(password=None).render_as_string(hide_password=False), True
+    bare = URL.create(  # URL.set(password=None) would keep the password
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False), True
 
 
 def with_password(url: str, password: str | None) -> str:
