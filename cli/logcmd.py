@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
 from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import open_note
@@ -108,7 +108,9 @@ def checkpoint(
     ctx: typer.Context, ledger: LedgerOpt = DEFAULT_DIR, as_json: JsonOpt = False
 ) -> None:
     """Print the latest signed checkpoint, exactly as text."""
-    if ctx.invoked_subcommand is not None:
+    if ctx.invoked_subcommand is not None:  # 'checkpoint verify' reads files, no ledger
+        refuse_with(ctx, "ledger", "checkpoint verify needs no ledger; drop --ledger")
+        refuse_with(ctx, "as_json", "put --json after 'checkpoint verify FILE'")
         return
     opened = open_ledger(ledger)
     note = opened.checkpoint()

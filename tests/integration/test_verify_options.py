@@ -234,3 +234,28 @@ def test_ledger_with_a_forked_checkpoint_exits_1(logs: dict[str, Path], cli: Run
     result = cli("verify", "--checkpoint", logs["root"] / "fork5.txt", ledger=logs["first"])
     assert result.rc == 1
     result.error_line()
+
+
+# --- other commands' options: honoured or refused ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("checkpoint", "--json", "verify", "{cp}", "--pubkey", "{vkey}"), "--json after"),
+        (("checkpoint", "--ledger", "{dir}", "verify", "{cp}", "--pubkey", "{vkey}"),
+         "drop --ledger"),
+        (("proof", "inclusion", "1", "--format", "tlog-proof", "--json", "--ledger", "{dir}"),
+         "drop --json"),
+    ],
+)
+def test_options_other_commands_cannot_honour_exit_2(
+    logs: dict[str, Path], cli: RunCli, args: tuple[str, ...], words: str
+) -> None:
+    root = logs["root"]
+    values = {"cp": str(root / "cp6.txt"), "vkey": str(root / "log.vkey"),
+              "dir": str(logs["first"])}  # fmt: skip
+    result = cli(*(a.format(**values) for a in args))
+    assert result.rc == 2
+    assert words in result.error_line()
+    assert result.stdout == ""
