@@ -14,8 +14,7 @@ from hashlib import sha256
 
 from ledger.errors import InputError
 from ledger.log.hashing import NODE_PREFIX
-from ledger.log.proofs import consistency_nodes, consistency_proof
-from ledger.log.tree import Node, root_of_leaf_hashes, split_point
+from ledger.log.tree import root_of_leaf_hashes, split_point
 
 __all__ = ["NotDerivableError", "consistency_from_range"]
 
@@ -60,12 +59,17 @@ def consistency_from_range(
     if not 0 < old_size <= new_size:
         raise InputError(f"old tree size {old_size} must be between 1 and {new_size}")
 
-    def node(n: Node) -> bytes:
-        level, index = n
-        lo, hi = index << level, (index + 1) << level
+    def mth(lo: int, hi: int) -> bytes:
         return _range_hash(lo, hi, start=start, leaf_hashes=leaf_hashes, outside=outside)
 
-    old_root = _range_hash(0, old_size, start=start, leaf_hashes=leaf_hashes, outside=outside)
-    wanted = consistency_nodes(old_size=old_size, new_size=new_size)
-    nodes = {n: node(n) for n in wanted}
-    return old_root, consistency_proof(old_size=old_size, new_size=new_size, nodes=nodes)
+    def subproof(m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+        # RFC 9162 §2.1.4.1 SUBPROOF(m, D[lo:hi], b), over ranges rather than lists,
+        # so a ragged node the bundle holds whole serves as it is.
+        if m == hi - lo:
+            return [] if whole else [mth(lo, hi)]
+        k = split_point(hi - lo)
+        if m <= k:
+            return [*subproof(m, lo, lo + k, whole), mth(lo + k, hi)]
+        return [*subproof(m - k, lo + k, hi, False), mth(lo, lo + k)]
+
+    return mth(0, old_size), subproof(old_size, 0, new_size, True)
