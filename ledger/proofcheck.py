@@ -182,8 +182,9 @@ def _given_leaf(leaf: Path | None, entry_json: Path | None) -> _Leaf | None:
             raise InputError(f"{where}: not a log entry (want {{index, leaf}} or a leaf)")
         try:
             data = canonical_json(row)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: leaf cannot be canonicalised ({exc})") from None
+        except (TypeError, ValueError, InputError) as exc:
+            reason = exc.message if isinstance(exc, InputError) else str(exc)
+            raise InputError(f"{where}: leaf cannot be canonicalised ({reason})") from None
         return _Leaf(leaf_hash(data), index, where)
     return None
 
