@@ -91,8 +91,9 @@ def run(argv: list[str] | None = None) -> None:
     except LedgerError as exc:
         fail_line(exc.diagnostics())
         sys.exit(exc.exit_code)
-    except NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
-        exc.show()
+    except NoArgsIsHelpError as exc:  # a bare group: typer (rich) printed its help already
+        if exc.format_message().strip():
+            exc.show()
         sys.exit(exc.exit_code)
     except ClickException as exc:  # usage errors: one line too, not click's box
         fail_line(usage_line(exc.format_message()))
