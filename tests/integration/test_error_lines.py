@@ -144,3 +144,20 @@ def test_bundle_export_to_an_unwritable_place(tmp_path: Path, cli: RunCli, small
     result = cli("bundle", "export", tmp_path, ledger=small)  # a directory
     assert result.rc == 2
     assert "already exists" in result.error_line()
+
+
+def test_dups_lines_escape_file_names(tmp_path: Path, cli: RunCli) -> None:
+    from .registration.data import make_photos
+    from .registration.support import make_ledger
+
+    directory = make_ledger(tmp_path / "ledger")
+    folder = tmp_path / "in"
+    photo = make_photos(folder)[0]
+    twin = folder / f"copy\ngroup 9: 0 images{photo.suffix}"
+    twin.write_bytes(photo.read_bytes())
+    (folder / "bad\nrefused: forged.txt").write_text("not an image")
+    result = cli("dups", folder, ledger=directory)
+    assert result.rc == 0, result.stderr
+    assert "copy\\ngroup 9: 0 images" in result.stdout
+    assert not any(line.startswith("group 9") for line in result.stdout.split("\n"))
+    assert result.stderr.count("\n") == 1 and "bad\\nrefused: forged.txt" in result.stderr
