@@ -108,9 +108,11 @@ def _register(ledger: Ledger, root: Path) -> str:
     folder = root / "incoming"
     folder.mkdir()
     for name in DEMO_FILES:
-        found = get_testdata_file(name)
-        if found is not None:
-            shutil.copy(str(found), folder / name)
+        # download=False: the demo runs offline, from pydicom's own files (and
+        # pydicom-data's, when installed); a file found in neither is left out.
+        found = get_testdata_file(name, download=False)
+        if isinstance(found, str):
+            shutil.copy(found, folder / name)
     (folder / "notes.txt").write_text("not an image\n")
     summary = register(
         ledger,
@@ -216,10 +218,7 @@ def _provenance(ledger: Ledger) -> str:
 
 def _tamper(root: Path) -> str:
     copy = root / "tampered"
-    shutil.copytree(root / "ledger", copy)
-    config = json.loads((copy / "config.json").read_text())
-    config["database_url"] = f"sqlite:///{copy / 'ledger.db'}"
-    (copy / "config.json").write_text(json.dumps(config))
+    shutil.copytree(root / "ledger", copy)  # a copied directory is its own ledger
     with sqlite3.connect(copy / "ledger.db") as db:
         db.execute("DROP TRIGGER log_leaves_no_update")  # what an attacker with the file does
         db.execute("UPDATE log_leaves SET leaf = replace(leaf, 'site-a', 'site-x') WHERE idx = 2")

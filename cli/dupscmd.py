@@ -13,7 +13,7 @@ from rich.progress import Progress
 from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
-from ledger.errors import InputError, VerificationError
+from ledger.errors import InputError, VerificationError, printable
 from ledger.registration.pipeline import count_files
 from ledger.service import Ledger
 from ledger.similarity.groups import (
@@ -86,11 +86,11 @@ def dups(
         reached = group.reached_by()
         out.print(f"\ngroup {n}: {len(group.members)} images", markup=False)
         for i in group.members:
-            line = "  " + describe(image_set.members[i])
+            line = "  " + printable(describe(image_set.members[i]))
             link = reached.get(i)
             if link is not None:
                 other = image_set.members[link.a if link.b == i else link.b]
-                line += f"\n    duplicate of {other.label}: {explain(link)}"
+                line += f"\n    duplicate of {printable(other.label)}: {explain(link)}"
             out.print(line, markup=False)
     setcmds.print_refused(image_set)
 
@@ -143,8 +143,8 @@ def leakage(
         )
         for x in pairs:
             out.print(
-                f"  train {describe(train_set.members[x.a])}\n"
-                f"   test {describe(test_set.members[x.b])}\n"
+                f"  train {printable(describe(train_set.members[x.a]))}\n"
+                f"   test {printable(describe(test_set.members[x.b]))}\n"
                 f"    {explain(x)}",
                 markup=False,
             )

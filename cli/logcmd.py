@@ -7,14 +7,22 @@ from typing import Annotated
 
 import typer
 
-from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
 from ledger.checkpoints import open_checkpoint
-from ledger.crypto.note import NoteVerifier, open_note
-from ledger.errors import InputError
+from ledger.crypto.note import open_note
+from ledger.errors import InputError, VerificationError, show_path
+from ledger.log.encoding import MAX_UINT64
+from ledger.proofcheck import verify_proof_files
+from ledger.pubkeys import read_verifiers
+
+MAX_INDEX = (MAX_UINT64 >> 1)  # the largest index a database column holds (signed 64-bit)
 
 log_app = typer.Typer(help="The log: its public key and its entries.", no_args_is_help=True)
-proof_app = typer.Typer(help="Inclusion and consistency proofs.", no_args_is_help=True)
+proof_app = typer.Typer(
+    help="Inclusion and consistency proofs; 'proof verify' checks one offline.",
+    no_args_is_help=True,
+)
 checkpoint_app = typer.Typer(help="Signed checkpoints (C2SP tlog-checkpoint).")
 
 
@@ -30,8 +38,8 @@ def pubkey(ledger: LedgerOpt = DEFAULT_DIR, as_json: JsonOpt = False) -> None:
 
 @log_app.command("entries")
 def entries(
-    start: Annotated[int, typer.Option(min=0)] = 0,
-    end: Annotated[int | None, typer.Option(min=0, help="Exclusive.")] = None,
+    start: Annotated[int, typer.Option(min=0, max=MAX_INDEX)] = 0,
+    end: Annotated[int | None, typer.Option(min=0, max=MAX_INDEX, help="Exclusive.")] = None,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -63,6 +71,8 @@ def inclusion(
             raise InputError(
                 "--format tlog-proof proves against the latest checkpoint; drop --size"
             )
+        if as_json:
+            raise InputError("--format tlog-proof prints the C2SP text; drop --json")
         out.print(opened.tlog_proof(index), end="", markup=False)
         return
     if fmt != "json":
@@ -98,7 +108,9 @@ def checkpoint(
     ctx: typer.Context, ledger: LedgerOpt = DEFAULT_DIR, as_json: JsonOpt = False
 ) -> None:
     """Print the latest signed checkpoint, exactly as text."""
-    if ctx.invoked_subcommand is not None:
+    if ctx.invoked_subcommand is not None:  # 'checkpoint verify' reads files, no ledger
+        refuse_with(ctx, "ledger", "checkpoint verify needs no ledger; drop --ledger")
+        refuse_with(ctx, "as_json", "put --json after 'checkpoint verify FILE'")
         return
     opened = open_ledger(ledger)
     note = opened.checkpoint()
@@ -116,12 +128,13 @@ def verify_checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify any C2SP checkpoint or signed note against the given verifier keys."""
-    verifiers = [NoteVerifier.from_vkey(_vkey_text(v)) for v in pubkey]
+    verifiers = read_verifiers(pubkey)
+    where = show_path(file)
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise InputError(f"{file}: {exc.strerror or exc}") from exc
-    opened = open_note(data, verifiers, source=str(file))
+        raise InputError(f"{where}: {exc.strerror or exc}") from None
+    opened = open_note(data, verifiers, source=where)
     result: dict[str, object] = {
         "ok": True,
         "signers": [n for n, _ in opened.verified],
@@ -129,17 +142,56 @@ def verify_checkpoint(
     }
     lines = opened.text.split("\n")
     if len(lines) >= 4 and lines[1].isdigit():
-        body = open_checkpoint(data, verifiers, source=str(file))
+        body = open_checkpoint(data, verifiers, source=where)
         result |= {"origin": body.origin, "size": body.size, "root": body.root.hex()}
     if as_json:
         emit_json(result)
     else:
-        out.print(f"{file}: verified by " + ", ".join(result["signers"]), markup=False)  # type: ignore[arg-type]
+        out.print(f"{where}: verified by " + ", ".join(result["signers"]), markup=False)  # type: ignore[arg-type]
 
 
-def _vkey_text(value: str) -> str:
-    """A verifier key given inline, or a file holding one."""
-    path = Path(value)
-    if len(value) < 4096 and path.is_file():
-        return path.read_text().strip()
-    return value
+@proof_app.command("verify")
+def verify_proof(
+    pubkey: Annotated[
+        list[str], typer.Option(help="The log's verifier key, or a file holding it.")
+    ],
+    tlog_proof: Annotated[
+        Path | None, typer.Option(help="A C2SP tlog-proof (proof inclusion --format tlog-proof).")
+    ] = None,
+    inclusion: Annotated[
+        Path | None, typer.Option(help="An inclusion proof as 'proof inclusion --json' prints.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="The signed checkpoint (with --inclusion).")
+    ] = None,
+    leaf: Annotated[Path | None, typer.Option(help="The leaf's exact bytes.")] = None,
+    entry_json: Annotated[
+        Path | None, typer.Option(help="The entry as 'log entries --json' prints it.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a proof offline against a signed checkpoint; exit 1 if it does not hold.
+
+    Example: medledger proof verify --tlog-proof e7.proof --pubkey log.vkey --entry-json e7.json
+    """
+    try:
+        result = verify_proof_files(
+            pubkeys=pubkey,
+            tlog_proof=tlog_proof,
+            inclusion=inclusion,
+            checkpoint=checkpoint,
+            leaf=leaf,
+            entry_json=entry_json,
+        )
+    except VerificationError as exc:
+        if as_json:
+            emit_json({"ok": False, "reason": exc.diagnostics()})
+        raise
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        out.print(
+            f"ok: entry {result.index} (leaf {result.leaf_hash.hex()[:16]}, "
+            f"{result.to_json()['leaf']}) is in {result.origin} at tree size {result.tree_size}",
+            markup=False,
+        )

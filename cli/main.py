@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, vendored
 
 from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd, verifycmd
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
-from cli.output import emit_json, fail_line, out
-from ledger.errors import LedgerError
+from cli.output import emit_json, err, fail_line, out, usage_line
+from ledger.errors import LedgerError, show_path
 from ledger.service import Ledger, env_passphrase
+from ledger.store.url import PASSWORD_ENV, without_password
 
 app = typer.Typer(
     name="medledger",
@@ -62,23 +64,44 @@ def init(
         require_deidentified=require_deidentified,
     )
     result = {"ledger": str(ledger), "origin": created.origin, "vkey": created.verifier.vkey}
+    if database_url and without_password(database_url)[1]:
+        result["database_password"] = PASSWORD_NOTE
     if as_json:
         emit_json(result)
     else:
         out.print(
-            f"created ledger in {ledger}\norigin: {created.origin}\n"
+            f"created ledger in {show_path(ledger)}\norigin: {created.origin}\n"
             f"verifier key: {created.verifier.vkey}",
             markup=False,
         )
+        if "database_password" in result:
+            err.print(f"note: {PASSWORD_NOTE}", markup=False)
+
+
+PASSWORD_NOTE = (
+    f"the database password is not kept in config.json; set {PASSWORD_ENV} "
+    "(or PGPASSWORD, or a ~/.pgpass line) for every command on this ledger"
+)
 
 
 def run(argv: list[str] | None = None) -> None:
     """Entry point: one line and exit 2 for bad input, 1 for a verification failure."""
     try:
-        app(args=argv)  # standalone: usage errors exit 2 with click's message
+        code = app(args=argv, standalone_mode=False)
     except LedgerError as exc:
         fail_line(exc.diagnostics())
         sys.exit(exc.exit_code)
+    except NoArgsIsHelpError as exc:  # a bare group: typer (rich) printed its help already
+        if exc.format_message().strip():
+            exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # usage errors: one line too, not click's box
+        fail_line(usage_line(exc.format_message()))
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        fail_line("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["Path", "app", "run"]

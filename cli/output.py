@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from ledger.errors import printable
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -17,4 +19,9 @@ def emit_json(value: Any) -> None:
 
 
 def fail_line(message: str) -> None:
-    err.print(f"medledger: {message}", markup=False)
+    err.print(f"medledger: {printable(message)}", markup=False)
+
+
+def usage_line(message: str) -> str:
+    """A usage error as one line: its text joined, control characters escaped."""
+    return printable(" ".join(message.split())) + " (see --help)"

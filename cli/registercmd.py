@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, err, out
-from ledger.errors import InputError, VerificationError
+from ledger.errors import InputError, VerificationError, printable
 from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
 from ledger.registration.lookup import show_image
 from ledger.registration.pipeline import RegisterOptions, count_files
@@ -18,7 +18,10 @@ from ledger.registration.register import register
 
 
 def register_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursed).")],
+    paths: Annotated[
+        list[Path],  # readable=False: the walk names an unreadable file itself, as it refuses it
+        typer.Argument(help="Files and folders (recursed).", readable=False),
+    ],
     source: Annotated[str, typer.Option(help="Registering repository or site.")],
     license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
     consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
@@ -85,7 +88,8 @@ def register_command(
             markup=False,
         )
         for refusal in summary.refused:
-            err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+            line = f"refused: {refusal['path']}: {refusal['reason']}"
+            err.print(printable(line), markup=False)  # a name may hold a newline
         for dup in summary.duplicates:
             for match in dup["matches"]:
                 where = (
@@ -94,8 +98,10 @@ def register_command(
                     else f"{match['path']} (earlier in this run)"
                 )
                 out.print(
-                    f"duplicate: {dup['path']} (entry {dup['index']}): {match['kind']} "
-                    f"duplicate of {where}: {match['detail']}",
+                    printable(
+                        f"duplicate: {dup['path']} (entry {dup['index']}): {match['kind']} "
+                        f"duplicate of {where}: {match['detail']}"
+                    ),
                     markup=False,
                 )
     if summary.interrupted:

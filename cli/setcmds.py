@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli.output import err
-from ledger.errors import InputError
+from ledger.errors import InputError, printable
 from ledger.registration.pipeline import default_workers
 from ledger.service import Ledger
 from ledger.similarity.sets import ImageSet, prepare
@@ -72,7 +72,8 @@ def write(path: Path, page: str) -> None:
 
 def print_refused(image_set: ImageSet) -> None:
     for refusal in image_set.refused:
-        err.print(f"refused: {refusal['path']}: {refusal['reason']}", markup=False)
+        line = f"refused: {refusal['path']}: {refusal['reason']}"
+        err.print(printable(line), markup=False)  # a name may hold a newline
 
 
 def plural(count: int, word: str) -> str:

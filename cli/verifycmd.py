@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.logcmd import _vkey_text
-from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
 from ledger.audit.replay import AuditReport
-from ledger.bundle import export_bundle, verify_bundle
-from ledger.crypto.note import NoteVerifier
-from ledger.errors import InputError, VerificationError
+from ledger.auditing import export_bundle_file, verify_bundle_file, verify_ledger
+from ledger.errors import VerificationError, show_path
 
 bundle_app = typer.Typer(help="Offline audit bundles.", no_args_is_help=True)
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from exc
 
 
 def _report_json(report: AuditReport) -> dict[str, Any]:
@@ -40,9 +30,11 @@ def _report_json(report: AuditReport) -> dict[str, Any]:
 
 
 def verify(
+    ctx: typer.Context,
     bundle: Annotated[Path | None, typer.Option(help="Verify this bundle, no database.")] = None,
     pubkey: Annotated[
-        list[str] | None, typer.Option(help="Log verifier key (with --bundle).")
+        list[str] | None,
+        typer.Option(help="The log's verifier key, or a file holding it (needed with --bundle)."),
     ] = None,
     checkpoint: Annotated[
         Path | None, typer.Option(help="A checkpoint you saw earlier: the log must extend it.")
@@ -54,17 +46,21 @@ def verify(
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
-    """Audit the log: chain, tree, signatures, key validity, checkpoints; exit 1 on a problem."""
+    """Audit the log: chain, tree, signatures, key validity, checkpoints; exit 1 on a problem.
+
+    Example: medledger verify --bundle log.bundle --pubkey log.vkey --checkpoint seen.txt
+    """
     try:
         if bundle is not None:
-            if not pubkey:
-                raise InputError("--bundle needs --pubkey (the log's verifier key)")
-            verifiers = [NoteVerifier.from_vkey(_vkey_text(v)) for v in pubkey]
-            report = verify_bundle(_read(bundle), verifiers, source=str(bundle))
+            refuse_with(ctx, "ledger", "--bundle verifies without a ledger; drop --ledger")
+            report = verify_bundle_file(
+                bundle, pubkeys=pubkey or [], checkpoint=checkpoint, tree_only=tree_only,
+                workers=workers,
+            )
         else:
-            note = _read(checkpoint).decode("utf-8", "replace") if checkpoint else None
-            report = open_ledger(ledger).verify(
-                tree_only=tree_only, checkpoint=note, workers=workers
+            report = verify_ledger(
+                open_ledger(ledger), pubkeys=pubkey or [], checkpoint=checkpoint,
+                tree_only=tree_only, workers=workers,
             )
     except VerificationError as exc:
         if as_json:
@@ -92,10 +88,7 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the log (or [start, end)) with the proofs an offline auditor needs."""
-    if file.exists():
-        raise InputError(f"{file} already exists")
-    bundle = export_bundle(open_ledger(ledger), start=start, end=end)
-    file.write_text(json.dumps(bundle) + "\n")
+    bundle = export_bundle_file(open_ledger(ledger), file, start=start, end=end)
     summary = {
         "file": str(file),
         "start": bundle["start"],
@@ -107,7 +100,7 @@ def export(
         emit_json(summary)
     else:
         out.print(
-            f"wrote {file}: entries [{bundle['start']}, {bundle['end']}); verify with\n"
-            f"  medledger verify --bundle {file} --pubkey '{bundle['log_key']}'",
+            f"wrote {show_path(file)}: entries [{bundle['start']}, {bundle['end']}); verify with\n"
+            f"  medledger verify --bundle {show_path(file)} --pubkey '{bundle['log_key']}'",
             markup=False,
         )

@@ -29,8 +29,10 @@ from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import NoteVerifier
 from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
+from ledger.log.checkpoint import Checkpoint
 from ledger.log.hashing import leaf_hash
-from ledger.log.proofs import verify_inclusion
+from ledger.log.known_nodes import NotDerivableError, consistency_from_range
+from ledger.log.proofs import verify_consistency, verify_inclusion
 from ledger.log.ranges import range_outside_nodes, range_proof, range_proof_nodes, root_from_range
 from ledger.model.bundle import BundleFile
 from ledger.service import Ledger
@@ -83,10 +85,25 @@ def export_bundle(ledger: Ledger, *, start: int = 0, end: int | None = None) -> 
     }
 
 
-def verify_bundle(data: bytes, verifiers: Iterable[NoteVerifier], *, source: str) -> AuditReport:
-    """Verify a bundle with the log's public key alone; raises on any problem."""
+def verify_bundle(
+    data: bytes,
+    verifiers: Iterable[NoteVerifier],
+    *,
+    source: str,
+    earlier: tuple[str, str] | None = None,
+    signatures: bool = True,
+    workers: int = 1,
+) -> AuditReport:
+    """Verify a bundle with the log's public key alone; raises on any problem.
+
+    The leaves are replayed (signatures, chain, keys) before the root is compared,
+    so a changed leaf is named by its index, as ``verify`` names it in a database.
+    ``earlier``: (source, note) of a checkpoint the auditor saw before; the bundle's
+    checkpoint must be that tree or extend it (consistency proof from the bundle's
+    hashes). ``signatures=False`` checks hashes, chain and tree only."""
+    verifiers = list(verifiers)
     bundle = _load(data, source)
-    checkpoint = open_checkpoint(bundle["checkpoint"], list(verifiers), source=source)
+    checkpoint = open_checkpoint(bundle["checkpoint"], verifiers, source=source)
     start, end, size = bundle["start"], bundle["end"], checkpoint.size
     if not 0 <= start <= end <= size:
         raise InputError(f"{source}: range [{start}, {end}) is outside the checkpoint's {size}")
@@ -94,35 +111,81 @@ def verify_bundle(data: bytes, verifiers: Iterable[NoteVerifier], *, source: str
     if len(leaves) != end - start:
         raise InputError(f"{source}: {len(leaves)} leaves for the range [{start}, {end})")
     outside = {(n["start"], n["end"]): _unhex(n["hash"], source) for n in bundle["outside"]}
-    root = root_from_range(
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    root = root_from_range(start=start, end=end, size=size, leaf_hashes=hashes, outside=outside)
+    prev, keys, public_keys = _prior_state(bundle, size=size, root=checkpoint.root, source=source)
+    facts = [check_leaf(-1, leaf, {}, {}) for leaf in leaves]  # the replay names bad ones
+    for fact in facts:
+        if fact.kind == "key.added" and fact.key_body:
+            public_keys[fact.key_body["key_id"]] = base64.b64decode(fact.key_body["public_key"])
+    rows = (
+        (start + i, leaf, hashes[i], facts[i].kind, facts[i].actor)
+        for i, leaf in enumerate(leaves)
+    )
+    report = audit_log(
+        rows,
+        public_keys=public_keys,
+        checkpoints=[],
+        stored_nodes=None,
+        signatures=signatures,
+        workers=workers,
         start=start,
-        end=end,
-        size=size,
-        leaf_hashes=[leaf_hash(leaf) for leaf in leaves],
-        outside=outside,
+        prev=prev,
+        keys=keys,
     )
     if root != checkpoint.root:
         raise VerificationError(
             f"{source}: leaves give root {root.hex()}, the checkpoint says {checkpoint.root.hex()}"
         )
-    prev, keys, public_keys = _prior_state(bundle, size=size, root=root, source=source)
-    for leaf in leaves:
-        facts = check_leaf(-1, leaf, {}, {})
-        if facts.kind == "key.added" and facts.key_body:
-            public_keys[facts.key_body["key_id"]] = base64.b64decode(facts.key_body["public_key"])
-    rows = ((start + i, leaf, leaf_hash(leaf), *_kind_actor(leaf)) for i, leaf in enumerate(leaves))
-    checkpoints = [(size, checkpoint.root)] if start == 0 and end == size else []
-    report = audit_log(
-        rows,
-        public_keys=public_keys,
-        checkpoints=checkpoints,
-        stored_nodes=None,
-        start=start,
-        prev=prev,
-        keys=keys,
-    )
+    report.checkpoints = 1 if start == 0 and end == size else 0
+    if earlier is not None:
+        _check_extends(earlier, verifiers, checkpoint, start=start, hashes=hashes,
+                       outside=outside, source=source)
+        report.checkpoints += 1
     report.root = root
     return report
+
+
+def _check_extends(
+    earlier: tuple[str, str],
+    verifiers: list[NoteVerifier],
+    checkpoint: Checkpoint,
+    *,
+    start: int,
+    hashes: list[bytes],
+    outside: dict[tuple[int, int], bytes],
+    source: str,
+) -> None:
+    """The bundle's tree is the earlier checkpoint's tree or extends it; raises if not."""
+    where, note = earlier
+    old = open_checkpoint(note, verifiers, source=where)
+    new = checkpoint
+    mismatch = (
+        f"{source}'s checkpoint (size {new.size}, root {new.root.hex()}) is not "
+        f"consistent with {where} (size {old.size}, root {old.root.hex()})"
+    )
+    if old.origin != new.origin:
+        raise VerificationError(f"{mismatch}: origins {new.origin!r} and {old.origin!r} differ")
+    if old.size > new.size:
+        raise VerificationError(f"{mismatch}: the bundle's log is older (a rollback?)")
+    if old.size == 0:
+        return  # the empty tree is a prefix of every tree
+    try:
+        _, proof = consistency_from_range(
+            old_size=old.size, new_size=new.size, start=start, leaf_hashes=hashes, outside=outside
+        )
+    except NotDerivableError as exc:
+        raise InputError(
+            f"{source}: cannot prove consistency with {where} (size {old.size}): "
+            f"{exc.message}; export a bundle that starts at or before index {old.size - 1}"
+        ) from None
+    try:
+        verify_consistency(
+            old_size=old.size, new_size=new.size, old_root=old.root, new_root=new.root,
+            proof=proof,
+        )
+    except VerificationError:
+        raise VerificationError(mismatch) from None
 
 
 def _prior_state(
@@ -164,16 +227,13 @@ def _prior_state(
     return prev.hex(), keys, public_keys
 
 
-def _kind_actor(leaf: bytes) -> tuple[str, str]:
-    facts = check_leaf(-1, leaf, {}, {})
-    return facts.kind, facts.actor
-
-
 def _load(data: bytes, source: str) -> dict[str, Any]:
     try:
         bundle = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{source}: not a bundle (malformed JSON)") from exc
+    except RecursionError:
+        raise InputError(f"{source}: not a bundle (JSON nested too deeply)") from None
     if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         raise InputError(f"{source}: not a {BUNDLE_FORMAT} file")
     try:

@@ -7,6 +7,10 @@
   interpreter), for the many calls where the process boundary adds nothing.
   The commands leave their database engines to process exit, so the fixture
   disposes of every engine a command made once it returns, as exit would.
+* ``file_modes_bind``: runs a function in a forked child in which file modes
+  bind even when the tests run as root (CI): the child drops the capabilities
+  that let root ignore them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a
+  mode-0 file is unreadable to it as to anyone. Not root: runs it directly.
 * ``postgres_server`` (session): a real PostgreSQL cluster made with ``initdb``
   in a temporary directory, listening on a free loopback port and a unix socket
   in that directory, trust auth for loopback only, run as the ``postgres`` OS
@@ -169,6 +173,62 @@ def ledger_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "ledger"
     close_ledger(Ledger.init(directory))
     return directory
+
+
+# --- file modes that bind, even for root ------------------------------------------------
+
+_CAP_VERSION_3 = 0x20080522
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_dac_capabilities() -> None:
+    """capset(2) without the two capabilities that make root ignore file modes."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # {effective, permitted, inheritable} x 2 words
+    if libc.capget(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    mask = ~((1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH)) & 0xFFFFFFFF
+    for word in (0, 1, 2):  # the first 32 capabilities live in the first triple
+        data[word] &= mask
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def _run_where_modes_bind(fn: Callable[[], Any]) -> Any:
+    if os.geteuid() != 0:
+        return fn()
+    import pickle
+    import traceback
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        os.close(read_end)
+        try:
+            _drop_dac_capabilities()
+            outcome: tuple[str, Any] = ("ok", fn())
+        except BaseException:  # reported to the parent, which raises it
+            outcome = ("error", traceback.format_exc())
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(pickle.dumps(outcome))
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)  # noqa: S301 - from our own child
+    if kind == "error":
+        raise AssertionError(f"in the child where file modes bind:\n{value}")
+    return value
+
+
+@pytest.fixture
+def file_modes_bind() -> Callable[[Callable[[], Any]], Any]:
+    """``file_modes_bind(fn)``: ``fn()``'s result, computed where file modes bind for root too."""
+    return _run_where_modes_bind
 
 
 # --- a real PostgreSQL ----------------------------------------------------------------

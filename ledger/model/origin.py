@@ -29,8 +29,12 @@ def normalise_license(expression: str) -> str:
     text = expression.strip()
     if _LICENSE_REF.fullmatch(text):
         return text
-    info = _licensing().validate(text)
-    if info.errors or not info.normalized_expression:
+    try:
+        info = _licensing().validate(text)
+        valid = not info.errors and bool(info.normalized_expression)
+    except Exception:  # license_expression itself crashes on some input ('<', "'")
+        valid = False
+    if not valid:
         raise InputError(
             f"licence {expression!r} is not an SPDX licence expression "
             "(e.g. CC-BY-4.0, CC0-1.0, or LicenseRef-<your-id>)"

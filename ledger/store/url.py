@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
 from ledger.errors import InputError
 
 _DRIVERS = {
@@ -29,6 +32,42 @@ def normalise_url(url: str) -> str:
             f"unknown database backend {scheme!r}: use sqlite:///PATH or postgresql://..."
         )
     return f"{driver}://{rest}"
+
+
+PASSWORD_ENV = "MEDLEDGER_DATABASE_PASSWORD"  # noqa: S105 - the variable's name
+
+
+def without_password(url: str) -> tuple[str, bool]:
+    """The URL with any password removed, and whether it held one (config never keeps it)."""
+    parsed = _parse(url)
+    if parsed is None or parsed.password is None:
+        return url, False
+    bare = URL.create(  # URL.set(password=None) would keep the password
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False), True
+
+
+def with_password(url: str, password: str | None) -> str:
+    """The URL with ``password`` filled in, unless it has one or none is given.
+
+    Without one, libpq itself still reads PGPASSWORD and ~/.pgpass."""
+    parsed = _parse(url)
+    if not password or parsed is None or parsed.password is not None or is_sqlite(url):
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def _parse(url: str) -> URL | None:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
 
 
 def is_sqlite(url: str) -> bool:

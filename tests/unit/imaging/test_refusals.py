@@ -6,7 +6,9 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -175,12 +177,18 @@ def test_fifo_is_not_read(tmp_path: Path) -> None:
     assert refused(path).message == "not a regular file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(tmp_path: Path) -> None:
+def test_unreadable_file(tmp_path: Path, file_modes_bind: Callable[..., Any]) -> None:
     path = tmp_path / "secret.dcm"
     path.write_bytes(sample("MR_small.dcm").read_bytes())
+    readable = tmp_path / "readable.dcm"
+    readable.write_bytes(path.read_bytes())
     path.chmod(0)
-    assert refused(path).message == "permission denied"
+
+    def attempt() -> tuple[str, str]:
+        return refused(path).message, analyse(readable, secret=SECRET, limits=LIMITS).format
+
+    # The same child reads the readable copy: the refusal is the mode's, not the folder's.
+    assert file_modes_bind(attempt) == ("permission denied", "dicom")
 
 
 def test_file_over_the_size_limit(tmp_path: Path) -> None:
