@@ -14,9 +14,10 @@ from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError, VerificationError
-from ledger.registration.pipeline import count_files
 from ledger.service import Ledger
-from ledger.similarity.groups import (
+from ledger.service.registration import count_files
+from ledger.service.similarity import (
+    ImageSet,
     Pictures,
     describe,
     duplicate_groups,
@@ -28,8 +29,8 @@ from ledger.similarity.groups import (
     leaks,
     registered_set,
     require_images,
+    resolve,
 )
-from ledger.similarity.sets import ImageSet, resolve
 
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")

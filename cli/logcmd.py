@@ -9,9 +9,8 @@ import typer
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
-from ledger.checkpoints import open_checkpoint
-from ledger.crypto.note import NoteVerifier, open_note
 from ledger.errors import InputError
+from ledger.service.log import latest_checkpoint, verify_note
 
 log_app = typer.Typer(help="The log: its public key and its entries.", no_args_is_help=True)
 proof_app = typer.Typer(help="Inclusion and consistency proofs.", no_args_is_help=True)
@@ -100,13 +99,11 @@ def checkpoint(
     """Print the latest signed checkpoint, exactly as text."""
     if ctx.invoked_subcommand is not None:
         return
-    opened = open_ledger(ledger)
-    note = opened.checkpoint()
+    latest = latest_checkpoint(open_ledger(ledger))
     if as_json:
-        body = open_checkpoint(note, [opened.verifier])
-        emit_json({"origin": body.origin, "size": body.size, "root": body.root.hex(), "note": note})
+        emit_json(latest.to_json())
     else:
-        out.print(note, end="", markup=False)
+        out.print(latest.note, end="", markup=False)
 
 
 @checkpoint_app.command("verify")
@@ -116,25 +113,16 @@ def verify_checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify any C2SP checkpoint or signed note against the given verifier keys."""
-    verifiers = [NoteVerifier.from_vkey(_vkey_text(v)) for v in pubkey]
+    vkeys = [_vkey_text(v) for v in pubkey]
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"{file}: {exc.strerror or exc}") from exc
-    opened = open_note(data, verifiers, source=str(file))
-    result: dict[str, object] = {
-        "ok": True,
-        "signers": [n for n, _ in opened.verified],
-        "unknown_signatures": opened.unverified_count,
-    }
-    lines = opened.text.split("\n")
-    if len(lines) >= 4 and lines[1].isdigit():
-        body = open_checkpoint(data, verifiers, source=str(file))
-        result |= {"origin": body.origin, "size": body.size, "root": body.root.hex()}
+    result = verify_note(data, vkeys, source=str(file))
     if as_json:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
-        out.print(f"{file}: verified by " + ", ".join(result["signers"]), markup=False)  # type: ignore[arg-type]
+        out.print(f"{file}: verified by " + ", ".join(result.signers), markup=False)
 
 
 def _vkey_text(value: str) -> str:

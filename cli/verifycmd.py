@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.logcmd import _vkey_text
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
-from ledger.audit.replay import AuditReport
-from ledger.bundle import export_bundle, verify_bundle
-from ledger.crypto.note import NoteVerifier
 from ledger.errors import InputError, VerificationError
+from ledger.service.bundles import export_bundle, verify_bundle
+from ledger.service.log import audit_json
 
 bundle_app = typer.Typer(help="Offline audit bundles.", no_args_is_help=True)
 
@@ -24,19 +23,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
-
-
-def _report_json(report: AuditReport) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "size": report.size,
-        "root": report.root.hex(),
-        "signatures": report.signatures,
-        "checkpoints": report.checkpoints,
-        "tree_nodes": report.tree_nodes,
-        "keys": report.keys,
-        "kinds": report.kinds,
-    }
 
 
 def verify(
@@ -59,8 +45,8 @@ def verify(
         if bundle is not None:
             if not pubkey:
                 raise InputError("--bundle needs --pubkey (the log's verifier key)")
-            verifiers = [NoteVerifier.from_vkey(_vkey_text(v)) for v in pubkey]
-            report = verify_bundle(_read(bundle), verifiers, source=str(bundle))
+            vkeys = [_vkey_text(v) for v in pubkey]
+            report = verify_bundle(_read(bundle), vkeys, source=str(bundle))
         else:
             note = _read(checkpoint).decode("utf-8", "replace") if checkpoint else None
             report = open_ledger(ledger).verify(
@@ -71,7 +57,7 @@ def verify(
             emit_json({"ok": False, "index": exc.index, "reason": exc.diagnostics()})
         raise
     if as_json:
-        emit_json(_report_json(report))
+        emit_json(audit_json(report))
     else:
         what = "tree" if tree_only else "log"
         out.print(
