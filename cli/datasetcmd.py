@@ -14,6 +14,7 @@ from cli.output import emit_json, out
 from ledger.errors import InputError
 from ledger.service import Ledger
 from ledger.service import similarity as service
+from ledger.service.pages import composition_page
 from ledger.service.registration import count_files
 from ledger.service.similarity import ImageSet, resolve
 
@@ -84,7 +85,7 @@ def composition(
             result = service.composition(opened, found, index=index, progress=step)
             bar.remove_task(task)
     if html is not None:
-        setcmds.write(html, service.composition_page(result))
+        setcmds.write(html, composition_page(result))
     if as_json:
         emit_json(result.to_json())
         return

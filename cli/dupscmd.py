@@ -15,17 +15,15 @@ from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError, VerificationError
 from ledger.service import Ledger
+from ledger.service.pages import Pictures, dups_page, leakage_page
 from ledger.service.registration import count_files
 from ledger.service.similarity import (
     ImageSet,
-    Pictures,
     describe,
     duplicate_groups,
     dups_json,
-    dups_page,
     explain,
     leakage_json,
-    leakage_page,
     leaks,
     registered_set,
     require_images,

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
-from ledger.audit.workers import forkserver_context
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.processes import forkserver_context
 
 CHUNK = 4096
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)

@@ -14,8 +14,8 @@ from ledger.registration.pipeline import (
     count_files,
     default_workers,
 )
-from ledger.registration.register import register
 from ledger.service.ledger import Ledger
+from ledger.service.register import register
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger.registration.pipeline import default_workers
-from ledger.reports import CompositionShare, composition_report
 from ledger.service.ledger import Ledger
 from ledger.similarity.catalog import LedgerIndex
 from ledger.similarity.groups import (
     Group,
-    Pictures,
     describe,
     duplicate_groups,
     dups_json,
-    dups_page,
     explain,
     leakage_json,
-    leakage_page,
     leaks,
     registered_set,
     require_images,
@@ -108,43 +103,22 @@ def composition(
     return _composition(ledger, target, index=index, progress=progress)
 
 
-def composition_page(result: Composition) -> str:
-    """The self-contained HTML report of a composition."""
-    shares = [CompositionShare(s.name, s.kind, s.share, s.images) for s in result.shares]
-    notes = [
-        "An image counts for a source or dataset when one of its images, registered before "
-        "it and not part of this dataset, is an exact or near duplicate of it."
-    ]
-    return composition_report(
-        f"Composition of {result.target.name}",
-        shares,
-        result.unseen_share,
-        result.total,
-        generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        notes=notes,
-    )
-
-
 __all__ = [
     "Decision",
     "Group",
     "ImageSet",
     "LedgerIndex",
     "Link",
-    "Pictures",
     "Scanned",
     "catch_up",
     "change_thresholds",
     "composition",
-    "composition_page",
     "dataset_set",
     "describe",
     "duplicate_groups",
     "dups_json",
-    "dups_page",
     "explain",
     "leakage_json",
-    "leakage_page",
     "leaks",
     "overlap",
     "registered_set",
