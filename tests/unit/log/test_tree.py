@@ -150,3 +150,13 @@ def test_subtree_hash_names_a_missing_node() -> None:
     message = r"missing tree node \(level 0, index 6\) for range \[4, 7\)"
     with pytest.raises(InputError, match=message):
         subtree_hash(start=4, end=7, nodes={(1, 2): b"x" * 32})
+
+
+def test_growing_leaf_by_leaf_equals_the_reference() -> None:
+    hashes: list[bytes] = []
+    made: dict[tuple[int, int], bytes] = {}
+    for size in range(600):
+        runs, hashes = grow(size=size, frontier_hashes=hashes, leaf_hashes=[LEAF_HASHES[size]])
+        made |= {(lv, first + i): h for lv, first, run in runs for i, h in enumerate(run)}
+        assert hashes == [STORE[n] for n in frontier(size + 1)]
+    assert made == store_for(600)
