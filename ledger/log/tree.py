@@ -166,9 +166,10 @@ def grow(
     if set(map(len, leaf_hashes)) - {HASH_SIZE}:  # in C: the audits grow 4096 leaves at once
         position, value = next((i, v) for i, v in enumerate(leaf_hashes) if len(v) != HASH_SIZE)
         raise InputError(f"leaf hash [{position}] has {len(value)} bytes, want {HASH_SIZE}")
+    runs: list[Run] = []
     if len(leaf_hashes) == 1:  # the audit's per-leaf replay: spare it the batch set-up
         value, stack = leaf_hashes[0], list(frontier_hashes)
-        runs = [(0, size, [value])]
+        runs.append((0, size, [value]))
         # Binary increment: each trailing zero bit of the new size merges the two rightmost.
         for level in range(1, ((size + 1) & -(size + 1)).bit_length()):
             value = sha256(NODE_PREFIX + stack.pop() + value).digest()
@@ -181,7 +182,6 @@ def grow(
     # One batch of hashes per level keeps the audits' hot loop in C.
     levels = [level for level in range(size.bit_length() - 1, -1, -1) if size >> level & 1]
     waiting = dict(zip(levels, frontier_hashes, strict=True))
-    runs: list[Run] = []
     level, first, run = 0, size, list(leaf_hashes)
     while run:
         runs.append((level, first, run))
