@@ -47,8 +47,8 @@ from pydicom.data import get_testdata_file
 from sqlalchemy import select
 
 from ledger.registration.pipeline import RegisterOptions
-from ledger.registration.register import register
 from ledger.service import Ledger
+from ledger.service.register import register
 from ledger.similarity.composition import composition
 from ledger.similarity.sets import prepare, resolve
 from ledger.similarity.sketches import CACHE_NAME, DEFAULT_THRESHOLD, NUM_PERM, open_sketches

@@ -59,6 +59,7 @@ import numpy as np
 import pydicom
 from PIL import Image, ImageFilter, ImageOps
 
+from ledger.fingerprint.descriptor import KEYS
 from ledger.imaging.decode import Decoded, decode
 from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.render import render, thumbnail
@@ -70,7 +71,6 @@ from ledger.similarity import (
     describe,
     query_keys,
 )
-from ledger.similarity.descriptor import KEYS
 from ledger.similarity.search import DEFAULT_RADIUS, KEY_KIND
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest sees it

@@ -47,7 +47,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.audit.workers import forkserver_context, ready_pool
 from ledger.crypto.keys import PublicKey, SigningKey, read_private_key
 from ledger.crypto.note import NoteSigner
 from ledger.crypto.signing import ENTRY_DOMAIN, decode_sig, encode_sig, sign_entry
@@ -56,6 +55,7 @@ from ledger.log.tlog_proof import format_tlog_proof
 from ledger.model.canonical import canonical_json
 from ledger.model.kinds import register_kind
 from ledger.model.roles import Role
+from ledger.processes import forkserver_context, ready_pool
 from ledger.sequencer import WORKERS_AFTER
 from ledger.service import Ledger
 

@@ -6,7 +6,7 @@ processed, in the same run, by two programs using the same number of processes:
 * floor: read the bytes, SHA-256 them and decode them (pydicom ``dcmread`` +
   ``pixel_array``, or Pillow ``open`` + ``load``) on a ``ProcessPoolExecutor``
   (forkserver) of ``--workers`` processes, tasks of 8 files; nothing else.
-* register: ``ledger.registration.register.register`` into a new ledger with the
+* register: ``ledger.service.register.register`` into a new ledger with the
   same ``--workers``: analysis, signing, append, checkpoint, everything.
 
 Each runs in a fresh Python process (so each starts its own forkserver and pools,
@@ -298,7 +298,7 @@ def instrumented(led: Any, profile: MainProfile) -> Iterator[None]:
     A name that ``register`` no longer uses is simply not timed (its time shows
     as "other").
     """
-    import ledger.registration.register as module
+    import ledger.service.register as module
 
     saved = {name: getattr(module, name) for name in ("analysed_stream", "append", "check")
              if hasattr(module, name)}  # fmt: skip
@@ -346,7 +346,7 @@ def child_register(
     directory: Path, workers: int, ledger_dir: Path, cprofile: bool, skip_dup_check: bool = False
 ) -> dict[str, Any]:
     from ledger.registration.pipeline import RegisterOptions
-    from ledger.registration.register import register
+    from ledger.service.register import register
 
     led = new_ledger(ledger_dir)
     options = RegisterOptions(
@@ -402,7 +402,7 @@ def _skip_duplicate_check() -> None:
     The index is still synced, as the check does first: the append then checks only the
     images another run appended since (none here), not every image of this run again.
     """
-    import ledger.registration.register as module
+    import ledger.service.register as module
 
     def nothing_found(index: Any, items: list[Any], **_kw: Any) -> list[list[Any]]:
         index.sync()
@@ -443,6 +443,7 @@ def task_timeline(directory: Path, called: float, elapsed: float, workers: int) 
 
 def stages(files: list[str]) -> dict[str, float]:
     """Mean CPU ms per file of each step of the floor and of ``analyse``, in this process."""
+    from ledger.fingerprint.descriptor import describe
     from ledger.fingerprint.hashes import THUMBNAIL_SIZE, fingerprints
     from ledger.imaging.analyse import analyse
     from ledger.imaging.decode import decode
@@ -453,7 +454,6 @@ def stages(files: list[str]) -> dict[str, float]:
     from ledger.imaging.pseudonym import pseudonyms
     from ledger.imaging.readfile import read_file
     from ledger.imaging.render import thumbnail
-    from ledger.similarity.descriptor import describe
 
     limits = DecodeLimits()
     sums: dict[str, float] = {}

@@ -31,7 +31,7 @@ import register as regbench  # bench/register.py: the phantoms
 
 def deferred_ledger(directory: Path, files: Path) -> int:
     from ledger.registration.pipeline import RegisterOptions
-    from ledger.registration.register import register
+    from ledger.service.register import register
 
     led = regbench.new_ledger(directory)
     options = RegisterOptions(

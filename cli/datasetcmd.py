@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import Progress
@@ -13,13 +12,11 @@ from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError
-from ledger.registration.pipeline import count_files
-from ledger.reports import CompositionShare, composition_report
 from ledger.service import Ledger
-from ledger.similarity.sets import ImageSet, resolve
-
-if TYPE_CHECKING:  # datasketch pulls in scipy: imported by the two commands, not at startup
-    from ledger.similarity.composition import Composition
+from ledger.service import similarity as service
+from ledger.service.pages import composition_page
+from ledger.service.registration import count_files
+from ledger.service.similarity import ImageSet, resolve
 
 SetArg = Annotated[
     str, typer.Argument(help="A registered dataset (NAME@V, or NAME: every version) or a folder.")
@@ -41,8 +38,6 @@ def overlap(
         second = _resolve(opened, b, workers, bar)
         if first.registered or second.registered:
             setcmds.check_registered(opened, bar, workers)
-        from ledger.similarity import composition as service
-
         result = service.overlap(opened, first, second)
     if as_json:
         emit_json(result.to_json())
@@ -72,8 +67,6 @@ def composition(
     as_json: JsonOpt = False,
 ) -> None:
     """Which registered sources and dataset versions a dataset is made of, and what is new."""
-    from ledger.similarity import composition as service
-
     setcmds.check_html(html)
     opened = open_ledger(ledger)
     with setcmds.progress() as bar:
@@ -92,7 +85,7 @@ def composition(
             result = service.composition(opened, found, index=index, progress=step)
             bar.remove_task(task)
     if html is not None:
-        setcmds.write(html, _page(result))
+        setcmds.write(html, composition_page(result))
     if as_json:
         emit_json(result.to_json())
         return
@@ -116,22 +109,6 @@ def composition(
             "datasets counts for each",
             markup=False,
         )
-
-
-def _page(result: Composition) -> str:
-    shares = [CompositionShare(s.name, s.kind, s.share, s.images) for s in result.shares]
-    notes = [
-        "An image counts for a source or dataset when one of its images, registered before "
-        "it and not part of this dataset, is an exact or near duplicate of it."
-    ]
-    return composition_report(
-        f"Composition of {result.target.name}",
-        shares,
-        result.unseen_share,
-        result.total,
-        generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        notes=notes,
-    )
 
 
 def _resolve(ledger: Ledger, ref: str, workers: int, bar: Progress) -> ImageSet:

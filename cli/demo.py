@@ -11,13 +11,11 @@ from typing import Any
 
 from cli.options import JsonOpt
 from cli.output import emit_json, out
-from ledger.bundle import export_bundle, verify_bundle
 from ledger.errors import VerificationError
-from ledger.registration.lookup import show_image
-from ledger.registration.pipeline import RegisterOptions
-from ledger.registration.register import register
 from ledger.service import Ledger
-from ledger.similarity.similar import similar
+from ledger.service.bundles import export_bundle, verify_bundle
+from ledger.service.registration import RegisterOptions, register, show
+from ledger.service.similarity import composition, dataset_set, leaks, similar
 
 
 def demo(as_json: JsonOpt = False) -> None:
@@ -78,7 +76,7 @@ def demo(as_json: JsonOpt = False) -> None:
             size=report.size,
         )
         bundle = json.dumps(export_bundle(ledger)).encode()
-        offline = verify_bundle(bundle, [ledger.verifier], source="bundle.json")
+        offline = verify_bundle(bundle, [ledger.verifier.vkey], source="bundle.json")
         step(
             "offline audit",
             f"a bundle of {len(bundle)} bytes verifies with only the public "
@@ -141,9 +139,9 @@ def _register(ledger: Ledger, root: Path) -> str:
     lines.append(f"rerun: {rerun.registered} registered, {rerun.already_known} already known")
     digests: dict[str, list[str]] = {}
     for name in DEMO_FILES:
-        shown = show_image(ledger, str(folder / name)) if (folder / name).exists() else None
-        if shown and shown["registrations"]:
-            digests.setdefault(shown["registrations"][0]["image"]["pixel_sha256"], []).append(name)
+        shown = show(ledger, str(folder / name)) if (folder / name).exists() else None
+        if shown and shown.registrations:
+            digests.setdefault(shown.registrations[0]["image"]["pixel_sha256"], []).append(name)
     for digest, names in digests.items():
         if len(names) > 1:
             lines.append(f"same pixels, different encodings ({digest[:16]}): " + ", ".join(names))
@@ -197,10 +195,6 @@ def _duplicates(ledger: Ledger, root: Path) -> str:
 
 def _provenance(ledger: Ledger) -> str:
     """rehosted@1 as a Frankenstein dataset, and as the test split of demo-set."""
-    from ledger.similarity.composition import composition
-    from ledger.similarity.groups import leaks
-    from ledger.similarity.sets import dataset_set
-
     rehosted, original = dataset_set(ledger, "rehosted@1"), dataset_set(ledger, "demo-set")
     if rehosted is None or original is None:
         return "nothing to compare"

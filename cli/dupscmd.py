@@ -14,22 +14,21 @@ from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError, VerificationError, printable
-from ledger.registration.pipeline import count_files
 from ledger.service import Ledger
-from ledger.similarity.groups import (
-    Pictures,
+from ledger.service.pages import Pictures, dups_page, leakage_page
+from ledger.service.registration import count_files
+from ledger.service.similarity import (
+    ImageSet,
     describe,
     duplicate_groups,
     dups_json,
-    dups_page,
     explain,
     leakage_json,
-    leakage_page,
     leaks,
     registered_set,
     require_images,
+    resolve,
 )
-from ledger.similarity.sets import ImageSet, resolve
 
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")

@@ -9,14 +9,9 @@ import typer
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
-from ledger.checkpoints import open_checkpoint
-from ledger.crypto.note import open_note
 from ledger.errors import InputError, VerificationError, show_path
-from ledger.log.encoding import MAX_UINT64
-from ledger.proofcheck import verify_proof_files
-from ledger.pubkeys import read_verifiers
-
-MAX_INDEX = (MAX_UINT64 >> 1)  # the largest index a database column holds (signed 64-bit)
+from ledger.service.log import MAX_INDEX, latest_checkpoint, read_verifiers, verify_note
+from ledger.service.proofs import verify_proof_files
 
 log_app = typer.Typer(help="The log: its public key and its entries.", no_args_is_help=True)
 proof_app = typer.Typer(
@@ -112,13 +107,11 @@ def checkpoint(
         refuse_with(ctx, "ledger", "checkpoint verify needs no ledger; drop --ledger")
         refuse_with(ctx, "as_json", "put --json after 'checkpoint verify FILE'")
         return
-    opened = open_ledger(ledger)
-    note = opened.checkpoint()
+    latest = latest_checkpoint(open_ledger(ledger))
     if as_json:
-        body = open_checkpoint(note, [opened.verifier])
-        emit_json({"origin": body.origin, "size": body.size, "root": body.root.hex(), "note": note})
+        emit_json(latest.to_json())
     else:
-        out.print(note, end="", markup=False)
+        out.print(latest.note, end="", markup=False)
 
 
 @checkpoint_app.command("verify")
@@ -134,20 +127,11 @@ def verify_checkpoint(
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"{where}: {exc.strerror or exc}") from None
-    opened = open_note(data, verifiers, source=where)
-    result: dict[str, object] = {
-        "ok": True,
-        "signers": [n for n, _ in opened.verified],
-        "unknown_signatures": opened.unverified_count,
-    }
-    lines = opened.text.split("\n")
-    if len(lines) >= 4 and lines[1].isdigit():
-        body = open_checkpoint(data, verifiers, source=where)
-        result |= {"origin": body.origin, "size": body.size, "root": body.root.hex()}
+    result = verify_note(data, verifiers, source=where)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
-        out.print(f"{where}: verified by " + ", ".join(result["signers"]), markup=False)  # type: ignore[arg-type]
+        out.print(f"{where}: verified by " + ", ".join(result.signers), markup=False)
 
 
 @proof_app.command("verify")

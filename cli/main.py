@@ -13,8 +13,7 @@ from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
 from cli.output import emit_json, err, fail_line, out, usage_line
 from ledger.errors import LedgerError, show_path
-from ledger.service import Ledger, env_passphrase
-from ledger.store.url import PASSWORD_ENV, without_password
+from ledger.service import PASSWORD_ENV, Ledger, env_passphrase, without_password
 
 app = typer.Typer(
     name="medledger",

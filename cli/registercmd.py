@@ -10,11 +10,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, err, out
-from ledger.errors import InputError, VerificationError, printable
-from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
-from ledger.registration.lookup import show_image
-from ledger.registration.pipeline import RegisterOptions, count_files
-from ledger.registration.register import register
+from ledger.errors import InputError, printable
+from ledger.service.registration import (
+    DEFAULT_MAX_PIXELS,
+    DecodeLimits,
+    RegisterOptions,
+    count_files,
+    register,
+    show,
+)
 
 
 def register_command(
@@ -119,10 +123,10 @@ def show_command(
     as_json: JsonOpt = False,
 ) -> None:
     """An image's registrations: origin, signer, signature and inclusion proof (exit 1: none)."""
-    result = show_image(open_ledger(ledger), image)
+    result = show(open_ledger(ledger), image)
     if as_json:
-        emit_json(result)
-    for reg in result["registrations"]:
+        emit_json(result.to_json())
+    for reg in result.registrations:
         if as_json:
             break
         signer = reg["signer"] or {"name": "?", "role": "?"}
@@ -131,16 +135,12 @@ def show_command(
             + (f" / {reg['dataset']}" if reg["dataset"] else "")
             + f", {reg['license']}, consent {reg['consent']}, {reg['registered']}\n"
             f"  signed by {signer['name']} ({signer['role']}): signature {reg['signature']}, "
-            f"inclusion in tree {result['checkpoint']['size']}: {reg['inclusion']}\n"
+            f"inclusion in tree {result.checkpoint['size']}: {reg['inclusion']}\n"
             f"  pixels {reg['image']['pixel_sha256']} ({reg['image']['format']}, "
             f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
             markup=False,
         )
-    bad = [r for r in result["registrations"] if "invalid" in (r["signature"], r["inclusion"])]
-    if not result["registrations"]:
-        raise VerificationError(f"{image}: not registered in this ledger")
-    if bad:
-        raise VerificationError(f"{image}: entry {bad[0]['index']} does not verify")
+    result.require_verified()
 
 
 def _frames_line(image: dict[str, Any]) -> str:

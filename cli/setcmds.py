@@ -7,18 +7,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli.output import err
 from ledger.errors import InputError, printable
-from ledger.registration.pipeline import default_workers
-from ledger.service import Ledger
-from ledger.similarity.sets import ImageSet, prepare
-
-if TYPE_CHECKING:
-    from ledger.similarity.catalog import LedgerIndex
+from ledger.service import Ledger, similarity
+from ledger.service.similarity import ImageSet, LedgerIndex
 
 
 @contextmanager
@@ -41,7 +36,7 @@ def check_registered(ledger: Ledger, bar: Progress, workers: int) -> LedgerIndex
     def step(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
 
-    index = prepare(ledger, workers=workers or default_workers(), progress=step)
+    index = similarity.catch_up(ledger, workers=workers, progress=step)
     bar.remove_task(task)
     return index
 

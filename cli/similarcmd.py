@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
 from typing import Annotated
 
 import typer
@@ -10,10 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, err, out
-from ledger.imaging.limits import DEFAULT_MAX_PIXELS, DecodeLimits
-from ledger.registration.pipeline import default_workers
-from ledger.similarity.scan import scan
-from ledger.similarity.similar import similar
+from ledger.service import similarity
+from ledger.service.registration import DEFAULT_MAX_PIXELS, DecodeLimits
 
 
 def similar_command(
@@ -26,7 +23,9 @@ def similar_command(
     as_json: JsonOpt = False,
 ) -> None:
     """The registered images closest to IMAGE: exact copies, then verified near-duplicates."""
-    rows = similar(open_ledger(ledger), image, top=top, limits=DecodeLimits(max_pixels=max_pixels))
+    rows = similarity.similar(
+        open_ledger(ledger), image, top=top, limits=DecodeLimits(max_pixels=max_pixels)
+    )
     if as_json:
         emit_json(rows)
         return
@@ -57,7 +56,6 @@ def thresholds_command(
 ) -> None:
     """Show or change this repository's near-duplicate decision; a change rescans everything."""
     opened = open_ledger(ledger)
-    current = opened.duplicate_thresholds()
     changes = {
         name: value
         for name, value in (
@@ -67,24 +65,22 @@ def thresholds_command(
         )
         if value is not None
     }
-    rescanned = None
     if changes:
-        current = replace(current, **changes)  # validated before anything is written
-        opened.set_duplicate_thresholds(current)
         columns = (TextColumn("rescanning"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("rescan", total=None)
-            index = opened.duplicate_index()
-            rescanned = scan(index, progress=lambda d, t: bar.update(task, completed=d, total=t))
-            index.save()
-    values = asdict(current)
+            decision = similarity.change_thresholds(
+                opened, changes, progress=lambda d, t: bar.update(task, completed=d, total=t)
+            )
+    else:
+        decision = similarity.thresholds(opened)
     if as_json:
-        emit_json(values | ({"rescanned": rescanned} if rescanned is not None else {}))
+        emit_json(decision.to_json())
         return
-    for name, value in values.items():
+    for name, value in decision.values.items():
         out.print(f"{name} {value}", markup=False)
-    if rescanned is not None:
-        out.print(f"rescanned {rescanned} images with the new decision", markup=False)
+    if decision.rescanned is not None:
+        out.print(f"rescanned {decision.rescanned} images with the new decision", markup=False)
 
 
 def scan_command(
@@ -96,17 +92,15 @@ def scan_command(
 ) -> None:
     """Check every image registered without a duplicate check, in log order; resumable."""
     opened = open_ledger(ledger)
-    index = opened.duplicate_index()
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("scan", total=None)
-        checked = scan(
-            index,
-            workers=workers or default_workers(),
+        result = similarity.scan(
+            opened,
+            workers=workers,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
         )
-    index.save()
     if as_json:
-        emit_json({"checked": checked})
+        emit_json(result.to_json())
     else:
-        out.print(f"checked {checked} images against the images registered before them")
+        out.print(f"checked {result.checked} images against the images registered before them")

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
-from ledger.audit.replay import AuditReport
-from ledger.auditing import export_bundle_file, verify_bundle_file, verify_ledger
 from ledger.errors import VerificationError, show_path
+from ledger.service.audits import export_bundle_file, verify_bundle_file, verify_ledger
+from ledger.service.log import audit_json
 
 bundle_app = typer.Typer(help="Offline audit bundles.", no_args_is_help=True)
 
 
-def _report_json(report: AuditReport) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "size": report.size,
-        "root": report.root.hex(),
-        "signatures": report.signatures,
-        "checkpoints": report.checkpoints,
-        "tree_nodes": report.tree_nodes,
-        "keys": report.keys,
-        "kinds": report.kinds,
-    }
 
 
 def verify(
@@ -67,7 +56,7 @@ def verify(
             emit_json({"ok": False, "index": exc.index, "reason": exc.diagnostics()})
         raise
     if as_json:
-        emit_json(_report_json(report))
+        emit_json(audit_json(report))
     else:
         what = "tree" if tree_only else "log"
         out.print(

@@ -28,6 +28,7 @@ from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import NoteVerifier
 from ledger.errors import InputError, PolicyError, VerificationError
+from ledger.handle import LedgerHandle
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.hashing import leaf_hash
@@ -35,13 +36,14 @@ from ledger.log.known_nodes import NotDerivableError, consistency_from_range
 from ledger.log.proofs import verify_consistency, verify_inclusion
 from ledger.log.ranges import range_outside_nodes, range_proof, range_proof_nodes, root_from_range
 from ledger.model.bundle import BundleFile
-from ledger.service import Ledger
 from ledger.store import reading
 
 BUNDLE_FORMAT = "medledger-bundle/v1"
 
 
-def export_bundle(ledger: Ledger, *, start: int = 0, end: int | None = None) -> dict[str, Any]:
+def export_bundle(
+    ledger: LedgerHandle, *, start: int = 0, end: int | None = None
+) -> dict[str, Any]:
     note = ledger.checkpoint()
     size = open_checkpoint(note, [ledger.verifier]).size
     end = size if end is None else end

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.audit.keystate import KeyRecord, KeyState
-from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
@@ -36,6 +35,7 @@ from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
 from ledger.model.roles import Role
+from ledger.processes import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.projections import project
 from ledger.store import Store, locked_write, reading
 

@@ -2,7 +2,7 @@
 
 Registration (which also analyses files on them: ``ledger.registration.pipeline.Workers``)
 and the catch-up scan verify near-duplicate candidates on such a pool. Workers start from
-the ledger's fork server (``ledger.audit.workers.forkserver_context``) and take a second or
+the ledger's fork server (``ledger.processes.forkserver_context``) and take a second or
 more to come up; meanwhile :meth:`WorkerPool.map` computes the tasks in the calling
 process, so no core idles and a short run never waits for them. The results never depend
 on which process computed them.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Self, TypeVar
 
-from ledger.audit.workers import forkserver_context
+from ledger.processes import forkserver_context
 from ledger.processguard import die_with_parent
 
 T = TypeVar("T")

@@ -8,7 +8,7 @@ and if the chunk's first ``prev``, its signers, its tree nodes and the
 checkpoints that fall in it all check out against the state at its start,
 then the replay would raise nothing and would end in a state computed here
 directly: without a ``LeafFacts`` per leaf, with the leaf hashes sent back from
-the workers in one list, and the Merkle nodes built level by level.
+the workers in one list, and the Merkle nodes built by the log's tree code in one pass.
 
 Any doubt sends the chunk through the per-leaf replay unchanged, so this
 module can only ever make an intact log faster; every error, its index and its
@@ -26,6 +26,7 @@ from typing import Any
 from ledger.audit.keystate import KeyState
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
+from ledger.log.tree import Run, grow, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
@@ -36,7 +37,6 @@ StoredNodes = Callable[[int, int], dict[tuple[int, int], bytes]]
 
 _KEY_KINDS = ("key.added", "key.revoked")
 _PREV_MARK = b',"prev":"'
-_NODE = b"\x01"
 _LEAF = b"\x00"
 
 
@@ -56,7 +56,7 @@ class Advanced:
 
     expected: int
     prev: str
-    stack: list[tuple[int, bytes]]
+    stack: list[bytes]  # the hashes of ledger.log.tree.frontier(size)
     size: int
     checkpoints: int  # how many of the pending checkpoints it checked (from the front)
     tree_nodes: int
@@ -180,7 +180,7 @@ def advance(
     prev: str,
     keys: KeyState,
     signatures: bool,
-    stack: list[tuple[int, bytes]],
+    stack: list[bytes],
     size: int,
     tree: bool,
     pending: Sequence[tuple[int, bytes]],
@@ -201,17 +201,29 @@ def advance(
         return None
     new_stack, new_size, checked, nodes = stack, size, 0, 0
     if tree:
-        runs, new_stack = _grow(stack, size, summary.hashes)
-        new_size = size + n
-        while checked < len(pending) and size < pending[checked][0] <= new_size:
+        # Grown with the log's own tree code, split where a checkpoint falls in the chunk.
+        runs: list[Run] = []
+        done = 0
+        while checked < len(pending) and size < pending[checked][0] <= size + n:
             want_size, want_root = pending[checked]
-            if _root_at(want_size, stack, size, runs) != want_root:
+            part, new_stack = grow(
+                size=size + done,
+                frontier_hashes=new_stack,
+                leaf_hashes=summary.hashes[done : want_size - size],
+            )
+            runs += part
+            done = want_size - size
+            if root_from_frontier(want_size, new_stack) != want_root:
                 return None
             checked += 1
+        part, new_stack = grow(
+            size=size + done, frontier_hashes=new_stack, leaf_hashes=summary.hashes[done:]
+        )
+        runs += part
+        new_size = size + n
         if stored_nodes is not None:
-            stored = stored_nodes(chunk[0][0], chunk[-1][0] + 1)
+            got = stored_nodes(chunk[0][0], chunk[-1][0] + 1).get
             for level, first, hashes in runs:
-                got = stored.get
                 if [got((level, first + i)) for i in range(len(hashes))] != hashes:
                     return None
                 nodes += len(hashes)
@@ -231,60 +243,3 @@ def _signers_ok(keys: KeyState, signers: frozenset[tuple[str, str]], *, index: i
     except Exception:
         return False
     return True
-
-
-# A run of newly completed perfect nodes at one level: (level, index of the first, hashes).
-Run = tuple[int, int, list[bytes]]
-
-
-def _grow(
-    stack: list[tuple[int, bytes]], size: int, leaf_hashes: list[bytes]
-) -> tuple[list[Run], list[tuple[int, bytes]]]:
-    """Append leaves to the frontier ``stack`` (a tree of ``size`` leaves) level by level.
-
-    Returns every perfect node the leaves complete, as runs per level, and the new
-    stack; the same nodes, in the same tree, as pushing the leaves one by one.
-    """
-    pending_left = {level: digest for level, digest in stack}
-    runs: list[Run] = []
-    level, first, current = 0, size, leaf_hashes
-    kept: list[tuple[int, bytes]] = []
-    while current:
-        runs.append((level, first, current))
-        run = current
-        start = first
-        if start & 1:  # the first node is a right child: its left sibling waits on the stack
-            run = [pending_left.pop(level), *run]
-            start -= 1
-        if len(run) & 1:  # the last node is a left child: it waits on the stack
-            kept.append((level, run[-1]))
-            run = run[:-1]
-        current = [sha256(_NODE + a + b).digest() for a, b in zip(run[::2], run[1::2], strict=True)]
-        first = start >> 1
-        level += 1
-    higher = sorted(pending_left.items(), reverse=True)  # untouched, larger subtrees first
-    return runs, higher + sorted(kept, reverse=True)
-
-
-def _root_at(
-    want: int, stack: list[tuple[int, bytes]], size: int, runs: list[Run]
-) -> bytes:
-    """The RFC 9162 root of the first ``want`` leaves, ``size < want <= size + len(run 0)``."""
-    by_level = {level: (first, hashes) for level, first, hashes in runs}
-    old = {level: digest for level, digest in stack}
-    parts: list[bytes] = []
-    offset = 0
-    for level in range(want.bit_length() - 1, -1, -1):
-        if not want >> level & 1:
-            continue
-        index = offset >> level
-        if offset + (1 << level) <= size:
-            parts.append(old[level])
-        else:
-            first, hashes = by_level[level]
-            parts.append(hashes[index - first])
-        offset += 1 << level
-    root = parts[-1]
-    for left in reversed(parts[:-1]):
-        root = sha256(_NODE + left + root).digest()
-    return root

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
-from ledger.audit.workers import forkserver_context
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
-from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.log.hashing import EMPTY_ROOT, leaf_hash
+from ledger.log.tree import append_leaves, root_from_frontier
+from ledger.processes import forkserver_context
 
 CHUNK = 4096
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
@@ -37,31 +38,22 @@ class AuditReport:
 
 
 class _Frontier:
-    """The right edge of the Merkle tree as a stack of perfect subtrees."""
+    """The right edge of the Merkle tree: the hashes of ``frontier(size)``, grown by
+    :func:`ledger.log.tree.append_leaves` (the one implementation of the tree's growth)."""
 
     def __init__(self) -> None:
-        self.stack: list[tuple[int, bytes]] = []
+        self.stack: list[bytes] = []
         self.size = 0
 
     def push(self, digest: bytes) -> list[tuple[int, int, bytes]]:
-        made = [(0, self.size, digest)]
-        level, current = 0, digest
-        while self.stack and self.stack[-1][0] == level:
-            _, left = self.stack.pop()
-            current = node_hash(left, current)
-            level += 1
-            made.append((level, self.size >> level, current))
-        self.stack.append((level, current))
+        made, self.stack = append_leaves(
+            size=self.size, frontier_hashes=self.stack, leaf_hashes=[digest]
+        )
         self.size += 1
         return made
 
     def root(self) -> bytes:
-        if not self.stack:
-            return EMPTY_ROOT
-        current = self.stack[-1][1]
-        for _, left in reversed(self.stack[:-1]):
-            current = node_hash(left, current)
-        return current
+        return root_from_frontier(self.size, self.stack)
 
 
 def audit_log(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import PolicyError
+from ledger.fingerprint.descriptor import Descriptor, describe
 from ledger.fingerprint.hashes import THUMBNAIL_SIZE, Fingerprints, fingerprints
 from ledger.imaging.decode import Decoded, decode
 from ledger.imaging.deid import DeidStatus, deid_status
@@ -23,7 +24,6 @@ from ledger.imaging.metadata import JSONValue, dicom_metadata, photo_metadata
 from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
 from ledger.imaging.render import thumbnail
 from ledger.model.images import FRAME_TREE_ALG
-from ledger.similarity.descriptor import Descriptor, describe
 
 ANALYSIS_VERSION = 1
 DUP_GRID = "dup-grid"  # fingerprints key: the near-duplicate keys and the grid's digest

@@ -21,10 +21,12 @@ from ledger.log.hashing import EMPTY_ROOT, HASH_SIZE, NODE_PREFIX
 
 __all__ = [
     "Node",
+    "Run",
     "append_leaves",
     "appended_nodes",
     "check_range",
     "frontier",
+    "grow",
     "root_from_frontier",
     "root_of_leaf_hashes",
     "split_point",
@@ -141,39 +143,68 @@ def _check_frontier(size: int, frontier_hashes: Sequence[bytes]) -> None:
             f"a tree of size {size} has {want} frontier nodes, got {len(frontier_hashes)}"
         )
     for i, value in enumerate(frontier_hashes):
-        _check_hash(f"frontier hash [{i}]", value)
+        if len(value) != HASH_SIZE:  # the name is formatted only for the error
+            _check_hash(f"frontier hash [{i}]", value)
+
+
+# The new perfect nodes of one level: (level, index of the first, their hashes).
+Run = tuple[int, int, list[bytes]]
+
+
+def grow(
+    *, size: int, frontier_hashes: Sequence[bytes], leaf_hashes: Sequence[bytes]
+) -> tuple[list[Run], list[bytes]]:
+    """Append ``leaf_hashes`` to the tree of ``size`` leaves: the one implementation of the
+    tree's growth (appends, audits, frame trees).
+
+    Returns the newly completed perfect nodes as one run per level (the new leaves first)
+    and the frontier hashes of the grown tree.
+    Cost: one hash per new node, O(batch + log n); nothing is recomputed.
+    """
+    _check_frontier(size, frontier_hashes)
+    _check_size("new tree size", size + len(leaf_hashes))
+    if set(map(len, leaf_hashes)) - {HASH_SIZE}:  # in C: the audits grow 4096 leaves at once
+        position, value = next((i, v) for i, v in enumerate(leaf_hashes) if len(v) != HASH_SIZE)
+        raise InputError(f"leaf hash [{position}] has {len(value)} bytes, want {HASH_SIZE}")
+    runs: list[Run] = []
+    if len(leaf_hashes) == 1:  # the audit's per-leaf replay: spare it the batch set-up
+        value, stack = leaf_hashes[0], list(frontier_hashes)
+        runs.append((0, size, [value]))
+        # Binary increment: each trailing zero bit of the new size merges the two rightmost.
+        for level in range(1, ((size + 1) & -(size + 1)).bit_length()):
+            value = sha256(NODE_PREFIX + stack.pop() + value).digest()
+            runs.append((level, size >> level, [value]))
+        stack.append(value)
+        return runs, stack
+    # The frontier holds one completed subtree per set bit of the size. Level by level,
+    # the new nodes pair up: a first node that is a right child takes its left sibling
+    # from the frontier, a last node that is a left child waits there for its sibling.
+    # One batch of hashes per level keeps the audits' hot loop in C.
+    levels = [level for level in range(size.bit_length() - 1, -1, -1) if size >> level & 1]
+    waiting = dict(zip(levels, frontier_hashes, strict=True))
+    level, first, run = 0, size, list(leaf_hashes)
+    while run:
+        runs.append((level, first, run))
+        if first & 1:
+            run = [waiting.pop(level), *run]
+            first -= 1
+        if len(run) & 1:
+            waiting[level] = run[-1]
+            run = run[:-1]
+        pairs = zip(run[::2], run[1::2], strict=True)
+        run = [sha256(NODE_PREFIX + a + b).digest() for a, b in pairs]
+        first >>= 1
+        level += 1
+    return runs, [waiting[level] for level in sorted(waiting, reverse=True)]
 
 
 def append_leaves(
     *, size: int, frontier_hashes: Sequence[bytes], leaf_hashes: Sequence[bytes]
 ) -> tuple[list[tuple[int, int, bytes]], list[bytes]]:
-    """Append ``leaf_hashes`` to the tree of ``size`` leaves.
-
-    Returns every newly completed perfect node ``(level, index, hash)``
-    (the new leaves included) and the frontier hashes of the grown tree.
-    Cost: one hash per new node, O(batch + log n); nothing is recomputed.
-    """
-    _check_frontier(size, frontier_hashes)
-    _check_size("new tree size", size + len(leaf_hashes))
-    # The frontier is a stack of completed subtrees, one per set bit of the size;
-    # adding a leaf is binary increment, each carry merges the two rightmost ones.
-    stack = list(frontier_hashes)
-    out: list[tuple[int, int, bytes]] = []
-    n = size
-    for position, value in enumerate(leaf_hashes):
-        if len(value) != HASH_SIZE:
-            raise InputError(f"leaf hash [{position}] has {len(value)} bytes, want {HASH_SIZE}")
-        out.append((0, n, value))
-        n += 1
-        level = 0
-        index = n - 1
-        while not n >> level & 1:
-            value = sha256(NODE_PREFIX + stack.pop() + value).digest()
-            level += 1
-            index >>= 1
-            out.append((level, index, value))
-        stack.append(value)
-    return out, stack
+    """:func:`grow`, with every new node as ``(level, index, hash)``, level by level."""
+    runs, stack = grow(size=size, frontier_hashes=frontier_hashes, leaf_hashes=leaf_hashes)
+    made = [(level, first + i, value) for level, first, run in runs for i, value in enumerate(run)]
+    return made, stack
 
 
 def appended_nodes(

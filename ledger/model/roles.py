@@ -11,5 +11,3 @@ class Role(StrEnum):
     SUBMITTER = "submitter"
     VERIFIER = "verifier"
 
-
-ALL_ROLES: frozenset[Role] = frozenset(Role)

@@ -12,9 +12,9 @@ from ledger.checkpoints import open_checkpoint
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import InputError, LedgerError
+from ledger.handle import LedgerHandle
 from ledger.log.proofs import verify_inclusion
 from ledger.model.canonical import canonical_json
-from ledger.service import Ledger
 from ledger.store import reading
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -38,7 +38,7 @@ def digest_of(target: str) -> str:
     raise InputError(f"{target}: neither a file nor a 64-hex-digit SHA-256 digest")
 
 
-def show_image(ledger: Ledger, target: str) -> dict[str, Any]:
+def show_image(ledger: LedgerHandle, target: str) -> dict[str, Any]:
     """Every registration of the image (by file or pixel digest), each re-checked now."""
     digest = digest_of(target)
     note = ledger.checkpoint()

@@ -1,6 +1,6 @@
 """Near-duplicate search: a Hamming candidate index, then verification that explains a match.
 
-* :mod:`ledger.similarity.descriptor` ``describe(thumbnail) -> Descriptor``: the 32 x 32
+* :mod:`ledger.fingerprint.descriptor` ``describe(thumbnail) -> Descriptor``: the 32 x 32
   content grid and six index keys stored per image; ``query_keys`` for a query.
 * :mod:`ledger.similarity.index` ``HammingIndex``: multi-index hashing over 64-bit keys,
   exact range search, incremental, serialisable with its algorithm and key version.
@@ -14,7 +14,7 @@ See docs/similarity.md for the method, the default thresholds and measured figur
 
 from __future__ import annotations
 
-from ledger.similarity.descriptor import Descriptor, describe, query_keys
+from ledger.fingerprint.descriptor import Descriptor, describe, query_keys
 from ledger.similarity.index import HammingIndex, Hits
 from ledger.similarity.search import (
     Candidate,

@@ -10,12 +10,14 @@ by adding the images appended since (``sync``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ledger.errors import InputError
+from ledger.fingerprint.descriptor import Descriptor
+from ledger.handle import LedgerHandle
 from ledger.similarity import cachefile
-from ledger.similarity.descriptor import Descriptor
 from ledger.similarity.search import (
     DEFAULT_MAX_CANDIDATES,
     DEFAULT_RADIUS,
@@ -154,3 +156,9 @@ def _parse_cache(data: bytes) -> tuple[int, str | None, bytes]:
     if header.get("v") != CACHE_VERSION:
         raise InputError("duplicate-index cache of another version")
     return int(header["size"]), header.get("leaf_hash") or None, body
+
+
+class IndexedLedger(LedgerHandle, Protocol):
+    """An opened ledger with its near-duplicate index (the service's Ledger is one)."""
+
+    def duplicate_index(self, *, max_candidates: int = 64) -> LedgerIndex: ...

@@ -35,9 +35,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, not_, or_, select
 
 from ledger.errors import InputError
-from ledger.service import Ledger
 from ledger.similarity import unionfind
-from ledger.similarity.catalog import LedgerIndex
+from ledger.similarity.catalog import IndexedLedger, LedgerIndex
 from ledger.similarity.sets import ImageSet, links, prepare
 from ledger.similarity.sketches import (
     DEFAULT_THRESHOLD,
@@ -106,7 +105,7 @@ def _nonempty(s: ImageSet) -> None:
         raise InputError(f"{s.name}: no images to compare")
 
 
-def overlap(ledger: Ledger, a: ImageSet, b: ImageSet) -> Overlap:
+def overlap(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> Overlap:
     """Exact and near overlap of two sets; registered sets need ``sets.prepare`` first."""
     _nonempty(a)
     _nonempty(b)
@@ -187,7 +186,7 @@ class _Item:
 
 
 def composition(
-    ledger: Ledger,
+    ledger: IndexedLedger,
     target: ImageSet,
     *,
     index: LedgerIndex | None = None,
@@ -234,7 +233,7 @@ def composition(
 
 
 def _items(
-    ledger: Ledger, target: ImageSet, index: LedgerIndex, progress: Progress | None
+    ledger: IndexedLedger, target: ImageSet, index: LedgerIndex, progress: Progress | None
 ) -> list[_Item]:
     if target.registered:
         idxs = [m.idx for m in target.members if m.idx is not None]

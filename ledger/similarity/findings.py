@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
-from ledger.similarity.descriptor import Descriptor
 from ledger.similarity.search import (
     DEFAULT_MAX_CANDIDATES,
     Match,

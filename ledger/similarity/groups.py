@@ -1,4 +1,4 @@
-"""Duplicate groups within one image set and leakage pairs between two, as JSON and reports.
+"""Duplicate groups within one image set and leakage pairs between two, as JSON and text.
 
 Built on :mod:`ledger.similarity.sets`: ``links`` finds the pairs, this module turns them
 into what ``medledger dups`` and ``medledger leakage`` print.
@@ -19,22 +19,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from ledger.errors import InputError, LedgerError
-from ledger.imaging.decode import decode
-from ledger.imaging.limits import DecodeLimits
-from ledger.imaging.render import render
-from ledger.reports import ReportImage, dups_report, leakage_report, thumbnail_data_uri
-from ledger.service import Ledger
+from ledger.errors import InputError
+from ledger.similarity.catalog import IndexedLedger
 from ledger.similarity.findings import EXACT, EXACT_DETAIL, near_detail
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
 from ledger.similarity.sets import ImageSet, Link, Member, components, dataset_set, links
 
-THUMB = 128  # px on a report thumbnail's long side
 DIGEST_CHARS = 16  # a registered image's digest as shown in captions
-GRID_NOTE = "registered images show their stored 32 x 32 grid: the ledger keeps no picture"
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class Group:
         return found
 
 
-def registered_set(ledger: Ledger, name: str) -> ImageSet:
+def registered_set(ledger: IndexedLedger, name: str) -> ImageSet:
     """The images registered under dataset ``name`` (``NAME@V``, or every version of NAME)."""
     found = dataset_set(ledger, name)
     if found is None:
@@ -85,7 +78,7 @@ def require_images(image_set: ImageSet) -> None:
     raise InputError("no image files found", subject=image_set.name)
 
 
-def duplicate_groups(ledger: Ledger, image_set: ImageSet) -> list[Group]:
+def duplicate_groups(ledger: IndexedLedger, image_set: ImageSet) -> list[Group]:
     """Groups of duplicates within ``image_set``, largest first."""
     found = [settle(x, image_set, image_set) for x in links(ledger, image_set)]
     out = []
@@ -95,7 +88,7 @@ def duplicate_groups(ledger: Ledger, image_set: ImageSet) -> list[Group]:
     return out
 
 
-def leaks(ledger: Ledger, train: ImageSet, test: ImageSet) -> list[Link]:
+def leaks(ledger: IndexedLedger, train: ImageSet, test: ImageSet) -> list[Link]:
     """Every duplicate pair of a training image (``a``) and a test image (``b``)."""
     found = [settle(x, train, test) for x in links(ledger, train, test)]
     return sorted(found, key=lambda x: (x.a, x.b))
@@ -192,103 +185,3 @@ def short(member: Member) -> str:
     if member.info is None:
         return member.label
     return "sha256:" + member.label[:DIGEST_CHARS] + "…"
-
-
-# --- HTML reports ----------------------------------------------------------------------------
-
-
-class Pictures:
-    """Report thumbnails: a registered image's stored grid, a file's own rendering.
-
-    A file is decoded again only when it appears in a report; one that no longer
-    decodes shows the report's placeholder, with the reason among its captions.
-    """
-
-    def __init__(self, limits: DecodeLimits | None = None) -> None:
-        self.limits = limits or DecodeLimits()
-        self._made: dict[str, tuple[str | None, str | None]] = {}
-
-    def of(self, member: Member) -> tuple[str | None, str | None]:
-        """(data URI or None, why there is none)."""
-        key = f"{member.idx}:{member.label}"
-        if key not in self._made:
-            self._made[key] = self._make(member)
-        return self._made[key]
-
-    def _make(self, member: Member) -> tuple[str | None, str | None]:
-        if member.idx is not None:
-            if member.descriptor is None:
-                return None, "no picture stored"
-            return thumbnail_data_uri(member.descriptor.array, size=THUMB), None
-        try:
-            # The whole canonical rendering, reduced by area averaging with its aspect
-            # kept (render.thumbnail would squeeze it into a square).
-            pixels = render(decode(Path(member.label), limits=self.limits))
-            return thumbnail_data_uri(pixels, size=THUMB), None
-        except LedgerError as exc:
-            return None, f"no picture: {exc.diagnostics()}"
-
-
-def captions(member: Member, why: str | None) -> tuple[str, ...]:
-    lines: list[str] = []
-    if member.info is not None:
-        i = member.info
-        lines += [f"entry {i.idx}", f"source: {i.source}"]
-        if i.dataset:
-            lines.append(f"dataset: {i.dataset}")
-        lines += [f"registered {i.registered}", f"consent: {i.consent}"]
-    if why:
-        lines.append(why)
-    return tuple(lines)
-
-
-def report_image(pictures: Pictures, member: Member, *lines: str) -> ReportImage:
-    thumb, missing = pictures.of(member)
-    return ReportImage(member.label, thumb, captions(member, missing) + tuple(lines))
-
-
-def dups_page(
-    image_set: ImageSet, groups: Sequence[Group], *, generated: str, pictures: Pictures
-) -> str:
-    m = image_set.members
-    rows = []
-    for group in groups:
-        reached = group.reached_by()
-        row = []
-        for i in group.members:
-            link = reached.get(i)
-            lines: tuple[str, ...] = ()
-            if link is not None:
-                other = link.a if link.b == i else link.b
-                lines = (f"duplicate of {short(m[other])}", explain(link))
-            row.append(report_image(pictures, m[i], *lines))
-        rows.append(row)
-    notes = _notes(image_set) + ([GRID_NOTE] if image_set.registered else [])
-    return dups_report(f"Duplicates in {image_set.name}", rows, generated=generated, notes=notes)
-
-
-def leakage_page(
-    train: ImageSet, test: ImageSet, pairs: Sequence[Link], *, generated: str, pictures: Pictures
-) -> str:
-    rows = [
-        (
-            report_image(pictures, train.members[x.a]),
-            report_image(pictures, test.members[x.b]),
-            explain(x),
-        )
-        for x in pairs
-    ]
-    notes = [f"train: {n}" for n in _notes(train)] + [f"test: {n}" for n in _notes(test)]
-    if train.registered or test.registered:
-        notes.append(GRID_NOTE)
-    return leakage_report(
-        f"Leakage from {train.name} into {test.name}", rows, generated=generated, notes=notes
-    )
-
-
-def _notes(image_set: ImageSet) -> list[str]:
-    kind = "registered dataset" if image_set.registered else "files"
-    notes = [f"{image_set.name} ({kind}): {len(image_set.members)} images compared"]
-    if image_set.refused:
-        notes.append(f"{len(image_set.refused)} files refused and not compared")
-    return notes

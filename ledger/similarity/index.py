@@ -85,7 +85,6 @@ class HammingIndex:
         self._sorted = 0  # keys [0, _sorted) are in the tables
         self._perm: list[U32] = []
         self._offsets: list[U32] = []
-        self._id_array: I64 = np.zeros(0, np.int64)
         self._masks: dict[tuple[int, int], U64] = {}
 
     # --- building ------------------------------------------------------------------
@@ -119,7 +118,6 @@ class HammingIndex:
         if self._tail:
             self._codes = np.concatenate([self._codes, *self._tail])
             self._tail, self._tail_count = [], 0
-        self._id_array = self._all_ids()
         self._perm, self._offsets = [], []
         for bits, shift in zip(self._bits, self._shifts, strict=True):
             chunk = self._chunk(self._codes, bits, shift)

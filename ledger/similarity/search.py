@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.errors import InputError
-from ledger.similarity.descriptor import ALG, KEY_NAMES, VERSION, Descriptor, query_keys
+from ledger.fingerprint.descriptor import ALG, KEY_NAMES, VERSION, Descriptor, query_keys
 from ledger.similarity.index import DEFAULT_CHUNKS, HammingIndex
 from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
 

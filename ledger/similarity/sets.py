@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ledger.errors import InputError
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.imaging.limits import DecodeLimits
 from ledger.model.images import DUP_GRID
 from ledger.registration.pipeline import analysed_stream, default_workers
 from ledger.registration.workers import WorkerSettings
-from ledger.service import Ledger
 from ledger.similarity import unionfind
-from ledger.similarity.catalog import LedgerIndex, StoredDescriptors, descriptor_of
-from ledger.similarity.descriptor import Descriptor
+from ledger.similarity.catalog import IndexedLedger, LedgerIndex, StoredDescriptors, descriptor_of
 from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
 from ledger.similarity.scan import ScanProgress, scan
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
@@ -82,7 +81,7 @@ class Link:
 
 
 def resolve(
-    ledger: Ledger,
+    ledger: IndexedLedger,
     refs: Sequence[str],
     *,
     workers: int = 0,
@@ -104,7 +103,7 @@ def resolve(
     return found
 
 
-def dataset_set(ledger: Ledger, name: str) -> ImageSet | None:
+def dataset_set(ledger: IndexedLedger, name: str) -> ImageSet | None:
     """The images registered under ``name`` (``NAME@V``, or every version of NAME)."""
     with reading(ledger.store.engine) as conn:
         rows = dataset_images(conn, name)
@@ -119,7 +118,7 @@ def dataset_set(ledger: Ledger, name: str) -> ImageSet | None:
 
 
 def folder_set(
-    ledger: Ledger,
+    ledger: IndexedLedger,
     paths: Sequence[Path],
     *,
     workers: int = 0,
@@ -146,7 +145,7 @@ def folder_set(
 
 
 def prepare(
-    ledger: Ledger, *, workers: int = 1, progress: ScanProgress | None = None
+    ledger: IndexedLedger, *, workers: int = 1, progress: ScanProgress | None = None
 ) -> LedgerIndex:
     """The ledger's index, with every registered image checked against earlier ones
     (``workers`` processes verify what is still unchecked, as in ``scan``)."""
@@ -157,7 +156,7 @@ def prepare(
     return index
 
 
-def links(ledger: Ledger, a: ImageSet, b: ImageSet | None = None) -> list[Link]:
+def links(ledger: IndexedLedger, a: ImageSet, b: ImageSet | None = None) -> list[Link]:
     """Every duplicate pair between ``a`` and ``b``; within ``a`` (each pair once) if no ``b``."""
     other = a if b is None else b
     if a.registered and other.registered:
@@ -174,7 +173,7 @@ def links(ledger: Ledger, a: ImageSet, b: ImageSet | None = None) -> list[Link]:
     return list(unique.values())
 
 
-def _stored_links(ledger: Ledger, a: ImageSet, b: ImageSet) -> list[Link]:
+def _stored_links(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> list[Link]:
     pos_a = _positions(a)
     pos_b = _positions(b)
     with reading(ledger.store.engine) as conn:

@@ -6,18 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.lookup import digest_of
-from ledger.service import Ledger
-from ledger.similarity.catalog import StoredDescriptors
-from ledger.similarity.descriptor import Descriptor
+from ledger.similarity.catalog import IndexedLedger, StoredDescriptors
 from ledger.similarity.findings import Finding, Submission, check
 from ledger.store import reading
 
 
 def similar(
-    ledger: Ledger, target: str, *, top: int = 10, limits: DecodeLimits | None = None
+    ledger: IndexedLedger, target: str, *, top: int = 10, limits: DecodeLimits | None = None
 ) -> list[dict[str, Any]]:
     """Exact copies first, then verified near-duplicates by correlation; at most ``top``."""
     if top < 1:
@@ -30,7 +29,7 @@ def similar(
     return [_row(f) for f in matches[:top]]
 
 
-def _query(ledger: Ledger, target: str, limits: DecodeLimits) -> tuple[Submission, set[int]]:
+def _query(ledger: IndexedLedger, target: str, limits: DecodeLimits) -> tuple[Submission, set[int]]:
     """The query's pixels and descriptor, and its own registrations (never its own match)."""
     if Path(target).is_file():
         analysis = analyse(target, secret=ledger.dir.secret(), limits=limits)
@@ -47,7 +46,7 @@ def _query(ledger: Ledger, target: str, limits: DecodeLimits) -> tuple[Submissio
     return Submission(target, first.pixel_sha256, descriptor), own
 
 
-def _registered(ledger: Ledger, file_sha256: str) -> set[int]:
+def _registered(ledger: IndexedLedger, file_sha256: str) -> set[int]:
     with reading(ledger.store.engine) as conn:
         return {r.idx for r in ledger.store.images_by_digest(conn, file_sha256)}
 

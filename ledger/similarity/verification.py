@@ -1,6 +1,6 @@
 """Verification: confirm or reject a candidate pair by aligning their grids and comparing them.
 
-Given two descriptors (:mod:`ledger.similarity.descriptor`), find the geometric
+Given two descriptors (:mod:`ledger.fingerprint.descriptor`), find the geometric
 relation that best maps one grid onto the other, then score the aligned pixels.
 
 * **Alignment.** Hypotheses place the stored image's content box inside the
@@ -49,8 +49,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.errors import InputError
+from ledger.fingerprint.descriptor import GRID, Descriptor, blur, dihedral
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
-from ledger.similarity.descriptor import GRID, Descriptor, blur, dihedral
 
 Floats = npt.NDArray[np.float64]
 

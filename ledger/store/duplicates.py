@@ -162,13 +162,6 @@ def _like_prefix(name: str) -> str:
     return escaped + "@%"
 
 
-def source_images(conn: Connection, source: str) -> list[ImageInfo]:
-    rows = conn.execute(
-        select(*_INFO_COLUMNS).where(_IMAGES.c.source == source).order_by(_IMAGES.c.idx)
-    )
-    return [_info(r) for r in rows]
-
-
 def put_scans(conn: Connection, scans: Iterable[tuple[int, int]], edges: Iterable[Edge]) -> None:
     """Record checked images (idx, group) and their duplicate edges."""
     scan_rows = [{"idx": i, "group_idx": g} for i, g in scans]
@@ -194,15 +187,6 @@ def groups(conn: Connection, idxs: Iterable[int]) -> dict[int, int]:
     for part in _chunks(sorted(set(idxs))):
         rows = conn.execute(select(_SCANS.c.idx, _SCANS.c.group_idx).where(_SCANS.c.idx.in_(part)))
         out.update((int(i), int(g)) for i, g in rows)
-    return out
-
-
-def group_members(conn: Connection, group_ids: Iterable[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for part in _chunks(sorted(set(group_ids))):
-        query = select(_SCANS.c.group_idx, _SCANS.c.idx).where(_SCANS.c.group_idx.in_(part))
-        for g, i in conn.execute(query.order_by(_SCANS.c.idx)):
-            out.setdefault(int(g), []).append(int(i))
     return out
 
 
@@ -237,26 +221,6 @@ def count_unscanned(conn: Connection) -> int:
         .where(_SCANS.c.idx.is_(None))
     )
     return int(conn.execute(query).scalar() or 0)
-
-
-def dataset_names(conn: Connection) -> list[str]:
-    query = select(_IMAGES.c.dataset).where(_IMAGES.c.dataset.is_not(None)).distinct()
-    return sorted(str(d) for d in conn.execute(query).scalars())
-
-
-def set_images(
-    conn: Connection, *, sources: Sequence[str] = (), datasets: Sequence[str] = ()
-) -> list[tuple[int, str, str | None]]:
-    """(idx, source, dataset) of the images in any of the given sources or datasets."""
-    conditions = []
-    if sources:
-        conditions.append(_IMAGES.c.source.in_(list(sources)))
-    if datasets:
-        conditions.append(_IMAGES.c.dataset.in_(list(datasets)))
-    if not conditions:
-        return []
-    query = select(_IMAGES.c.idx, _IMAGES.c.source, _IMAGES.c.dataset).where(or_(*conditions))
-    return [(int(i), s, d) for i, s, d in conn.execute(query)]
 
 
 def clear_scans(conn: Connection) -> None:

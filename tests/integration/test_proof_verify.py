@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ledger.errors import InputError, VerificationError
-from ledger.proofcheck import verify_proof_files
+from ledger.service.proofs import verify_proof_files
 
 from .builders import SIZE, RunCli, build
 from .independent import leaf_hash_of, mth

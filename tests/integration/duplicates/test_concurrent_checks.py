@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import ledger.registration.register as register_module
+import ledger.service.register as register_module
 from ledger.registration.pipeline import RegisterOptions, RegisterSummary
-from ledger.registration.register import register
 from ledger.service import Ledger
+from ledger.service.register import register
 
 from ..registration.support import SUBMITTER, RunCli, make_ledger, register_args, start
 from .exports import eight_bit

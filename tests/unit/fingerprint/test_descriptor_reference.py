@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from ledger.similarity import descriptor as d
+from ledger.fingerprint import descriptor as d
 
 
 def reference_content_box(thumb: np.ndarray) -> tuple[int, int, int, int]:

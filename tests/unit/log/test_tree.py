@@ -11,6 +11,7 @@ from ledger.log.tree import (
     appended_nodes,
     check_range,
     frontier,
+    grow,
     root_from_frontier,
     root_of_leaf_hashes,
     split_point,
@@ -96,7 +97,20 @@ def test_appended_nodes_order_and_levels() -> None:
         frontier_hashes=[STORE[(1, 0)], STORE[(0, 2)]],
         leaf_hashes=[LEAF_HASHES[3], LEAF_HASHES[4]],
     )
-    assert [(lv, i) for lv, i, _ in new] == [(0, 3), (1, 1), (2, 0), (0, 4)]
+    assert [(lv, i) for lv, i, _ in new] == [(0, 3), (0, 4), (1, 1), (2, 0)]
+
+
+def test_grow_gives_one_run_per_level_of_consecutive_nodes() -> None:
+    for size, count in [(0, 1), (0, 8), (3, 2), (5, 11), (64, 64), (1000, 100)]:
+        hashes = [STORE[n] for n in frontier(size)]
+        runs, grown = grow(
+            size=size, frontier_hashes=hashes, leaf_hashes=LEAF_HASHES[size : size + count]
+        )
+        assert [level for level, _, _ in runs] == list(range(len(runs)))
+        want = {k: v for k, v in store_for(size + count).items() if k not in store_for(size)}
+        made = {(lv, first + i): h for lv, first, run in runs for i, h in enumerate(run)}
+        assert made == want
+        assert grown == [STORE[n] for n in frontier(size + count)]
 
 
 def test_append_validates_its_input() -> None:
@@ -136,3 +150,13 @@ def test_subtree_hash_names_a_missing_node() -> None:
     message = r"missing tree node \(level 0, index 6\) for range \[4, 7\)"
     with pytest.raises(InputError, match=message):
         subtree_hash(start=4, end=7, nodes={(1, 2): b"x" * 32})
+
+
+def test_growing_leaf_by_leaf_equals_the_reference() -> None:
+    hashes: list[bytes] = []
+    made: dict[tuple[int, int], bytes] = {}
+    for size in range(600):
+        runs, hashes = grow(size=size, frontier_hashes=hashes, leaf_hashes=[LEAF_HASHES[size]])
+        made |= {(lv, first + i): h for lv, first, run in runs for i, h in enumerate(run)}
+        assert hashes == [STORE[n] for n in frontier(size + 1)]
+    assert made == store_for(600)

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InputError
-from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
-from ledger.similarity.descriptor import (
+from ledger.fingerprint.descriptor import (
     GRID,
     INDEX_WINDOWS,
     INVERTED_WINDOWS,
@@ -25,6 +24,7 @@ from ledger.similarity.descriptor import (
     sample_windows,
     window_hashes,
 )
+from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
 from ledger.similarity.search import DEFAULT_RADIUS
 
 from .phantoms import crop, phantom

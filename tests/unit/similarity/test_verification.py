@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ledger.errors import InputError
-from ledger.similarity.descriptor import describe
+from ledger.fingerprint.descriptor import describe
 from ledger.similarity.verification import Thresholds, _monotone_fit, verify
 
 from .phantoms import crop, phantom, rotate

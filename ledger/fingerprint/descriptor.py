@@ -164,21 +164,6 @@ class Descriptor:
             raise InputError("descriptor keys do not match its grid")
 
 
-def reference_keys(value: Any) -> tuple[tuple[int, ...], str]:
-    """The keys and grid digest of an entry's ``dup-grid`` reference; InputError if malformed."""
-    if not isinstance(value, dict) or value.get("alg") != ALG or value.get("v") != VERSION:
-        raise InputError(f"descriptor reference is not {ALG} v{VERSION}")
-    try:
-        hexes = value["keys"]
-        digest = value["grid_sha256"]
-        keys = tuple(int(k, 16) for k in hexes)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed descriptor reference: {exc}") from None
-    if len(keys) != KEYS or any(len(k) != 16 for k in hexes) or len(str(digest)) != 64:
-        raise InputError("malformed descriptor reference")
-    return keys, str(digest)
-
-
 def describe(image: npt.ArrayLike) -> Descriptor:
     """The descriptor of a 64 x 64 canonical thumbnail (or any 2-D grey array on 0..255)."""
     thumb = _thumb64(image)

@@ -1,4 +1,8 @@
-"""The register use case: from paths to signed, appended image.registered entries."""
+"""The register use case: from paths to signed, appended image.registered entries.
+
+It lives in the service because it composes features: the analysis pipeline
+(ledger.registration), the duplicate check (ledger.similarity) and the sequencer.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from ledger.registration.pipeline import (
 )
 from ledger.registration.workers import Analysed, WorkerSettings, memory_headroom
 from ledger.sequencer import Appended, append
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
 from ledger.similarity.findings import (
     Finding,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.auditing import read_input
 from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import NoteVerifier
 from ledger.errors import InputError, VerificationError, show_path
@@ -31,6 +30,7 @@ from ledger.log.proofs import verify_inclusion
 from ledger.log.tlog_proof import parse_tlog_proof
 from ledger.model.canonical import canonical_json
 from ledger.pubkeys import read_verifiers
+from ledger.service.audits import read_input
 
 __all__ = ["ProofCheck", "verify_proof_files"]
 
