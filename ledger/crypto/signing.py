@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.crypto._b64 import b64decode, b64encode
+from ledger.crypto.edwards import check_signature_scalar
 from ledger.crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey, verify_many
 from ledger.errors import InputError, VerificationError
 
@@ -64,4 +65,5 @@ def decode_sig(text: str) -> bytes:
     # different leaf that still verifies.
     if b64encode(sig) != text:
         raise InputError("signature base64 is not canonical (non-zero padding bits)")
+    check_signature_scalar(sig)  # S >= L: another encoding of a signature, never accepted
     return sig
