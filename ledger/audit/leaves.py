@@ -13,7 +13,7 @@ from typing import Any
 from ledger.audit.fastpath import ChunkSummary, summarize_signed
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
-from ledger.errors import LedgerError
+from ledger.errors import InputError, LedgerError
 from ledger.log.hashing import leaf_hash
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import parse_envelope
@@ -64,9 +64,11 @@ def check_leaf(
     raw = public_keys.get(actor)
     if raw is None:
         return _failed(facts, f"signed by unknown key {actor[:16]}")
-    public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
     try:
+        public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
         verify_entry(public, canonical_json(entry), decode_sig(envelope["sig"]))
+    except InputError as exc:  # a weak key, or a signature with S >= L
+        return _failed(facts, f"signature does not verify: {exc.message}")
     except LedgerError:
         return _failed(facts, "signature does not verify")
     return facts

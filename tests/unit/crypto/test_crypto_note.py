@@ -253,7 +253,7 @@ def test_unusual_names_accepted_like_go(name: str) -> None:
 
 
 def test_ambiguous_verifiers() -> None:
-    # Two different keys (valid points) whose name "x" and 4-byte key hash collide (found by search).
+    # Two keys (valid points) whose name "x" and 4-byte key hash collide (found by search).
     a = NoteVerifier("x", PublicKey(hashlib.sha256(b"point-collide-15055").digest()))
     b = NoteVerifier("x", PublicKey(hashlib.sha256(b"point-collide-239600").digest()))
     assert a.key_hash == b.key_hash == 0xED5A1B7F
