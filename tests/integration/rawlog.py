@@ -12,12 +12,18 @@ from typing import Any
 import rfc8785
 
 from ledger.log.tree import appended_nodes, frontier
+from ledger.projections import project
 from ledger.service import Ledger
 from ledger.store import locked_write
 
 
-def write_directly(directory: Path, envelopes: Sequence[dict[str, Any]]) -> int:
-    """Append ``envelopes`` as leaves without the sequencer; returns the first new index."""
+def write_directly(
+    directory: Path, envelopes: Sequence[dict[str, Any]], *, projected: bool = False
+) -> int:
+    """Append ``envelopes`` as leaves without the sequencer; returns the first new index.
+
+    ``projected``: also update the projection tables, as the sequencer would (a log
+    written by an older version of the sequencer)."""
     ledger = Ledger.open(directory)
     store = ledger.store
     try:
@@ -42,6 +48,9 @@ def write_directly(directory: Path, envelopes: Sequence[dict[str, Any]]) -> int:
                                    leaf_hashes=[r["leaf_hash"] for r in rows])
             store.insert_leaves(conn, rows)
             store.insert_nodes(conn, nodes)
+            if projected:
+                for row, envelope in zip(rows, envelopes, strict=True):
+                    project(store, conn, row["idx"], envelope["entry"])
     finally:
         store.engine.dispose()
     return size
