@@ -120,7 +120,9 @@ def show_command(
             f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
             markup=False,
         )
-    bad = [r for r in result["registrations"] if "invalid" in (r["signature"], r["inclusion"])]
+    failing = ("invalid", "signed for another log")
+    bad = [r for r in result["registrations"]
+           if r["signature"] in failing or r["inclusion"] == "invalid"]
     if not result["registrations"]:
         raise VerificationError(f"{image}: not registered in this ledger")
     if bad:

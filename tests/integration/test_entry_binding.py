@@ -99,6 +99,12 @@ def test_envelope_for_another_log_written_into_the_database_fails_verify(
     report = result.json()
     assert report["index"] == 2
     assert "entry is signed for another log" in report["reason"]
+    # show reads the leaf and says so, where it said "signature valid" before v2.
+    digest = envelope["entry"]["body"]["image"]["file_sha256"]
+    shown = run_cli("show", digest, "--json", ledger=b_dir)
+    assert shown.rc == 1, shown.stderr
+    assert "entry 2 does not verify" in shown.error_line()
+    assert [r["signature"] for r in shown.json()["registrations"]] == ["signed for another log"]
     # The offline bundle of B, checked with B's key alone, finds it too.
     with opened(b_dir) as b:
         data = json.dumps(export_bundle(b)).encode()
