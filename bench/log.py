@@ -115,12 +115,13 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=forkserver_context())
 
 
-def _sign_range(seed: bytes, start: int, end: int) -> list[dict[str, Any]]:
+def _sign_range(seed: bytes, log_id: str, start: int, end: int) -> list[dict[str, Any]]:
     key = SigningKey.from_private_bytes_raw(seed)
     actor = key.public_key.key_id
     out = []
     for seq in range(start, end):
-        entry = {"v": 1, "kind": KIND, "time": _utc_now(), "actor": actor, "body": bench_body(seq)}
+        entry = {"v": 2, "log": log_id, "kind": KIND, "time": _utc_now(), "actor": actor,
+                 "body": bench_body(seq)}
         out.append({"entry": entry, "sig": encode_sig(sign_entry(key, canonical_json(entry)))})
     return out
 
@@ -223,9 +224,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 1. pre-sign (the submitter's cost, not timed as append)
     _log(quiet, f"signing {n:,} envelopes on {workers} processes")
     seed = key.private_bytes_raw()
+    parts_n = len(range(0, n, 5000))
     with _pool(workers) as pool:
         t_sign, parts = _timed(lambda: list(pool.map(
-            _sign_range, [seed] * len(range(0, n, 5000)), *zip(*_chunks(n, 5000), strict=True))))
+            _sign_range, [seed] * parts_n, [ledger.log_id] * parts_n,
+            *zip(*_chunks(n, 5000), strict=True))))
     envelopes = [env for part in parts for env in part]
     out["sign_per_s"] = n / t_sign
 

@@ -26,7 +26,7 @@ from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import check_leaf
 from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint
-from ledger.crypto.note import NoteVerifier
+from ledger.crypto.note import NoteVerifier, OpenedNote, open_note
 from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.handle import LedgerHandle
 from ledger.log.chain import GENESIS_PREV
@@ -105,7 +105,9 @@ def verify_bundle(
     hashes). ``signatures=False`` checks hashes, chain and tree only."""
     verifiers = list(verifiers)
     bundle = _load(data, source)
-    checkpoint = open_checkpoint(bundle["checkpoint"], verifiers, source=source)
+    opened = open_note(bundle["checkpoint"], verifiers, source=source)
+    checkpoint = Checkpoint.parse(opened.text)
+    log_id = _log_id(opened, verifiers, origin=checkpoint.origin)
     start, end, size = bundle["start"], bundle["end"], checkpoint.size
     if not 0 <= start <= end <= size:
         raise InputError(f"{source}: range [{start}, {end}) is outside the checkpoint's {size}")
@@ -115,8 +117,10 @@ def verify_bundle(
     outside = {(n["start"], n["end"]): _unhex(n["hash"], source) for n in bundle["outside"]}
     hashes = [leaf_hash(leaf) for leaf in leaves]
     root = root_from_range(start=start, end=end, size=size, leaf_hashes=hashes, outside=outside)
-    prev, keys, public_keys = _prior_state(bundle, size=size, root=checkpoint.root, source=source)
-    facts = [check_leaf(-1, leaf, {}, {}) for leaf in leaves]  # the replay names bad ones
+    prev, keys, public_keys, first_v2 = _prior_state(
+        bundle, size=size, root=checkpoint.root, source=source, log_id=log_id
+    )
+    facts = [check_leaf(-1, leaf, {}, {}, log_id=log_id) for leaf in leaves]  # replay names bad
     for fact in facts:
         if fact.kind == "key.added" and fact.key_body:
             public_keys[fact.key_body["key_id"]] = base64.b64decode(fact.key_body["public_key"])
@@ -126,6 +130,7 @@ def verify_bundle(
     )
     report = audit_log(
         rows,
+        log_id=log_id,
         public_keys=public_keys,
         checkpoints=[],
         stored_nodes=None,
@@ -134,6 +139,7 @@ def verify_bundle(
         start=start,
         prev=prev,
         keys=keys,
+        first_v2=first_v2,
     )
     if root != checkpoint.root:
         raise VerificationError(
@@ -190,12 +196,26 @@ def _check_extends(
         raise VerificationError(mismatch) from None
 
 
+def _log_id(opened: OpenedNote, verifiers: list[NoteVerifier], *, origin: str) -> str:
+    """The id of the log's own key: the verified key named as the checkpoint's origin
+    (a log signs its checkpoints under its origin; witnesses use other names)."""
+    signed = set(opened.verified)
+    matching = [v for v in verifiers if (v.name, v.key_hash) in signed]
+    own = [v for v in matching if v.name == origin] or matching
+    return own[0].public_key.key_id
+
+
 def _prior_state(
-    bundle: dict[str, Any], *, size: int, root: bytes, source: str
-) -> tuple[str, KeyState, dict[str, bytes]]:
+    bundle: dict[str, Any], *, size: int, root: bytes, source: str, log_id: str
+) -> tuple[str, KeyState, dict[str, bytes], int | None]:
+    """The chain's prev, the keys and the first v2 index known before a range's start.
+
+    Only the prior key entries are in a range bundle, so the first v2 entry is the first
+    among them: a v1 entry in the range after a v2 one outside it that is not a key
+    entry is found only by a bundle from index 0."""
     start = bundle["start"]
     if start == 0:
-        return GENESIS_PREV, KeyState(), {}
+        return GENESIS_PREV, KeyState(), {}, None
     link = bundle.get("prev_leaf") or {}
     if link.get("index") != start - 1:
         raise InputError(f"{source}: a range from {start} needs the leaf hash at {start - 1}")
@@ -208,6 +228,7 @@ def _prior_state(
         root=root,
     )
     keys, public_keys = KeyState(), {}
+    first_v2: int | None = None
     for item in bundle["prior_keys"]:
         leaf, idx = _unb64(item["leaf"], source), item["index"]
         verify_inclusion(
@@ -217,7 +238,9 @@ def _prior_state(
             proof=[_unhex(h, source) for h in item["proof"]],
             root=root,
         )
-        facts = check_leaf(idx, leaf, {}, {})
+        facts = check_leaf(idx, leaf, {}, {}, log_id=log_id)
+        if facts.version == 2 and first_v2 is None:
+            first_v2 = idx
         body = facts.key_body or {}
         if facts.kind == "key.added":
             public_keys[body["key_id"]] = base64.b64decode(body["public_key"])
@@ -226,7 +249,7 @@ def _prior_state(
             keys.apply(index=idx, entry=entry)
         except PolicyError as exc:
             raise VerificationError(exc.message, index=idx) from exc
-    return prev.hex(), keys, public_keys
+    return prev.hex(), keys, public_keys, first_v2
 
 
 def _load(data: bytes, source: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class LedgerHandle(Protocol):
     store: Store
     origin: str
     verifier: NoteVerifier
+    log_id: str  # the key id of the log key, which v2 entries name
 
     def setting(self, name: str) -> str | None: ...
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.audit.binding import check_new_entry
 from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
@@ -80,10 +81,12 @@ def append(
     store: Store,
     envelopes: Sequence[dict[str, Any]],
     *,
+    log_id: str,
     after: AfterAppend | None = None,
     within: WithResults | None = None,
 ) -> list[Appended]:
-    """Append ``envelopes`` in order; returns one result per envelope."""
+    """Append ``envelopes`` in order to the log ``log_id`` (the key id of its checkpoint
+    key; each new entry must be v2 and name it); returns one result per envelope."""
     encoded = _encode_all(store, envelopes)
     with locked_write(store.engine) as conn:
         size, tail = store.tail(conn)
@@ -105,11 +108,13 @@ def append(
             index = size + len(rows)
             entry = item.envelope["entry"]
             try:
+                check_new_entry(entry, log_id=log_id)
                 signer = keys.signer(index=index, entry=entry)
                 if not (item.verified_ok and item.verified_with == signer.public_key):
                     public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
                     public_keys[signer.key_id] = public
-                    verify_entry(public, item.entry_bytes, decode_sig(item.envelope["sig"]))
+                    sig = decode_sig(item.envelope["sig"])
+                    verify_entry(public, item.entry_bytes, sig, version=entry["v"])
                 keys.apply(index=index, entry=entry)
             except LedgerError as exc:
                 exc.subject = exc.subject or f"envelope {item.position}"
@@ -297,7 +302,8 @@ def _check_envelopes(
         if raw is not None:
             try:
                 public = cache.get(raw) or cache.setdefault(raw, PublicKey(raw))
-                verify_entry(public, item.entry_bytes, decode_sig(envelope["sig"]))
+                sig = decode_sig(envelope["sig"])
+                verify_entry(public, item.entry_bytes, sig, version=envelope["entry"]["v"])
                 ok = True
             except LedgerError:
                 ok = False

@@ -48,6 +48,8 @@ class ChunkSummary:
     hashes: list[bytes]  # leaf hashes, equal to the stored ones
     kinds: dict[str, int]  # entry kinds (signature audits only)
     signers: frozenset[tuple[str, str]]  # (actor, kind) of its entries, none a key entry
+    first_v2: int | None = None  # index of its first v2 entry (signature audits only)
+    has_v1: bool = False  # whether it holds a v1 entry (all before any v2 in it)
 
 
 @dataclass
@@ -60,26 +62,31 @@ class Advanced:
     size: int
     checkpoints: int  # how many of the pending checkpoints it checked (from the front)
     tree_nodes: int
+    first_v2: int | None  # the log's first v2 entry so far
 
 
 # --- per-chunk summaries -------------------------------------------------------------
 
 
 def summarize_signed(
-    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey]
+    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], *,
+    log_id: str
 ) -> ChunkSummary | None:
     """``check_leaf`` for every row, keeping only what an intact chunk needs; None as soon
-    as any leaf would have an error or differ from its stored columns, or is a key entry
-    (key entries change who may sign, and are replayed leaf by leaf)."""
+    as any leaf would have an error or differ from its stored columns, is a key entry
+    (key entries change who may sign, and are replayed leaf by leaf), or is a v1 entry
+    after a v2 one."""
     try:
-        return _summarize_signed(rows, public_keys, cache)
+        return _summarize_signed(rows, public_keys, cache, log_id)
     except Exception:
         return None
 
 
 def _summarize_signed(
-    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey]
+    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], log_id: str
 ) -> ChunkSummary | None:
+    first_v2: int | None = None
+    has_v1 = False
     hashes: list[bytes] = []
     kinds: dict[str, int] = {}
     signers: set[tuple[str, str]] = set()
@@ -109,6 +116,16 @@ def _summarize_signed(
         if kind in _KEY_KINDS or kind != stored_kind or actor != stored_actor:
             return None
         validate_body(kind, entry["body"])
+        version = entry["v"]
+        if version == 2:
+            if entry["log"] != log_id:  # a string comparison: the fast path stays fast
+                return None
+            if first_v2 is None:
+                first_v2 = idx
+        elif first_v2 is not None:
+            return None
+        else:
+            has_v1 = True
         prev = str(value["prev"])
         if linked is None:
             first_prev = prev
@@ -119,12 +136,13 @@ def _summarize_signed(
             return None
         public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
         sig = envelope["sig"]
-        verify_entry(public, _entry_bytes(envelope_bytes, entry, sig), decode_sig(sig))
+        entry_bytes = _entry_bytes(envelope_bytes, entry, sig)
+        verify_entry(public, entry_bytes, decode_sig(sig), version=version)
         hashes.append(digest)
         kinds[kind] = kinds.get(kind, 0) + 1
         signers.add((actor, kind))
         linked = digest.hex()
-    return ChunkSummary(first_prev, hashes, kinds, frozenset(signers))
+    return ChunkSummary(first_prev, hashes, kinds, frozenset(signers), first_v2, has_v1)
 
 
 def _envelope_bytes(leaf: bytes, value: dict[str, Any]) -> bytes | None:
@@ -185,6 +203,7 @@ def advance(
     tree: bool,
     pending: Sequence[tuple[int, bytes]],
     stored_nodes: StoredNodes | None,
+    first_v2: int | None = None,
 ) -> Advanced | None:
     """The state after ``chunk`` if the replay would find nothing wrong in it, else None.
 
@@ -199,6 +218,10 @@ def advance(
         return None
     if signatures and not _signers_ok(keys, summary.signers, index=expected):
         return None
+    if signatures and summary.has_v1 and first_v2 is not None:
+        return None  # a v1 entry after the log's first v2 one: the replay names it
+    if signatures and first_v2 is None:
+        first_v2 = summary.first_v2
     new_stack, new_size, checked, nodes = stack, size, 0, 0
     if tree:
         # Grown with the log's own tree code, split where a checkpoint falls in the chunk.
@@ -227,7 +250,9 @@ def advance(
                 if [got((level, first + i)) for i in range(len(hashes))] != hashes:
                     return None
                 nodes += len(hashes)
-    return Advanced(expected + n, summary.hashes[-1].hex(), new_stack, new_size, checked, nodes)
+    return Advanced(
+        expected + n, summary.hashes[-1].hex(), new_stack, new_size, checked, nodes, first_v2
+    )
 
 
 def _signers_ok(keys: KeyState, signers: frozenset[tuple[str, str]], *, index: int) -> bool:

@@ -10,8 +10,9 @@ import base64
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ledger.crypto.edwards import check_public_point
 from ledger.crypto.keys import key_id_of
-from ledger.errors import PolicyError
+from ledger.errors import InputError, PolicyError
 from ledger.model.kinds import kind_spec
 from ledger.model.roles import Role
 
@@ -65,6 +66,10 @@ class KeyState:
             raise PolicyError(f"key {body['name']}: public key is not 32 bytes")
         if key_id_of(raw) != body["key_id"]:
             raise PolicyError(f"key {body['name']}: key_id does not match its public key")
+        try:
+            check_public_point(raw)  # a weak key would let anyone sign as it
+        except InputError as exc:
+            raise PolicyError(f"key {body['name']}: {exc.message}") from None
         return KeyRecord(body["key_id"], body["name"], Role(body["role"]), raw, index)
 
     def apply(self, *, index: int, entry: dict[str, Any]) -> None:

@@ -10,10 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.audit.binding import other_log
 from ledger.audit.fastpath import ChunkSummary, summarize_signed
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
-from ledger.errors import LedgerError
+from ledger.errors import InputError, LedgerError
 from ledger.log.hashing import leaf_hash
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import parse_envelope
@@ -32,6 +33,7 @@ class LeafFacts:
     actor: str
     key_body: dict[str, Any] | None  # body of key entries, for the key replay
     error: str | None = None
+    version: int = 0  # the entry's v (0: not read, as in a tree-only audit)
 
 
 def prev_of(leaf: bytes) -> str | None:
@@ -42,7 +44,12 @@ def prev_of(leaf: bytes) -> str | None:
 
 
 def check_leaf(
-    index: int, leaf: bytes, public_keys: dict[str, bytes], cache: dict[str, PublicKey]
+    index: int,
+    leaf: bytes,
+    public_keys: dict[str, bytes],
+    cache: dict[str, PublicKey],
+    *,
+    log_id: str,
 ) -> LeafFacts:
     digest = leaf_hash(leaf)
     try:
@@ -60,13 +67,18 @@ def check_leaf(
         return LeafFacts(index, digest, "", "", "", None, f"malformed leaf: {text}")
     kind, actor = entry["kind"], entry["actor"]
     key_body = entry["body"] if kind in KEY_KINDS else None
-    facts = LeafFacts(index, digest, str(value["prev"]), kind, actor, key_body)
+    version = entry["v"]
+    facts = LeafFacts(index, digest, str(value["prev"]), kind, actor, key_body, version=version)
+    if version == 2 and entry["log"] != log_id:
+        return _failed(facts, other_log(entry["log"], log_id))
     raw = public_keys.get(actor)
     if raw is None:
         return _failed(facts, f"signed by unknown key {actor[:16]}")
-    public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
     try:
-        verify_entry(public, canonical_json(entry), decode_sig(envelope["sig"]))
+        public = cache.get(actor) or cache.setdefault(actor, PublicKey(raw))
+        verify_entry(public, canonical_json(entry), decode_sig(envelope["sig"]), version=version)
+    except InputError as exc:  # a weak key, or a signature with S >= L
+        return _failed(facts, f"signature does not verify: {exc.message}")
     except LedgerError:
         return _failed(facts, "signature does not verify")
     return facts
@@ -74,26 +86,29 @@ def check_leaf(
 
 def _failed(facts: LeafFacts, error: str) -> LeafFacts:
     return LeafFacts(facts.index, facts.leaf_hash, facts.prev, facts.kind, facts.actor,
-                     facts.key_body, error)
+                     facts.key_body, error, facts.version)
 
 
 _WORKER_KEYS: dict[str, bytes] = {}
 _WORKER_CACHE: dict[str, PublicKey] = {}
+_WORKER_LOG: list[str] = [""]  # the audited log's id
 
 
-def init_worker(public_keys: dict[str, bytes]) -> None:
+def init_worker(public_keys: dict[str, bytes], log_id: str) -> None:
     _WORKER_KEYS.clear()
     _WORKER_KEYS.update(public_keys)
     _WORKER_CACHE.clear()
+    _WORKER_LOG[0] = log_id
 
 
 def check_chunk(chunk: list[tuple[int, bytes]]) -> list[LeafFacts]:
-    return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE) for i, leaf in chunk]
+    log_id = _WORKER_LOG[0]
+    return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE, log_id=log_id) for i, leaf in chunk]
 
 
 def check_rows(rows: list[tuple[int, bytes, bytes, str, str]]) -> ChunkSummary | list[LeafFacts]:
     """A summary of an intact chunk of stored rows (see ``fastpath``), else every leaf's facts."""
-    summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE)
+    summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE, log_id=_WORKER_LOG[0])
     if summary is not None:
         return summary
     return check_chunk([(row[0], row[1]) for row in rows])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from ledger.audit.binding import v1_after_v2
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
@@ -59,6 +60,7 @@ class _Frontier:
 def audit_log(
     rows: Iterable[Row],
     *,
+    log_id: str,
     public_keys: dict[str, bytes],
     checkpoints: Sequence[tuple[int, bytes]],
     stored_nodes: StoredNodes | None,
@@ -67,10 +69,12 @@ def audit_log(
     start: int = 0,
     prev: str = GENESIS_PREV,
     keys: KeyState | None = None,
+    first_v2: int | None = None,
 ) -> AuditReport:
-    """Replay the log from ``start`` (with the chain's ``prev`` and the ``keys`` as of
-    there); raise VerificationError at the first bad index. Tree nodes and
-    checkpoints are only checked from index 0."""
+    """Replay the log ``log_id`` (its checkpoint key's id) from ``start`` (with the chain's
+    ``prev``, the ``keys`` and the index of the first v2 entry as of there); raise
+    VerificationError at the first bad index. Tree nodes and checkpoints are only
+    checked from index 0."""
     report = AuditReport()
     keys = keys or KeyState()
     frontier = _Frontier()
@@ -79,15 +83,16 @@ def audit_log(
         _check_checkpoint(pending.pop(0), EMPTY_ROOT)
         report.checkpoints += 1
     expected = start
-    for chunk, result in _checked_chunks(rows, public_keys, signatures=signatures,
+    for chunk, result in _checked_chunks(rows, public_keys, log_id, signatures=signatures,
                                          workers=workers):
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
             state = advance(chunk, result, expected=expected, prev=prev, keys=keys,
                             signatures=signatures, stack=frontier.stack, size=frontier.size,
                             tree=start == 0, pending=pending,
-                            stored_nodes=stored_nodes if start == 0 else None)
+                            stored_nodes=stored_nodes if start == 0 else None,
+                            first_v2=first_v2)
             if state is not None:
-                expected, prev = state.expected, state.prev
+                expected, prev, first_v2 = state.expected, state.prev, state.first_v2
                 frontier.stack, frontier.size = state.stack, state.size
                 del pending[: state.checkpoints]
                 report.checkpoints += state.checkpoints
@@ -95,7 +100,7 @@ def audit_log(
                 for kind, count in result.kinds.items():
                     report.kinds[kind] = report.kinds.get(kind, 0) + count
                 continue
-            result = _leaf_facts(chunk, public_keys, signatures=signatures)
+            result = _leaf_facts(chunk, public_keys, log_id, signatures=signatures)
         facts = result
         stored = (
             stored_nodes(chunk[0][0], chunk[-1][0] + 1)
@@ -118,6 +123,10 @@ def audit_log(
                     index=idx)
             if signatures:
                 _replay_keys(keys, fact, stored_kind=stored_kind, stored_actor=stored_actor)
+                if fact.version == 2 and first_v2 is None:
+                    first_v2 = idx
+                elif fact.version == 1 and first_v2 is not None:
+                    raise VerificationError(v1_after_v2(first_v2), index=idx)
                 report.kinds[fact.kind] = report.kinds.get(fact.kind, 0) + 1
             prev = fact.leaf_hash.hex()
             expected += 1
@@ -170,12 +179,12 @@ def _compare_nodes(made: dict[tuple[int, int], bytes], stored: dict[tuple[int, i
     return len(made)
 
 
-def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], *, signatures: bool
-                ) -> list[LeafFacts]:
+def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], log_id: str, *,
+                signatures: bool) -> list[LeafFacts]:
     """Every leaf's facts, checked in this process (a chunk the fast path did not settle)."""
     if not signatures:
         return [_tree_facts(idx, leaf) for idx, leaf, *_ in chunk]
-    init_worker(public_keys)
+    init_worker(public_keys, log_id)
     return check_chunk([(r[0], r[1]) for r in chunk])
 
 
@@ -183,22 +192,23 @@ Checked = list[LeafFacts] | ChunkSummary
 
 
 def _checked_chunks(
-    rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int
+    rows: Iterable[Row], public_keys: dict[str, bytes], log_id: str, *, signatures: bool,
+    workers: int
 ) -> Iterator[tuple[list[Row], Checked]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
             summary = summarize_tree(chunk)
-            yield chunk, summary or _leaf_facts(chunk, public_keys, signatures=False)
+            yield chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False)
         return
     if workers <= 1:
-        init_worker(public_keys)
+        init_worker(public_keys, log_id)
         for chunk in chunks:
             yield chunk, check_rows(chunk)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(public_keys,)) as pool:
+                             initargs=(public_keys, log_id)) as pool:
         inflight: list[tuple[list[Row], Future[Checked]]] = []
         for chunk in chunks:
             inflight.append((chunk, pool.submit(check_rows, chunk)))

@@ -24,6 +24,7 @@ from ledger.crypto.note import (
 )
 from ledger.crypto.signing import (
     ENTRY_DOMAIN,
+    ENTRY_DOMAINS,
     decode_sig,
     encode_sig,
     entry_message,
@@ -34,6 +35,7 @@ from ledger.crypto.signing import (
 
 __all__ = [
     "ENTRY_DOMAIN",
+    "ENTRY_DOMAINS",
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",

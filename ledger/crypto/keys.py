@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from ledger.crypto._b64 import b64decode, b64encode
 from ledger.crypto._files import create_new_file, read_key_file
+from ledger.crypto.edwards import NON_CANONICAL_S, L, check_public_point
 from ledger.errors import InputError, VerificationError
 
 ED25519_ALGORITHM = 0x01
@@ -50,7 +51,8 @@ def key_id_of(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PublicKey:
-    """An Ed25519 public key: 32 raw bytes, checked when built."""
+    """An Ed25519 public key: 32 raw bytes, checked when built (canonical, on the curve,
+    not of small order: see ``edwards``)."""
 
     raw: bytes
     key_id: str = field(init=False, compare=False)
@@ -62,6 +64,7 @@ class PublicKey:
         raw = bytes(self.raw)
         if len(raw) != PUBLIC_KEY_SIZE:
             raise InputError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
+        check_public_point(raw)
         object.__setattr__(self, "raw", raw)
         object.__setattr__(self, "key_id", key_id_of(raw))
         object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(raw))
@@ -77,7 +80,12 @@ class PublicKey:
         return b64encode(self.raw)
 
     def verify(self, data: bytes, sig: bytes) -> None:
-        """Return if ``sig`` is this key's signature of ``data``; raise otherwise."""
+        """Return if ``sig`` is this key's signature of ``data``; raise otherwise.
+
+        OpenSSL verifies cofactorless; a non-reduced S is refused before it is called.
+        """
+        if int.from_bytes(sig[32:64], "little") >= L:
+            raise VerificationError(f"{NON_CANONICAL_S} for key {self.key_id}")
         try:
             self._key.verify(sig, data)
         except InvalidSignature:
@@ -128,7 +136,8 @@ _MISSING = object()
 def verify_many(items: Iterable[tuple[bytes, bytes, bytes]], *, workers: int = 1) -> list[int]:
     """Verify ``(raw public key, data, signature)`` triples; return failing positions.
 
-    A malformed public key counts as a failure of its item, never an exception.
+    A malformed or weak public key, or a non-reduced S, counts as a failure of its
+    item, never an exception.
     Key objects are built once per distinct raw key. With ``workers > 1`` the
     items are verified in chunks on a thread pool (OpenSSL runs without the
     GIL), streaming: memory stays bounded for any number of items.
@@ -160,7 +169,7 @@ def _verify_chunk(
         key = cache.get(raw, _MISSING)
         if key is _MISSING:
             key = cache[raw] = _load_public(raw)
-        if not isinstance(key, Ed25519PublicKey):
+        if not isinstance(key, Ed25519PublicKey) or int.from_bytes(sig[32:64], "little") >= L:
             failed.append(index)
             continue
         try:
@@ -172,8 +181,9 @@ def _verify_chunk(
 
 def _load_public(raw: bytes) -> Ed25519PublicKey | None:
     try:
+        check_public_point(raw)
         return Ed25519PublicKey.from_public_bytes(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, InputError):
         return None
 
 

@@ -118,7 +118,11 @@ class NoteVerifier:
             raise InputError(f"{what}: unknown signature algorithm {blob[0]:#04x}")
         if len(blob) != 1 + PUBLIC_KEY_SIZE:
             raise InputError(f"{what}: Ed25519 key must be 32 bytes, got {len(blob) - 1}")
-        verifier = cls(name, PublicKey(blob[1:]))
+        try:
+            public_key = PublicKey(blob[1:])  # refuses weak and non-canonical keys
+        except InputError as exc:
+            raise InputError(f"{what}: {exc.message}") from None
+        verifier = cls(name, public_key)
         if verifier.key_hash != int(hash_hex, 16):
             raise InputError(
                 f"{what}: key hash {hash_hex} does not match the key "

@@ -1,16 +1,29 @@
 """The signed entry, its envelope, and the log's leaf.
 
-entry    = {"v": 1, "kind", "time", "actor", "body"}      signed by the actor
-envelope = {"entry": entry, "sig": base64(Ed25519 sig)}  what a submitter sends
-leaf     = {"prev": hex leaf hash, "envelope": envelope}  what the sequencer stores
+entry    = {"v": 2, "log", "kind", "time", "actor", "body"}  signed by the actor
+envelope = {"entry": entry, "sig": base64(Ed25519 sig)}     what a submitter sends
+leaf     = {"prev": hex leaf hash, "envelope": envelope}     what the sequencer stores
+
+``log`` (v2) is the key id of the log's checkpoint key: the signature binds the entry
+to one log. v1 entries (no ``log``) are still read in logs that began before v2.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from ledger.errors import InputError
 from ledger.model.canonical import canonical_json
@@ -27,6 +40,12 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _log_id(value: object) -> str:
+    if not isinstance(value, str) or re.fullmatch(HEX64, value) is None:
+        raise ValueError("log must be 64 lowercase hex digits (the log's key id)")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -34,7 +53,23 @@ class _Strict(BaseModel):
 class Entry(_Strict):
     """What the actor signs. ``body`` is validated against the kind's model."""
 
-    v: Literal[1]
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        json_schema_extra={
+            "if": {"properties": {"v": {"const": 2}}},
+            "then": {"required": ["log"]},
+            "else": {"not": {"required": ["log"]}},
+        },
+    )
+
+    v: Literal[1, 2]
+    log: Annotated[
+        str | None,
+        PlainValidator(_log_id),
+        WithJsonSchema({"type": "string", "pattern": HEX64}),
+    ] = Field(default=None, description="v2 only, and required there: key id of the log")
     kind: str = Field(pattern=KIND_PATTERN, max_length=64)
     time: str = Field(pattern=TIME_PATTERN)
     actor: str = Field(pattern=HEX64, description="key id of the signing key")
@@ -44,8 +79,16 @@ class Entry(_Strict):
     @classmethod
     def _not_bool(cls, value: object) -> object:
         if isinstance(value, bool):
-            raise ValueError("v must be the integer 1")
+            raise ValueError("v must be the integer 1 or 2")
         return value
+
+    @model_validator(mode="after")
+    def _log_by_version(self) -> Entry:
+        if self.v == 2 and self.log is None:
+            raise ValueError("a v2 entry names its log (the log's key id)")
+        if self.v == 1 and "log" in self.model_fields_set:
+            raise ValueError("a v1 entry has no log field")
+        return self
 
     @field_validator("time")
     @classmethod

@@ -67,7 +67,8 @@ def show_image(ledger: LedgerHandle, target: str) -> dict[str, Any]:
                 "signer": None
                 if signer is None
                 else {"name": signer.name, "role": signer.role, "key_id": signer.key_id},
-                "signature": _signature_status(signer, entry, envelope["sig"]),
+                "signature": _signature_status(signer, entry, envelope["sig"],
+                                               log_id=ledger.log_id),
                 "inclusion": _inclusion_status(row.idx, leaf_hash, proof.hashes, checkpoint),
                 "proof": {"tree_size": proof.tree_size, "hashes": [h.hex() for h in proof.hashes]},
                 "image": entry["body"]["image"],
@@ -80,11 +81,14 @@ def show_image(ledger: LedgerHandle, target: str) -> dict[str, Any]:
     }
 
 
-def _signature_status(signer: Any, entry: dict[str, Any], sig: str) -> str:
+def _signature_status(signer: Any, entry: dict[str, Any], sig: str, *, log_id: str) -> str:
     if signer is None:
         return "unknown key"
+    if entry["v"] == 2 and entry["log"] != log_id:
+        return "signed for another log"
     try:
-        verify_entry(PublicKey.from_b64(signer.public_key), canonical_json(entry), decode_sig(sig))
+        public = PublicKey.from_b64(signer.public_key)
+        verify_entry(public, canonical_json(entry), decode_sig(sig), version=entry["v"])
     except LedgerError:
         return "invalid"
     return "valid"

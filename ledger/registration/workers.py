@@ -19,7 +19,7 @@ from ledger.processguard import limit_address_space
 
 # What an image.registered envelope holds besides the image's facts, at its longest: the
 # entry's fields, the signature and the origin (source and dataset of 128 characters, a
-# licence of 200) take 789 bytes; the rest of the entry limit is the facts' budget.
+# licence of 200) take 862 bytes (v2 entries); the rest of the entry limit is the facts' budget.
 ENTRY_RESERVE = 1024
 MAX_FACTS_BYTES = MAX_ENVELOPE_BYTES - ENTRY_RESERVE
 

@@ -22,7 +22,7 @@ from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint, sign_checkpoint
 from ledger.crypto.keys import PublicKey, SigningKey, read_private_key, write_private_key
 from ledger.crypto.note import NoteSigner, NoteVerifier
-from ledger.crypto.signing import encode_sig, sign_entry
+from ledger.crypto.signing import ENTRY_VERSION, encode_sig, sign_entry
 from ledger.directory import LedgerDir
 from ledger.errors import InputError, PolicyError
 from ledger.log.hashing import EMPTY_ROOT
@@ -104,6 +104,7 @@ class Ledger:
             raise InputError(f"{ldir.path}: ledger database was never initialised")
         self.origin = origin
         self.verifier = NoteVerifier.from_vkey(vkey)
+        self.log_id = self.verifier.public_key.key_id  # what v2 entries name as their log
 
     # --- lifecycle -------------------------------------------------------------
     @classmethod
@@ -172,17 +173,19 @@ class Ledger:
 
     def sign(self, kind: str, body: dict[str, Any], *, key: SigningKey) -> dict[str, Any]:
         entry = {
-            "v": 1,
+            "v": ENTRY_VERSION,
+            "log": self.log_id,
             "kind": kind,
             "time": utc_now(),
             "actor": key.public_key.key_id,
             "body": body,
         }
-        return {"entry": entry, "sig": encode_sig(sign_entry(key, canonical_json(entry)))}
+        sig = sign_entry(key, canonical_json(entry), version=ENTRY_VERSION)
+        return {"entry": entry, "sig": encode_sig(sig)}
 
     def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
         """Append signed envelopes (all or nothing), then publish a checkpoint."""
-        results = append(self.store, envelopes, after=self.checkpoint_if_due)
+        results = append(self.store, envelopes, log_id=self.log_id, after=self.checkpoint_if_due)
         self.checkpoint()
         return results
 
@@ -384,6 +387,7 @@ class Ledger:
                 workers = (os.cpu_count() or 1) if big else 1
             return audit_log(
                 self.store.iter_leaves(conn),
+                log_id=self.log_id,
                 public_keys=public_keys,
                 checkpoints=[(c.size, c.root) for c in opened],
                 stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),

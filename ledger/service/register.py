@@ -258,7 +258,8 @@ def _append_checked(
         scans, edges = edges_and_groups(run.index, assigned, recorded, conn=conn)
         put_scans(conn, scans, edges)
 
-    results = append(run.ledger.store, envelopes, after=run.ledger.checkpoint_if_due, within=record)
+    results = append(run.ledger.store, envelopes, log_id=run.ledger.log_id,
+                     after=run.ledger.checkpoint_if_due, within=record)
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")

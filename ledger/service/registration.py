@@ -38,7 +38,11 @@ class Shown:
         """Raise unless the image is registered and every registration verifies (show's exit 1)."""
         if not self.registrations:
             raise VerificationError(f"{self.target}: not registered in this ledger")
-        bad = [r for r in self.registrations if "invalid" in (r["signature"], r["inclusion"])]
+        failing = ("invalid", "signed for another log")
+        bad = [
+            r for r in self.registrations
+            if r["signature"] in failing or r["inclusion"] == "invalid"
+        ]
         if bad:
             raise VerificationError(f"{self.target}: entry {bad[0]['index']} does not verify")
 

@@ -48,7 +48,9 @@ def test_log_entries_shape_and_chain(six: Path, run_cli: RunCli) -> None:
         assert set(row) == {"index", "leaf_hash", "leaf"}
         assert set(row["leaf"]) == {"prev", "envelope"}
         assert set(row["leaf"]["envelope"]) == {"entry", "sig"}
-        assert set(row["leaf"]["envelope"]["entry"]) == {"v", "kind", "time", "actor", "body"}
+        entry = row["leaf"]["envelope"]["entry"]
+        assert set(entry) == {"v", "log", "kind", "time", "actor", "body"}
+        assert entry["v"] == 2
         assert row["leaf_hash"] == leaf_hash_of(row["leaf"]).hex()
         assert row["leaf"]["prev"] == prev
         prev = row["leaf_hash"]
@@ -65,11 +67,14 @@ def test_log_entries_range(six: Path, run_cli: RunCli, leaf_hashes: list[bytes])
 
 def test_entry_signatures_verify_independently(six: Path, run_cli: RunCli) -> None:
     """Each entry's signature is Ed25519 over a domain prefix and the canonical entry,
-    by the key its actor id names (key id = SHA-256(0x01 || key))."""
+    by the key its actor id names (key id = SHA-256(0x01 || key)); each entry names the
+    log as the key id of the log's checkpoint key."""
     import rfc8785
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     rows = run_cli("log", "entries", "--json", ledger=six).json()
+    vkey = run_cli("log", "pubkey", ledger=six).stdout.strip()
+    log_key = base64.b64decode(vkey.split("+", 2)[2])[1:]  # name+hash+base64(0x01 || key)
     keys: dict[str, bytes] = {}
     for row in rows:
         entry = row["leaf"]["envelope"]["entry"]
@@ -77,7 +82,8 @@ def test_entry_signatures_verify_independently(six: Path, run_cli: RunCli) -> No
             raw = base64.b64decode(entry["body"]["public_key"])
             assert hashlib.sha256(b"\x01" + raw).hexdigest() == entry["body"]["key_id"]
             keys.setdefault(entry["body"]["key_id"], raw)
-        message = b"medledger/entry/v1\n" + rfc8785.dumps(entry)
+        assert entry["log"] == hashlib.sha256(b"\x01" + log_key).hexdigest()
+        message = b"medledger/entry/v2\n" + rfc8785.dumps(entry)
         sig = base64.b64decode(row["leaf"]["envelope"]["sig"])
         Ed25519PublicKey.from_public_bytes(keys[entry["actor"]]).verify(sig, message)
 

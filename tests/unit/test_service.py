@@ -194,7 +194,8 @@ def test_a_failure_after_the_rows_are_written_rolls_back(ledger: Ledger) -> None
         raise StorageError("disk on fire")
 
     with pytest.raises(StorageError, match="disk on fire"):
-        append(ledger.store, [key_added(ledger, "a", "verifier", by=admin)], after=crash)
+        append(ledger.store, [key_added(ledger, "a", "verifier", by=admin)],
+               log_id=ledger.log_id, after=crash)
     assert state(ledger) == before
     assert ledger.verify().size == 1
 
@@ -299,6 +300,9 @@ def test_unknown_role_and_key_names(ledger: Ledger) -> None:
 # --- genesis on a bare store --------------------------------------------------------------------
 
 
+BARE_LOG = "ab" * 32  # the bare store's log id (no log key: the sequencer only compares)
+
+
 @pytest.fixture
 def bare(tmp_path: Path) -> Iterator[Store]:
     store = Store.create(sqlite_url(tmp_path / "bare.db"))
@@ -311,8 +315,8 @@ def _sign(kind: str, body: dict[str, Any], key: SigningKey) -> dict[str, Any]:
     from ledger.model.canonical import canonical_json
     from ledger.model.entry import utc_now
 
-    entry = {"v": 1, "kind": kind, "time": utc_now(), "actor": key.public_key.key_id,
-             "body": body}
+    entry = {"v": 2, "log": BARE_LOG, "kind": kind, "time": utc_now(),
+             "actor": key.public_key.key_id, "body": body}
     return {"entry": entry, "sig": encode_sig(sign_entry(key, canonical_json(entry)))}
 
 
@@ -330,10 +334,10 @@ def test_genesis_rules(bare: Store) -> None:
     ]
     for envelope, message in refused:
         with pytest.raises(PolicyError, match=message):
-            append(bare, [envelope])
+            append(bare, [envelope], log_id=BARE_LOG)
         with reading(bare.engine) as conn:
             assert bare.tail(conn) == (0, None)
-    [genesis] = append(bare, [_sign("key.added", _body("adm", "admin", a), a)])
+    [genesis] = append(bare, [_sign("key.added", _body("adm", "admin", a), a)], log_id=BARE_LOG)
     assert genesis.index == 0
 
 

@@ -11,8 +11,12 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-DOMAIN = b"medledger/entry/v1\n"
+DOMAINS = {1: b"medledger/entry/v1\n", 2: b"medledger/entry/v2\n"}
 GENESIS_PREV = "0" * 64
+# The audited log's id: the key id of its checkpoint key (a key made for that alone).
+LOG_KEY = Ed25519PrivateKey.from_private_bytes(bytes([200]) * 32)
+LOG_ID = hashlib.sha256(
+    b"\x01" + LOG_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
 TIME = "2026-01-02T03:04:05.000006Z"
 
 
@@ -38,9 +42,15 @@ def key(name: str, seed: int) -> Key:
     return Key(name, Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32))
 
 
-def envelope(kind: str, body: dict[str, Any], *, by: Key) -> dict[str, Any]:
-    entry = {"v": 1, "kind": kind, "time": TIME, "actor": by.key_id, "body": body}
-    sig = by.private.sign(DOMAIN + rfc8785.dumps(entry))
+def envelope(
+    kind: str, body: dict[str, Any], *, by: Key, v: int = 2, log: str = LOG_ID
+) -> dict[str, Any]:
+    """A v2 entry bound to ``log`` (LOG_ID unless given), or with ``v=1`` the old format."""
+    entry: dict[str, Any] = {"v": v, "kind": kind, "time": TIME, "actor": by.key_id,
+                             "body": body}
+    if v == 2:
+        entry["log"] = log
+    sig = by.private.sign(DOMAINS[v] + rfc8785.dumps(entry))
     return {"entry": entry, "sig": base64.b64encode(sig).decode()}
 
 
@@ -108,13 +118,13 @@ ADMIN2 = key("admin2", 3)
 OUTSIDER = key("outsider", 4)
 
 
-def standard() -> Log:
+def standard(v: int = 2) -> Log:
     """0 genesis; 1 admin adds cura (curator); 2 admin adds admin2; 3 admin2 revokes cura;
-    4 admin adds outsider (verifier)."""
+    4 admin adds outsider (verifier). Entries of format ``v``."""
     log = Log()
-    log.add(envelope("key.added", ADMIN.added("admin"), by=ADMIN))
-    log.add(envelope("key.added", CURATOR.added("curator"), by=ADMIN))
-    log.add(envelope("key.added", ADMIN2.added("admin"), by=ADMIN))
-    log.add(envelope("key.revoked", {"key_id": CURATOR.key_id, "reason": ""}, by=ADMIN2))
-    log.add(envelope("key.added", OUTSIDER.added("verifier"), by=ADMIN))
+    log.add(envelope("key.added", ADMIN.added("admin"), by=ADMIN, v=v))
+    log.add(envelope("key.added", CURATOR.added("curator"), by=ADMIN, v=v))
+    log.add(envelope("key.added", ADMIN2.added("admin"), by=ADMIN, v=v))
+    log.add(envelope("key.revoked", {"key_id": CURATOR.key_id, "reason": ""}, by=ADMIN2, v=v))
+    log.add(envelope("key.added", OUTSIDER.added("verifier"), by=ADMIN, v=v))
     return log

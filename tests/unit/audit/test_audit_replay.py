@@ -21,6 +21,7 @@ from .logmaker import (
     ADMIN2,
     CURATOR,
     GENESIS_PREV,
+    LOG_ID,
     OUTSIDER,
     Log,
     envelope,
@@ -36,6 +37,7 @@ Row = tuple[int, bytes, bytes, str, str]
 def audit(log: Log, rows: list[Row] | None = None, **options: Any) -> AuditReport:
     options.setdefault("checkpoints", [])
     options.setdefault("stored_nodes", None)
+    options.setdefault("log_id", LOG_ID)
     return audit_log(log.rows() if rows is None else rows, public_keys=log.public_keys,
                      **options)
 
@@ -239,13 +241,13 @@ def test_first_bad_index_wins_across_node_and_leaf_problems() -> None:
 def test_range_audit_continues_from_the_given_state() -> None:
     log = standard()
     keys = KeyState()
-    audit_log(log.rows()[:2], public_keys=log.public_keys, checkpoints=[], stored_nodes=None,
-              keys=keys)
-    report = audit_log(log.rows()[2:], public_keys=log.public_keys, checkpoints=[],
+    audit_log(log.rows()[:2], log_id=LOG_ID, public_keys=log.public_keys, checkpoints=[],
+              stored_nodes=None, keys=keys)
+    report = audit_log(log.rows()[2:], log_id=LOG_ID, public_keys=log.public_keys, checkpoints=[],
                        stored_nodes=None, start=2, prev=log.hashes[1].hex(), keys=keys)
     assert report.size == 5 and report.signatures == 3
     with pytest.raises(VerificationError) as caught:
-        audit_log(log.rows()[2:], public_keys=log.public_keys, checkpoints=[],
+        audit_log(log.rows()[2:], log_id=LOG_ID, public_keys=log.public_keys, checkpoints=[],
                   stored_nodes=None, start=2, prev=GENESIS_PREV, keys=KeyState())
     assert caught.value.index == 2
 
@@ -269,12 +271,12 @@ def test_prev_of_reads_the_tail_of_a_canonical_leaf() -> None:
 
 def test_check_leaf_facts() -> None:
     log = standard()
-    facts = check_leaf(3, log.leaves[3], log.public_keys, {})
+    facts = check_leaf(3, log.leaves[3], log.public_keys, {}, log_id=LOG_ID)
     assert facts.error is None
     assert (facts.kind, facts.actor, facts.prev) == ("key.revoked", ADMIN2.key_id,
                                                      log.hashes[2].hex())
     assert facts.key_body == {"key_id": CURATOR.key_id, "reason": ""}
-    unknown = check_leaf(3, log.leaves[3], {}, {})
+    unknown = check_leaf(3, log.leaves[3], {}, {}, log_id=LOG_ID)
     assert unknown.error is not None and "unknown key" in unknown.error
 
 

@@ -253,16 +253,16 @@ def test_unusual_names_accepted_like_go(name: str) -> None:
 
 
 def test_ambiguous_verifiers() -> None:
-    # Two different keys whose name "x" and 4-byte key hash collide (found by search).
-    a = NoteVerifier("x", PublicKey(hashlib.sha256(b"collide-19037").digest()))
-    b = NoteVerifier("x", PublicKey(hashlib.sha256(b"collide-19793").digest()))
-    assert a.key_hash == b.key_hash == 0xA166856E
+    # Two keys (valid points) whose name "x" and 4-byte key hash collide (found by search).
+    a = NoteVerifier("x", PublicKey(hashlib.sha256(b"point-collide-15055").digest()))
+    b = NoteVerifier("x", PublicKey(hashlib.sha256(b"point-collide-239600").digest()))
+    assert a.key_hash == b.key_hash == 0xED5A1B7F
     assert a != b
     line = NoteSignature(
         "x", a.key_hash, base64.b64encode(a.key_hash.to_bytes(4, "big") + bytes(64)).decode()
     )
     note = "t\n\n" + line.line
-    with pytest.raises(InputError, match="ambiguous key x\\+a166856e"):
+    with pytest.raises(InputError, match="ambiguous key x\\+ed5a1b7f"):
         open_note(note, [a, b])
     with pytest.raises(VerificationError):
         open_note(note, [a, a])  # the same key twice is one key: its signature is checked

@@ -45,6 +45,25 @@ def changed(path: str, value: Any) -> dict[str, Any]:
     return envelope
 
 
+V2: dict[str, Any] = copy.deepcopy(GOOD)
+V2["entry"].update(v=2, log="cd" * 32)
+
+
+def test_v2_envelope_names_its_log() -> None:
+    assert parse_envelope(V2).entry.log == "cd" * 32
+    assert parse_envelope(GOOD).entry.log is None
+    for value, where in [(..., "entry: Value error, a v2 entry names its log"),
+                         (None, "entry.log"), ("CD" * 32, "entry.log"), (7, "entry.log")]:
+        envelope = copy.deepcopy(V2)
+        if value is ...:
+            del envelope["entry"]["log"]
+        else:
+            envelope["entry"]["log"] = value
+        with pytest.raises(InputError) as caught:
+            parse_envelope(envelope)
+        assert caught.value.diagnostics().startswith("malformed envelope: " + where)
+
+
 def test_good_envelope_parses() -> None:
     parsed = parse_envelope(GOOD)
     assert parsed.entry.kind == "key.revoked"
@@ -57,7 +76,8 @@ BAD = {
     "extra-envelope-field": ("extra", 1, "extra"),
     "extra-entry-field": ("entry.extra", 1, "entry.extra"),
     "no-body": ("entry.body", ..., "entry.body"),
-    "v-2": ("entry.v", 2, "entry.v"),
+    "v-3": ("entry.v", 3, "entry.v"),
+    "v1-with-log": ("entry.log", "cd" * 32, "entry: Value error, a v1 entry has no log"),
     "v-true": ("entry.v", True, "entry.v"),
     "v-string": ("entry.v", "1", "entry.v"),
     "kind-capitals": ("entry.kind", "Key.Added", "entry.kind"),

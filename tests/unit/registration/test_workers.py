@@ -61,8 +61,8 @@ def longest_origin_body(image: dict[str, Any]) -> dict[str, Any]:
 
 
 def envelope(body: dict[str, Any]) -> dict[str, Any]:
-    entry = {"v": 1, "kind": "image.registered", "time": utc_now(), "actor": "a" * 64,
-             "body": body}  # fmt: skip
+    entry = {"v": 2, "log": "b" * 64, "kind": "image.registered", "time": utc_now(),
+             "actor": "a" * 64, "body": body}  # fmt: skip
     return {"entry": entry, "sig": "A" * 86 + "=="}
 
 
