@@ -23,7 +23,10 @@ def register_command(
     license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
     consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
     key: Annotated[str, typer.Option(help="Name of the key that signs the entries.")],
-    dataset: Annotated[str | None, typer.Option(help="Dataset the images belong to.")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Dataset label NAME or NAME@VERSION (owned by its first key)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=0, help="Decoding processes (0: all cores).")] = 0,
     require_deidentified: Annotated[
         bool, typer.Option(help="Refuse identifiable images (also a ledger policy at init).")

@@ -37,6 +37,7 @@ from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
 from ledger.model.roles import Role
 from ledger.projections import project
+from ledger.sourcelog import source_state
 from ledger.store import Store, locked_write, reading
 
 # Called inside the transaction with (conn, size, root) after the batch is stored.
@@ -89,6 +90,7 @@ def append(
         size, tail = store.tail(conn)
         known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
         keys = key_state(store, conn)
+        sources = source_state(store, conn, (e.envelope["entry"] for e in encoded))
         public_keys: dict[str, PublicKey] = {}
         prev = GENESIS_PREV if tail is None else tail.hex()
         results: list[Appended] = []
@@ -110,7 +112,9 @@ def append(
                     public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
                     public_keys[signer.key_id] = public
                     verify_entry(public, item.entry_bytes, decode_sig(item.envelope["sig"]))
+                sources.check(entry=entry, signer=signer, keys=keys)
                 keys.apply(index=index, entry=entry)
+                sources.apply(entry=entry)
             except LedgerError as exc:
                 exc.subject = exc.subject or f"envelope {item.position}"
                 raise

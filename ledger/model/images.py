@@ -12,7 +12,7 @@ from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.entry import HEX64
 from ledger.model.kinds import register_kind
-from ledger.model.origin import CONSENT_STATUSES, NAME_PATTERN
+from ledger.model.origin import CONSENT_STATUSES, DATASET_PATTERN, NAME_PATTERN
 from ledger.model.roles import Role
 
 # Per-frame digests are listed for images of up to this many frames (keeps an entry well under
@@ -168,7 +168,9 @@ class ImageRegistered(_Strict):
     source: str = Field(pattern=NAME_PATTERN, description="registering repository or site")
     license: str = Field(max_length=200, description="SPDX licence expression")
     consent: str = Field(pattern="^(" + "|".join(CONSENT_STATUSES) + ")$")
-    dataset: str | None = Field(default=None, pattern=NAME_PATTERN)
+    dataset: str | None = Field(
+        default=None, pattern=DATASET_PATTERN, description="dataset label: NAME or NAME@VERSION"
+    )
     image: ImageFacts
 
 

@@ -16,7 +16,7 @@ from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.model.images import DUP_GRID
 from ledger.model.kinds import kind_spec
-from ledger.model.origin import check_consent, check_name, normalise_license
+from ledger.model.origin import check_consent, check_dataset, check_name, normalise_license
 from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
@@ -25,6 +25,7 @@ from ledger.registration.pipeline import (
     analysed_stream,
     default_workers,
 )
+from ledger.registration.sources import check_may_register
 from ledger.registration.workers import Analysed, WorkerSettings
 from ledger.sequencer import Appended, append
 from ledger.service import Ledger
@@ -58,9 +59,10 @@ def register(
     consent = check_consent(options.consent)
     check_name("--source", options.source)
     if options.dataset:
-        check_name("--dataset", options.dataset)
+        check_dataset("--dataset", options.dataset)
     key = ledger.signing_key(options.key)
     _check_role(ledger, options.key)
+    check_may_register(ledger, key=options.key, source=options.source, dataset=options.dataset)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
     settings = WorkerSettings(
         ledger.dir.secret(), options.limits, options.keep_demographics, require
