@@ -44,6 +44,14 @@ def register_command(
         bool,
         typer.Option(help="Bulk ingest: check for duplicates later (`medledger scan`)."),
     ] = False,
+    zero_preamble: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="DICOM whose preamble is refused (CVE-2019-11687): register a copy with "
+            "the preamble zeroed, written to DIR, instead.",
+        ),
+    ] = None,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -61,6 +69,7 @@ def register_command(
         limits=DecodeLimits(max_pixels=max_pixels),
         reject_duplicates=reject_duplicates,
         defer_duplicate_check=defer_duplicate_check,
+        zero_preamble=zero_preamble,
     )
     columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:

@@ -44,6 +44,7 @@ class RegisterOptions:
     batch_size: int = 256
     reject_duplicates: bool = False  # refuse exact and near duplicates of registered images
     defer_duplicate_check: bool = False  # bulk ingest: leave the check to the catch-up scan
+    zero_preamble: Path | None = None  # register zeroed copies, written here, of polyglots
 
 
 @dataclass

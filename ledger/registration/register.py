@@ -65,7 +65,8 @@ def register(
     check_may_register(ledger, key=options.key, source=options.source, dataset=options.dataset)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
     settings = WorkerSettings(
-        ledger.dir.secret(), options.limits, options.keep_demographics, require
+        ledger.dir.secret(), options.limits, options.keep_demographics, require,
+        _zero_preamble_dir(options.zero_preamble, paths),
     )
     origin = {"source": options.source, "license": license_id, "consent": consent}
     if options.dataset:
@@ -132,6 +133,18 @@ def _interruptible() -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _zero_preamble_dir(directory: Path | None, paths: Sequence[Path]) -> str | None:
+    """--zero-preamble's folder, refused inside a folder being registered (the walk would
+    find the copies)."""
+    if directory is None:
+        return None
+    target = directory.resolve()
+    for path in paths:
+        if target.is_relative_to(path.resolve()):
+            raise InputError(f"--zero-preamble {directory} is inside {path}, which is registered")
+    return str(target)
 
 
 def _check_role(ledger: Ledger, name: str) -> None:
