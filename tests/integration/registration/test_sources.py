@@ -208,3 +208,41 @@ def test_forced_addition_to_anothers_dataset_fails_verify_at_its_index(
         f"medledger: entry {index}: dataset 'cohort' belongs to key {SUBMITTER}; "
         f"key {OTHER} may not add to it"
     )
+
+
+def _wildcard_names_are_literal(ledger: Path, cli: RunCli) -> None:
+    """"co_1" is its own name: "_" (a LIKE wildcard) must not match the "X" of "coX1"."""
+    owner = cli(*register_args(pydicom_file("MR_small.dcm"), extra=("--dataset", "coX1@1")),
+                ledger=ledger)  # fmt: skip
+    assert owner.rc == 0, owner.stderr
+    other = cli(*register_args(pydicom_file("CT_small.dcm"), key=OTHER,
+                               extra=("--dataset", "co_1@1")), ledger=ledger)  # fmt: skip
+    assert other.rc == 0, other.stderr
+    again = cli(*register_args(pydicom_file("JPEG2000.dcm"), key=OTHER,
+                               extra=("--dataset", "coX1@2")), ledger=ledger)  # fmt: skip
+    assert again.rc == 2
+
+
+def test_dataset_names_are_matched_literally(ledger: Path, cli: RunCli) -> None:
+    _wildcard_names_are_literal(ledger, cli)
+    assert cli("verify", ledger=ledger).rc == 0
+
+
+@pytest.mark.postgres
+def test_the_rules_on_postgresql(tmp_path: Path, postgres_url: str, cli: RunCli) -> None:
+    from .support import make_ledger
+
+    ledger = make_ledger(tmp_path / "pg", database_url=postgres_url)
+    opened = Ledger.open(ledger)
+    try:
+        opened.add_key(OTHER, "submitter")
+    finally:
+        opened.store.engine.dispose()
+    declare(cli, ledger, SUBMITTER)
+    refused = cli(*register_args(pydicom_file("emri_small.dcm"), source=MGH, key=OTHER,
+                                 json=False), ledger=ledger)  # fmt: skip
+    assert refused.rc == 2
+    assert "may not register under source" in refused.error_line()
+    _wildcard_names_are_literal(ledger, cli)
+    assert [s["name"] for s in cli("source", "list", "--json", ledger=ledger).json()] == [MGH]
+    assert cli("verify", ledger=ledger).rc == 0
