@@ -45,7 +45,7 @@ class Analysis:
     pseudonyms: Pseudonyms | None  # DICOM only
     fingerprints: Fingerprints
     descriptor: Descriptor | None = None  # near-duplicate grid; only its digest enters the log
-    preamble: str | None = None  # DICOM with preamble: zero, tiff or other
+    preamble: str | None = None  # DICOM with preamble: zero or tiff
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

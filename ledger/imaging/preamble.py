@@ -23,7 +23,7 @@ from ledger.errors import InputError, PolicyError
 PREAMBLE_SIZE = 128
 DICM_OFFSET = 128
 
-PreambleKind = Literal["zero", "tiff", "other"]  # "other": entries made before the allowlist
+PreambleKind = Literal["zero", "tiff"]  # entries made before the allowlist may say "other"
 NOT_TIFF = "non-zero preamble that is not a TIFF header (CVE-2019-11687)"
 
 # (signature at offset 0, what it is)
