@@ -19,7 +19,9 @@ from ledger.registration.register import register
 
 def register_command(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursed).")],
-    source: Annotated[str, typer.Option(help="Registering repository or site.")],
+    source: Annotated[
+        str, typer.Option(help="Registering repository or site (see `medledger source`).")
+    ],
     license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
     consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
     key: Annotated[str, typer.Option(help="Name of the key that signs the entries.")],
