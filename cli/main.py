@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, vendored
 
-from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd, verifycmd
+from cli import (
+    datasetcmd,
+    demo,
+    dupscmd,
+    keys,
+    logcmd,
+    registercmd,
+    similarcmd,
+    sourcecmd,
+    verifycmd,
+)
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
 from cli.output import emit_json, err, fail_line, out, usage_line
 from ledger.errors import LedgerError, show_path
@@ -23,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys.app, name="keys")
+app.add_typer(sourcecmd.app, name="source")
 app.add_typer(logcmd.log_app, name="log")
 app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")

@@ -26,11 +26,16 @@ def register_command(
         list[Path],  # readable=False: the walk names an unreadable file itself, as it refuses it
         typer.Argument(help="Files and folders (recursed).", readable=False),
     ],
-    source: Annotated[str, typer.Option(help="Registering repository or site.")],
+    source: Annotated[
+        str, typer.Option(help="Registering repository or site (see `medledger source`).")
+    ],
     license: Annotated[str, typer.Option("--license", help="SPDX licence, e.g. CC-BY-4.0.")],
     consent: Annotated[str, typer.Option(help="consented, waived, not-required or unknown.")],
     key: Annotated[str, typer.Option(help="Name of the key that signs the entries.")],
-    dataset: Annotated[str | None, typer.Option(help="Dataset the images belong to.")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Dataset label NAME or NAME@VERSION (owned by its first key)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=0, help="Decoding processes (0: all cores).")] = 0,
     require_deidentified: Annotated[
         bool, typer.Option(help="Refuse identifiable images (also a ledger policy at init).")
@@ -57,6 +62,14 @@ def register_command(
             "default 4 x the decoded-size limit + 1024).",
         ),
     ] = None,
+    zero_preamble: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="DICOM whose preamble is refused (CVE-2019-11687): register a copy with "
+            "the preamble zeroed, written to DIR, instead.",
+        ),
+    ] = None,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -75,6 +88,7 @@ def register_command(
         reject_duplicates=reject_duplicates,
         defer_duplicate_check=defer_duplicate_check,
         worker_memory=None if worker_memory_mb is None else worker_memory_mb * 1024 * 1024,
+        zero_preamble=zero_preamble,
     )
     columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:

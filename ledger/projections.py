@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.model.images import DUP_GRID
+from ledger.sourcelog import project_source
 from ledger.store import Store
 from ledger.store.tables import ImageRow, KeyRow
 
@@ -78,3 +79,5 @@ def _image_registered(store: Store, conn: Connection, index: int, entry: dict[st
 register_projection("key.added", _key_added)
 register_projection("image.registered", _image_registered)
 register_projection("key.revoked", _key_revoked)
+register_projection("source.added", project_source)
+register_projection("source.changed", project_source)

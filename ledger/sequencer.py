@@ -38,6 +38,7 @@ from ledger.model.kinds import validate_body
 from ledger.model.roles import Role
 from ledger.processes import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.projections import project
+from ledger.sourcelog import source_state
 from ledger.store import Store, locked_write, reading
 
 # Called inside the transaction with (conn, size, root) after the batch is stored.
@@ -92,6 +93,7 @@ def append(
         size, tail = store.tail(conn)
         known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
         keys = key_state(store, conn)
+        sources = source_state(store, conn, (e.envelope["entry"] for e in encoded))
         public_keys: dict[str, PublicKey] = {}
         prev = GENESIS_PREV if tail is None else tail.hex()
         results: list[Appended] = []
@@ -115,7 +117,9 @@ def append(
                     public_keys[signer.key_id] = public
                     sig = decode_sig(item.envelope["sig"])
                     verify_entry(public, item.entry_bytes, sig, version=entry["v"])
+                sources.check(entry=entry, signer=signer, keys=keys)
                 keys.apply(index=index, entry=entry)
+                sources.apply(entry=entry)
             except LedgerError as exc:
                 exc.subject = exc.subject or f"envelope {item.position}"
                 raise

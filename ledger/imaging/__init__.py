@@ -10,7 +10,9 @@ the function named after it, e.g. ``analyse.analyse``, never shadow each other):
 * :mod:`ledger.imaging.render` ``render`` / ``thumbnail``: canonical 8-bit rendering.
 * :mod:`ledger.imaging.deid`, :mod:`ledger.imaging.pseudonym`,
   :mod:`ledger.imaging.metadata`: de-identification status, keyed pseudonyms and
-  the metadata allowlist.
+  the metadata allowlist; :mod:`ledger.imaging.freetext` and :mod:`ledger.imaging.terms`:
+  which allowlisted values may be written (free text screened for PHI, defined terms).
 * :mod:`ledger.imaging.preamble`, :mod:`ledger.imaging.limits`,
-  :mod:`ledger.imaging.readfile`: polyglot, decompression-bomb and file checks.
+  :mod:`ledger.imaging.readfile`: polyglot, decompression-bomb and file checks;
+  :mod:`ledger.imaging.zeropreamble`: the zeroed copies of ``register --zero-preamble``.
 """

@@ -10,7 +10,7 @@ their values; UIDs and Patient ID only as keyed pseudonyms).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.errors import PolicyError
@@ -19,8 +19,9 @@ from ledger.fingerprint.hashes import THUMBNAIL_SIZE, Fingerprints, fingerprints
 from ledger.imaging.decode import Decoded, decode
 from ledger.imaging.deid import DeidStatus, deid_status
 from ledger.imaging.digest import pixel_digests
+from ledger.imaging.freetext import phi_reason
 from ledger.imaging.limits import DecodeLimits
-from ledger.imaging.metadata import JSONValue, dicom_metadata, photo_metadata
+from ledger.imaging.metadata import WITHHELD, JSONValue, dicom_metadata, photo_metadata
 from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
 from ledger.imaging.render import thumbnail
 from ledger.model.images import FRAME_TREE_ALG
@@ -44,7 +45,7 @@ class Analysis:
     pseudonyms: Pseudonyms | None  # DICOM only
     fingerprints: Fingerprints
     descriptor: Descriptor | None = None  # near-duplicate grid; only its digest enters the log
-    preamble: str | None = None  # DICOM with preamble: zero, tiff or other
+    preamble: str | None = None  # DICOM with preamble: zero or tiff
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -88,10 +89,14 @@ def analyse(
         _require_deidentified(decoded, status)
     digests = pixel_digests(decoded.pixels, bits_stored=decoded.bits_stored, signed=decoded.signed)
     if decoded.dataset is not None:
-        metadata = dicom_metadata(decoded, status, keep_demographics=keep_demographics)
+        metadata = dicom_metadata(
+            decoded, status, keep_demographics=keep_demographics,
+            refuse_withheld=require_deidentified,
+        )
+        status = _screened_method(decoded, status, metadata, refuse=require_deidentified)
         names = pseudonyms(decoded.dataset, secret=secret)
     else:
-        metadata = photo_metadata(decoded)
+        metadata = photo_metadata(decoded, refuse_withheld=require_deidentified)
         names = None
     thumb = thumbnail(decoded, size=THUMBNAIL_SIZE)
     return Analysis(
@@ -121,6 +126,25 @@ def _status(decoded: Decoded) -> DeidStatus:
         method_codes=(),
         identifying_present=decoded.photo_identifying,
     )
+
+
+def _screened_method(
+    decoded: Decoded, status: DeidStatus, metadata: dict[str, JSONValue], *, refuse: bool
+) -> DeidStatus:
+    """De-identification Method is free text too: withheld (or refused) like the metadata."""
+    reason = phi_reason(status.method) if status.method else None
+    if reason is None:
+        return status
+    if refuse:
+        raise PolicyError(
+            f"identifiable: DeidentificationMethod looks like {reason} (de-identified input "
+            "required; the value is not shown)",
+            subject=decoded.name,
+        )
+    withheld = metadata.get(WITHHELD)
+    names = withheld if isinstance(withheld, list) else []
+    metadata[WITHHELD] = sorted({*map(str, names), "DeidentificationMethod"})
+    return replace(status, method=None)
 
 
 def _require_deidentified(decoded: Decoded, status: DeidStatus) -> None:

@@ -14,6 +14,13 @@ recorded. Sex and an age band ("40-49", "90+") only with
 ``keep_demographics=True`` and de-identified input.
 
 Photos: EXIF Make, Model and Software only.
+
+Free text (Manufacturer, model, Derivation Description, Image Type, EXIF Make/Model/
+Software) is written only when :func:`ledger.imaging.freetext.phi_reason` finds nothing
+that looks like a name, an identifier, a date, a phone number or an e-mail address; Body
+Part Examined and Modality only when they are DICOM defined terms
+(:mod:`ledger.imaging.terms`). Anything else is left out and its keyword listed, sorted,
+under ``withheld`` (names, never values).
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ledger.errors import PolicyError
 from ledger.imaging.attrs import items, texts, value
 from ledger.imaging.decode import Decoded
 from ledger.imaging.deid import DeidStatus
+from ledger.imaging.freetext import phi_reason
+from ledger.imaging.terms import CODED, defined_term
 
 JSONValue = str | int | bool | list[str] | list[int] | None
 
-_LONG_LONG_TEXT = ("Manufacturer", "ManufacturerModelName")  # LO: character set applies
 _LONG_TEXT = ("Manufacturer", "ManufacturerModelName")  # LO: the character set applies
 _TEXT = (
     "Modality",
@@ -55,12 +64,17 @@ _INTEGER = (
 )
 _DS = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _CLEAN_DESCRIPTORS = "113105"
+WITHHELD = "withheld"  # metadata key: sorted keywords whose free text was not written
+# Values that are site free text, checked for PHI before they are written.
+_FREE_TEXT = frozenset({"Manufacturer", "ManufacturerModelName", "DerivationDescription",
+                        "ImageType", "Make", "Model", "Software"})
 _AGE = re.compile(r"(\d{3})([DWMY])")
 
 
 def dicom_metadata(
-    decoded: Decoded, deid: DeidStatus, *, keep_demographics: bool
+    decoded: Decoded, deid: DeidStatus, *, keep_demographics: bool, refuse_withheld: bool = False
 ) -> dict[str, JSONValue]:
+    """The allowlisted values; ``refuse_withheld``: PolicyError instead of withholding."""
     ds = decoded.dataset
     if ds is None:
         raise ValueError("not a DICOM image")
@@ -85,10 +99,10 @@ def dicom_metadata(
         if keep_demographics and deid.deidentified:
             _put(out, "PatientSex", _sex(_first(texts(ds, "PatientSex"))))
             _put(out, "PatientAgeBand", _age_band(_first(texts(ds, "PatientAge"))))
-    return out
+    return _screened(out, decoded.name if refuse_withheld else None)
 
 
-def photo_metadata(decoded: Decoded) -> dict[str, JSONValue]:
+def photo_metadata(decoded: Decoded, *, refuse_withheld: bool = False) -> dict[str, JSONValue]:
     frame = decoded.pixels.shape
     out: dict[str, JSONValue] = {
         "Rows": int(frame[1]),
@@ -99,7 +113,48 @@ def photo_metadata(decoded: Decoded) -> dict[str, JSONValue]:
     }
     for key in ("Make", "Model", "Software"):
         _put(out, key, _text((decoded.exif or {}).get(key)))
-    return out
+    return _screened(out, decoded.name if refuse_withheld else None)
+
+
+def withheld_reasons(metadata: dict[str, JSONValue]) -> dict[str, str]:
+    """keyword -> why its value may identify someone, for every value that must not be written.
+
+    Coded attributes outside their defined terms count as free text that may identify."""
+    found: dict[str, str] = {}
+    for keyword in CODED:
+        text = metadata.get(keyword)
+        if isinstance(text, str) and defined_term(keyword, text) is None:
+            found[keyword] = "free text, not a DICOM defined term"
+    for keyword in _FREE_TEXT & metadata.keys():
+        values = metadata[keyword]
+        for text in values if isinstance(values, list) else [values]:
+            reason = phi_reason(text) if isinstance(text, str) else None
+            if reason is not None:
+                found[keyword] = f"looks like {reason}"
+                break
+    return found
+
+
+def _screened(out: dict[str, JSONValue], refuse_as: str | None) -> dict[str, JSONValue]:
+    """``out`` without the values that may identify someone, naming them in ``withheld``.
+
+    ``refuse_as``: the file's name, to refuse it (PolicyError) rather than withhold."""
+    reasons = withheld_reasons(out)
+    if reasons and refuse_as is not None:
+        keyword = sorted(reasons)[0]
+        raise PolicyError(
+            f"identifiable: {keyword} {reasons[keyword]} (de-identified input required; "
+            "the value is not shown)",
+            subject=refuse_as,
+        )
+    kept: dict[str, JSONValue] = {k: v for k, v in out.items() if k not in reasons}
+    for keyword in CODED:
+        text = kept.get(keyword)
+        if isinstance(text, str):
+            kept[keyword] = defined_term(keyword, text)
+    if reasons:
+        kept[WITHHELD] = sorted(reasons)
+    return kept
 
 
 def _derivation(ds: Dataset, deid: DeidStatus, out: dict[str, JSONValue]) -> None:

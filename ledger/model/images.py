@@ -6,12 +6,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.entry import HEX64
 from ledger.model.kinds import register_kind
-from ledger.model.origin import CONSENT_STATUSES, NAME_PATTERN
+from ledger.model.origin import CONSENT_STATUSES, DATASET_PATTERN, NAME_PATTERN
 from ledger.model.roles import Role
 
 # Per-frame digests are listed for images of up to this many frames (keeps an entry well under
@@ -19,6 +20,19 @@ from ledger.model.roles import Role
 MAX_FRAMES_LISTED = 512
 FRAME_TREE_ALG = "rfc9162-sha256"
 _FRAMES_OF_FORM = re.compile(r"^\S+ (\d+)x\d+x\d+x\d+$")  # pixel_form: "<i2 600x64x64x1"
+
+
+# metadata.withheld: keywords (DICOM or EXIF) whose free text was not written.
+_KEYWORD = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+_MAX_WITHHELD = 32
+_WITHHELD_SCHEMA: JsonDict = {
+    "type": "array",
+    "items": {"type": "string", "pattern": _KEYWORD.pattern},
+    "minItems": 1,
+    "maxItems": _MAX_WITHHELD,
+    "uniqueItems": True,
+    "description": "attributes whose free text may identify someone: named, never quoted",
+}
 
 
 class _Strict(BaseModel):
@@ -81,11 +95,29 @@ class ImageFacts(_Strict):
         description="multi-frame images: frame count and Merkle root; absent otherwise",
         json_schema_extra=_omitted_not_null,
     )
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] = Field(
+        description="allowlisted header values; `withheld` names those not written",
+        json_schema_extra={"properties": {"withheld": _WITHHELD_SCHEMA}},
+    )
     deid: dict[str, Any]
     pseudonyms: dict[str, Any] | None
     fingerprints: dict[str, Any]
     preamble: str | None
+
+    @field_validator("metadata")
+    @classmethod
+    def _withheld_names_only(cls, value: dict[str, Any]) -> dict[str, Any]:
+        withheld = value.get("withheld")
+        if withheld is None:
+            return value
+        ok = isinstance(withheld, list) and 0 < len(withheld) <= _MAX_WITHHELD
+        if not ok or not all(isinstance(w, str) and _KEYWORD.fullmatch(w) for w in withheld):
+            raise ValueError("metadata.withheld must list attribute keywords, never values")
+        if withheld != sorted(set(withheld)):
+            raise ValueError("metadata.withheld must be sorted and without repeats")
+        if set(withheld) & value.keys():
+            raise ValueError("a withheld attribute's value must not be written")
+        return value
 
     @field_validator("fingerprints")
     @classmethod
@@ -136,7 +168,9 @@ class ImageRegistered(_Strict):
     source: str = Field(pattern=NAME_PATTERN, description="registering repository or site")
     license: str = Field(max_length=200, description="SPDX licence expression")
     consent: str = Field(pattern="^(" + "|".join(CONSENT_STATUSES) + ")$")
-    dataset: str | None = Field(default=None, pattern=NAME_PATTERN)
+    dataset: str | None = Field(
+        default=None, pattern=DATASET_PATTERN, description="dataset label: NAME or NAME@VERSION"
+    )
     image: ImageFacts
 
 

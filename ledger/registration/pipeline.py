@@ -47,6 +47,7 @@ class RegisterOptions:
     # Each worker's memory ceiling, in bytes above its start-up size: None for
     # default_memory_headroom(limits), 0 for none.
     worker_memory: int | None = None
+    zero_preamble: Path | None = None  # register zeroed copies, written here, of polyglots
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ledger.errors import InputError, LedgerError
 from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.zeropreamble import zeroed_copy
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES
 from ledger.model.images import ImageFacts
@@ -33,6 +34,7 @@ class WorkerSettings:
     limits: DecodeLimits
     keep_demographics: bool
     require_deidentified: bool
+    zero_preamble_dir: str | None = None  # --zero-preamble: register zeroed copies from here
     # A worker's memory ceiling: bytes of address space above its size at start-up
     # (0: no ceiling). The process that runs the pool has none.
     memory_headroom: int = 0
@@ -79,6 +81,9 @@ def analyse_paths(paths: list[str]) -> list[Analysed]:
 
 def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     try:
+        if settings.zero_preamble_dir is not None:
+            copy = zeroed_copy(Path(path), Path(settings.zero_preamble_dir))
+            path = str(copy) if copy is not None else path
         analysis = analyse(
             Path(path),
             secret=settings.secret,

@@ -39,6 +39,7 @@ from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
 from ledger.sequencer import Appended, append, key_state
+from ledger.sourcelog import audit_sources
 from ledger.store import Store, locked_write, normalise_url, reading
 
 if TYPE_CHECKING:  # numpy-heavy: imported where duplicates are used, not at CLI startup
@@ -385,7 +386,7 @@ class Ledger:
             if workers is None:  # a pool only pays for itself on large logs
                 big = self.store.tail(conn)[0] >= PARALLEL_AUDIT_FROM
                 workers = (os.cpu_count() or 1) if big else 1
-            return audit_log(
+            report = audit_log(
                 self.store.iter_leaves(conn),
                 log_id=self.log_id,
                 public_keys=public_keys,
@@ -394,6 +395,9 @@ class Ledger:
                 signatures=not tree_only,
                 workers=workers,
             )
+            if not tree_only:
+                audit_sources(self.store, conn)  # who may register under a source or dataset
+            return report
 
     def _stored_checkpoints(self) -> list[Any]:
         with reading(self.store.engine) as conn:

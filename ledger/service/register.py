@@ -20,7 +20,7 @@ from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.model.images import DUP_GRID
 from ledger.model.kinds import kind_spec
-from ledger.model.origin import check_consent, check_name, normalise_license
+from ledger.model.origin import check_consent, check_dataset, check_name, normalise_license
 from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
@@ -32,6 +32,7 @@ from ledger.registration.pipeline import (
 from ledger.registration.workers import Analysed, WorkerSettings, memory_headroom
 from ledger.sequencer import Appended, append
 from ledger.service.ledger import Ledger
+from ledger.service.sources import check_may_register
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
 from ledger.similarity.findings import (
     Finding,
@@ -62,12 +63,14 @@ def register(
     consent = check_consent(options.consent)
     check_name("--source", options.source)
     if options.dataset:
-        check_name("--dataset", options.dataset)
+        check_dataset("--dataset", options.dataset)
     key = ledger.signing_key(options.key)
     _check_role(ledger, options.key)
+    check_may_register(ledger, key=options.key, source=options.source, dataset=options.dataset)
     require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
     settings = WorkerSettings(
         ledger.dir.secret(), options.limits, options.keep_demographics, require,
+        _zero_preamble_dir(options.zero_preamble, paths),
         memory_headroom=memory_headroom(options.worker_memory, options.limits),
     )  # fmt: skip
     origin = {"source": options.source, "license": license_id, "consent": consent}
@@ -135,6 +138,18 @@ def _interruptible() -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _zero_preamble_dir(directory: Path | None, paths: Sequence[Path]) -> str | None:
+    """--zero-preamble's folder, refused inside a folder being registered (the walk would
+    find the copies)."""
+    if directory is None:
+        return None
+    target = directory.resolve()
+    for path in paths:
+        if target.is_relative_to(path.resolve()):
+            raise InputError(f"--zero-preamble {directory} is inside {path}, which is registered")
+    return str(target)
 
 
 def _check_role(ledger: Ledger, name: str) -> None:

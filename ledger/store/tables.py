@@ -128,3 +128,14 @@ class DupEdgeRow(SQLModel, table=True):
     kind: str  # exact (same pixel digest) or near
     distance: int  # Hamming distance of the closest index keys; 0 for exact copies
     detail: str  # the verifier's explanation; numbers and transform names only
+
+
+class SourceRow(SQLModel, table=True):
+    """Projection of source.added / source.changed: the keys that may register under a source."""
+
+    __tablename__ = "sources"
+
+    name: str = Field(primary_key=True)
+    keys: str  # the allowed key ids, sorted, comma-separated
+    added_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed_idx: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -35,6 +35,9 @@ REFUSED = {
     "pydicom/test-SR.dcm": NO_PIXELS, "pydicom/waveform_ecg.dcm": NO_PIXELS,
     "pydicom/dicomdirtests/DICOMDIR-*": NO_PIXELS,
     "pydicom/dicomdirtests/TINY_ALPHA/PT000000/ST000000/SE000000/IM*": NO_PIXELS,
+    # a preamble neither zeros nor a TIFF header (one 0x01 byte): CVE-2019-11687
+    "pydicom/dicomdirtests/77654033/CT2/*": "not a TIFF header",
+    "pydicom/dicomdirtests/98892001/CT5N/*": "not a TIFF header",
     # pixel data present but broken, or in a form no installed decoder reads
     "pydicom/MR_truncated.dcm": "truncated",
     "pydicom/JPEG-lossy.dcm": "could not be decoded",

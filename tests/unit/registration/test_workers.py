@@ -53,7 +53,7 @@ def longest_origin_body(image: dict[str, Any]) -> dict[str, Any]:
     """The image.registered body with every origin field as long as the model allows."""
     return {
         "source": "S" * 128,  # NAME_PATTERN: 1 + 127 characters
-        "dataset": "D" * 128,
+        "dataset": "D" * 64 + "@999999",  # DATASET_PATTERN: 64 + "@" + 6 digits
         "license": "LicenseRef-" + "L" * 189,  # max_length 200
         "consent": max(CONSENT_STATUSES, key=len),
         "image": image,
