@@ -25,7 +25,10 @@ TIERS: list[set[str]] = [
     {"registration"},
     {"imaging"},
     {"fingerprint"},
-    {"sequencer", "projections", "checkpoints", "directory", "workerpool", "handle", "pubkeys", "sourcelog"},
+    {
+        "sequencer", "projections", "checkpoints", "directory", "workerpool", "handle",
+        "pubkeys", "sourcelog",
+    },
     {"store", "audit"},
     {"processes", "processguard", "forkserver_guard"},
     {"model"},

@@ -166,7 +166,7 @@ def test_another_key_may_not_add_to_a_dataset(ledger: Path, cli: RunCli) -> None
 def _without_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that skips the rules (a tampered sequencer, direct database access)."""
     from ledger import sequencer
-    from ledger.registration import register
+    from ledger.service import register
 
     monkeypatch.setattr(sequencer, "source_state", lambda *_args: SourceState())
     monkeypatch.setattr(register, "check_may_register", lambda *_a, **_k: None)
