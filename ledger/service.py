@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,10 @@ from ledger.model.canonical import canonical_json
 from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
+from ledger.projections import projection_audit
 from ledger.sequencer import Appended, append, key_state
 from ledger.store import Store, locked_write, normalise_url, reading
+from ledger.store.projected import stored_rows
 
 if TYPE_CHECKING:  # numpy-heavy: imported where duplicates are used, not at CLI startup
     from ledger.similarity.catalog import LedgerIndex
@@ -382,14 +385,20 @@ class Ledger:
             if workers is None:  # a pool only pays for itself on large logs
                 big = self.store.tail(conn)[0] >= PARALLEL_AUDIT_FROM
                 workers = (os.cpu_count() or 1) if big else 1
-            return audit_log(
-                self.store.iter_leaves(conn),
-                public_keys=public_keys,
-                checkpoints=[(c.size, c.root) for c in opened],
-                stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),
-                signatures=not tree_only,
-                workers=workers,
-            )
+            with nullcontext() if tree_only else projection_audit() as projector:
+                report = audit_log(
+                    self.store.iter_leaves(conn),
+                    public_keys=public_keys,
+                    checkpoints=[(c.size, c.root) for c in opened],
+                    stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),
+                    signatures=not tree_only,
+                    workers=workers,
+                    projector=projector,
+                )
+                if projector is not None:  # the log is sound: now what was made of it
+                    projector.compare(lambda name: stored_rows(conn, name))
+                    report.projection_rows = projector.rows
+            return report
 
     def _stored_checkpoints(self) -> list[Any]:
         with reading(self.store.engine) as conn:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
+from ledger.audit.projections import Failure, Indexed, ProjectionAudit, project_rows
 from ledger.audit.workers import forkserver_context
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.model.projection import Projections
 
 CHUNK = 4096
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
@@ -34,6 +36,9 @@ class AuditReport:
     tree_nodes: int = 0
     keys: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    projection_rows: int = 0  # rows of projection tables rebuilt and compared
+    findings: int = 0  # duplicate-finding rows re-checked
+    warnings: list[str] = field(default_factory=list)  # e.g. purged grids: not tamper
 
 
 class _Frontier:
@@ -75,10 +80,12 @@ def audit_log(
     start: int = 0,
     prev: str = GENESIS_PREV,
     keys: KeyState | None = None,
+    projector: ProjectionAudit | None = None,
 ) -> AuditReport:
     """Replay the log from ``start`` (with the chain's ``prev`` and the ``keys`` as of
     there); raise VerificationError at the first bad index. Tree nodes and
-    checkpoints are only checked from index 0."""
+    checkpoints are only checked from index 0. A ``projector`` is given every chunk's
+    projected rows (computed by the same workers); the caller compares them after."""
     report = AuditReport()
     keys = keys or KeyState()
     frontier = _Frontier()
@@ -87,8 +94,11 @@ def audit_log(
         _check_checkpoint(pending.pop(0), EMPTY_ROOT)
         report.checkpoints += 1
     expected = start
-    for chunk, result in _checked_chunks(rows, public_keys, signatures=signatures,
-                                         workers=workers):
+    projections = projector.projections if projector is not None else None
+    for chunk, result, changes in _checked_chunks(rows, public_keys, signatures=signatures,
+                                                  workers=workers, projections=projections):
+        if projector is not None and changes is not None:
+            projector.add(changes)
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
             state = advance(chunk, result, expected=expected, prev=prev, keys=keys,
                             signatures=signatures, stack=frontier.stack, size=frontier.size,
@@ -190,31 +200,42 @@ def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], *, signatures: 
 Checked = list[LeafFacts] | ChunkSummary
 
 
+Projected = list[Indexed] | Failure | None
+
+
+def _check_and_project(rows: list[Row], projections: Projections | None
+                       ) -> tuple[Checked, Projected]:
+    """A worker's task: the chunk's checks and, when asked, its projected rows."""
+    return check_rows(rows), None if projections is None else project_rows(rows, projections)
+
+
 def _checked_chunks(
-    rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int
-) -> Iterator[tuple[list[Row], Checked]]:
+    rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int,
+    projections: Projections | None = None,
+) -> Iterator[tuple[list[Row], Checked, Projected]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
             summary = summarize_tree(chunk)
-            yield chunk, summary or _leaf_facts(chunk, public_keys, signatures=False)
+            projected = None if projections is None else project_rows(chunk, projections)
+            yield chunk, summary or _leaf_facts(chunk, public_keys, signatures=False), projected
         return
     if workers <= 1:
         init_worker(public_keys)
         for chunk in chunks:
-            yield chunk, check_rows(chunk)
+            yield chunk, *_check_and_project(chunk, projections)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(public_keys,)) as pool:
-        inflight: list[tuple[list[Row], Future[Checked]]] = []
+        inflight: list[tuple[list[Row], Future[tuple[Checked, Projected]]]] = []
         for chunk in chunks:
-            inflight.append((chunk, pool.submit(check_rows, chunk)))
+            inflight.append((chunk, pool.submit(_check_and_project, chunk, projections)))
             if len(inflight) > 2 * workers:
                 done_chunk, future = inflight.pop(0)
-                yield done_chunk, future.result()
+                yield done_chunk, *future.result()
         for done_chunk, future in inflight:
-            yield done_chunk, future.result()
+            yield done_chunk, *future.result()
 
 
 def _tree_facts(idx: int, leaf: bytes) -> LeafFacts:

@@ -14,8 +14,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlmodel import SQLModel
 
 from ledger.errors import InputError, StorageError
+from ledger.model.projection import Change
 from ledger.store import triggers
 from ledger.store.engine import make_engine
+from ledger.store.projected import apply_changes
 from ledger.store.tables import (
     NODE_INDEX_BITS,
     CheckpointRow,
@@ -334,21 +336,11 @@ class Store:
         rows = conn.execute(select(_KEYS).order_by(_KEYS.c.added_idx))
         return [KeyRow.model_validate(r._mapping) for r in rows]
 
-    def insert_key(self, conn: Connection, key: KeyRow) -> None:
-        conn.execute(insert(_KEYS).values(**key.model_dump()))
-
-    def mark_key_revoked(self, conn: Connection, *, key_id: str, idx: int) -> None:
-        conn.execute(update(_KEYS).where(_KEYS.c.key_id == key_id).values(revoked_idx=idx))
+    def apply_changes(self, conn: Connection, changes: Sequence[Change]) -> None:
+        """Write a projection's row changes (``ledger.store.projected``)."""
+        apply_changes(conn, changes)
 
     # images (a projection of image.registered)
-    def insert_image(self, conn: Connection, image: ImageRow) -> None:
-        try:
-            conn.execute(insert(_IMAGES).values(**image.model_dump()))
-        except IntegrityError as exc:
-            raise StorageError(
-                f"append conflict: file {image.file_sha256[:16]} is already registered "
-                f"by {image.source}"
-            ) from exc
 
     def known_images(
         self, conn: Connection, pairs: Sequence[tuple[str, str]]
