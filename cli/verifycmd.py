@@ -10,7 +10,7 @@ import typer
 
 from cli.logcmd import _vkey_text
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
-from cli.output import emit_json, out
+from cli.output import emit_json, err, out
 from ledger.audit.replay import AuditReport
 from ledger.bundle import export_bundle, verify_bundle
 from ledger.crypto.note import NoteVerifier
@@ -36,6 +36,9 @@ def _report_json(report: AuditReport) -> dict[str, Any]:
         "tree_nodes": report.tree_nodes,
         "keys": report.keys,
         "kinds": report.kinds,
+        "projection_rows": report.projection_rows,
+        "findings": report.findings,
+        "warnings": report.warnings,
     }
 
 
@@ -70,13 +73,17 @@ def verify(
         if as_json:
             emit_json({"ok": False, "index": exc.index, "reason": exc.diagnostics()})
         raise
+    for warning in report.warnings:  # not tamper (a purged grid): said, exit 0
+        err.print(f"warning: {warning}", markup=False)
     if as_json:
         emit_json(_report_json(report))
     else:
         what = "tree" if tree_only else "log"
+        tables = (f", {report.projection_rows} projection rows, {report.findings} findings"
+                  if bundle is None and not tree_only else "")
         out.print(
             f"ok: {what} of {report.size} entries verified (root {report.root.hex()[:16]}, "
-            f"{report.signatures} signatures, {report.checkpoints} checkpoints)",
+            f"{report.signatures} signatures, {report.checkpoints} checkpoints{tables})",
             markup=False,
         )
 

@@ -398,7 +398,15 @@ class Ledger:
                 if projector is not None:  # the log is sound: now what was made of it
                     projector.compare(lambda name: stored_rows(conn, name))
                     report.projection_rows = projector.rows
+                    self._audit_findings(conn, report)
             return report
+
+    def _audit_findings(self, conn: Connection, report: AuditReport) -> None:
+        """Duplicate findings, re-proven from the (just compared) images and the grids."""
+        from ledger.similarity.findings_audit import audit_findings
+
+        findings = audit_findings(conn, thresholds=self.duplicate_thresholds())
+        report.findings, report.warnings = findings.rows, findings.warnings
 
     def _stored_checkpoints(self) -> list[Any]:
         with reading(self.store.engine) as conn:
