@@ -10,7 +10,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +40,7 @@ from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
 from ledger.projections import projection_audit
+from ledger.rebuild import Rebuilt, rebuild_projections
 from ledger.sequencer import Appended, append, key_state
 from ledger.store import Store, locked_write, normalise_url, reading
 from ledger.store.projected import stored_rows
@@ -400,6 +401,25 @@ class Ledger:
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
             return report
+
+    def rebuild(
+        self, *, workers: int = 1, progress: Callable[[str, int, int], None] | None = None
+    ) -> Rebuilt:
+        """Every projection from the log alone (one transaction), then the duplicate findings
+        rescanned (resumable: ``scan`` continues an interrupted rescan). ``progress`` gets
+        (phase, done, total) for phases "rebuilding" and "rescanning"."""
+        from ledger.similarity.catalog import CACHE_NAME
+        from ledger.similarity.scan import scan
+
+        def phase(name: str) -> Callable[[int, int], None] | None:
+            return None if progress is None else lambda d, t: progress(name, d, t)
+
+        rebuilt = rebuild_projections(self.store, progress=phase("rebuilding"))
+        (self.dir.path / "similarity" / CACHE_NAME).unlink(missing_ok=True)  # derived: rebuilt
+        index = self.duplicate_index()
+        rebuilt.rescanned = scan(index, workers=workers, progress=phase("rescanning"))
+        index.save()
+        return rebuilt
 
     def _audit_findings(self, conn: Connection, report: AuditReport) -> None:
         """Duplicate findings, re-proven from the (just compared) images and the grids."""

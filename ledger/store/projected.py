@@ -27,18 +27,34 @@ def key_of(name: str) -> tuple[str, ...]:
 
 
 def apply_changes(conn: Connection, changes: Sequence[Change]) -> None:
+    """Apply in order; consecutive inserts into one table go as one executemany."""
+    run: list[Insert] = []
     for change in changes:
-        table = table_of(change.table)
         if isinstance(change, Insert):
-            try:
-                conn.execute(insert(table).values(**change.values))
-            except IntegrityError as exc:
-                raise StorageError(f"append conflict: {_describe(change)} is already "
-                                   f"in {change.table}") from exc
+            if run and run[-1].table != change.table:
+                _insert_run(conn, run)
+                run = []
+            run.append(change)
             continue
+        if run:
+            _insert_run(conn, run)
+            run = []
+        table = table_of(change.table)
         where = and_(*(table.c[name] == value for name, value in change.key.items()))
         if conn.execute(update(table).where(where).values(**change.values)).rowcount != 1:
             raise StorageError(f"projection update of {change.table}: no row {change.key}")
+    if run:
+        _insert_run(conn, run)
+
+
+def _insert_run(conn: Connection, run: list[Insert]) -> None:
+    table = table_of(run[0].table)
+    try:
+        conn.execute(insert(table), [change.values for change in run])
+    except IntegrityError as exc:
+        first = run[0] if len(run) == 1 else None
+        what = _describe(first) if first else f"one of {len(run)} rows"
+        raise StorageError(f"append conflict: {what} is already in {table.name}") from exc
 
 
 def _describe(change: Insert) -> str:
