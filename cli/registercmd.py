@@ -109,6 +109,10 @@ def show_command(
     for reg in result["registrations"]:
         if as_json:
             break
+        if "source" not in reg:  # the projection points at an entry that registers nothing
+            out.print(f"entry {reg['index']}: a {reg['kind']} entry, not a registration "
+                      "(the images projection is wrong)", markup=False)
+            continue
         signer = reg["signer"] or {"name": "?", "role": "?"}
         out.print(
             f"entry {reg['index']} ({reg['match']} match): {reg['source']}"
@@ -120,11 +124,20 @@ def show_command(
             f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
             markup=False,
         )
-    bad = [r for r in result["registrations"] if "invalid" in (r["signature"], r["inclusion"])]
+        if reg["projection_differs"]:
+            out.print(f"  the images table differs from this signed entry in "
+                      f"{', '.join(reg['projection_differs'])}: shown as signed", markup=False)
+    bad = [r for r in result["registrations"]
+           if "invalid" in (r.get("signature"), r.get("inclusion"))]
     if not result["registrations"]:
         raise VerificationError(f"{image}: not registered in this ledger")
     if bad:
         raise VerificationError(f"{image}: entry {bad[0]['index']} does not verify")
+    differs = [r for r in result["registrations"] if r["projection_differs"]]
+    if differs:
+        raise VerificationError(
+            f"images: entry {differs[0]['index']}: the table differs from the signed entry "
+            f"({', '.join(differs[0]['projection_differs'])}); medledger verify names it")
 
 
 def _frames_line(image: dict[str, Any]) -> str:

@@ -48,6 +48,16 @@ def changes_of(index: int, entry: dict[str, Any]) -> list[Change]:
     return changes
 
 
+def differing_columns(index: int, entry: dict[str, Any], row: dict[str, Any]) -> list[str]:
+    """The columns of a stored projection row that differ from what ``entry`` (at ``index``)
+    inserts into that table: the cheap check of one row against its leaf."""
+    for change in changes_of(index, entry):
+        if isinstance(change, Insert) and all(row.get(k) == change.values.get(k)
+                                              for k in key_of(change.table)):
+            return [c for c, want in change.values.items() if row.get(c) != want]
+    return sorted(row)  # the entry makes no such row
+
+
 def project(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
     store.apply_changes(conn, changes_of(index, entry))
 
