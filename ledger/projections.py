@@ -49,12 +49,12 @@ def changes_of(index: int, entry: dict[str, Any]) -> list[Change]:
 
 
 def differing_columns(index: int, entry: dict[str, Any], row: dict[str, Any]) -> list[str]:
-    """The columns of a stored projection row that differ from what ``entry`` (at ``index``)
-    inserts into that table: the cheap check of one row against its leaf."""
+    """The columns of a stored projection row (all or some of its columns) that differ from
+    what ``entry`` (at ``index``) inserts into that table: one row checked against its leaf."""
     for change in changes_of(index, entry):
         if isinstance(change, Insert) and all(row.get(k) == change.values.get(k)
                                               for k in key_of(change.table)):
-            return [c for c, want in change.values.items() if row.get(c) != want]
+            return [c for c, want in change.values.items() if c in row and row[c] != want]
     return sorted(row)  # the entry makes no such row
 
 

@@ -38,6 +38,7 @@ from ledger.errors import InputError
 from ledger.service import Ledger
 from ledger.similarity import unionfind
 from ledger.similarity.catalog import LedgerIndex
+from ledger.similarity.proven import images, images_with_pixels
 from ledger.similarity.sets import ImageSet, links, prepare
 from ledger.similarity.sketches import (
     DEFAULT_THRESHOLD,
@@ -47,7 +48,7 @@ from ledger.similarity.sketches import (
     open_sketches,
 )
 from ledger.store import reading
-from ledger.store.duplicates import edges_touching, groups, images, images_with_pixels
+from ledger.store.duplicates import edges_touching, groups
 from ledger.store.tables import DupScanRow, ImageRow
 
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]

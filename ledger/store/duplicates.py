@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, or_, select
 
-from ledger.store.tables import DescriptorGridRow, DupEdgeRow, DupScanRow, ImageRow
+from ledger.store.tables import DescriptorGridRow, DupEdgeRow, DupScanRow, ImageRow, LogLeaf
 
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
 _GRIDS = DescriptorGridRow.__table__  # type: ignore[attr-defined]
 _SCANS = DupScanRow.__table__  # type: ignore[attr-defined]
 _EDGES = DupEdgeRow.__table__  # type: ignore[attr-defined]
+_LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
 CHUNK = 500  # bound on the parameters of one IN (...) query
 KEYS_PER_IMAGE = 6
@@ -294,4 +295,14 @@ def committed_grids(
         )
         for idx, keys, digest, grid in conn.execute(query):
             out[int(idx)] = (bytes(keys), str(digest), None if grid is None else bytes(grid))
+    return out
+
+
+def leaves_at(conn: Connection, idxs: Iterable[int]) -> dict[int, tuple[bytes, bytes]]:
+    """entry index -> (leaf bytes, stored leaf hash)."""
+    out: dict[int, tuple[bytes, bytes]] = {}
+    for part in _chunks(sorted(set(idxs))):
+        query = select(_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash)
+        for idx, leaf, digest in conn.execute(query.where(_LEAVES.c.idx.in_(part))):
+            out[int(idx)] = (bytes(leaf), bytes(digest))
     return out
