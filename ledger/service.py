@@ -397,7 +397,8 @@ class Ledger:
                     projector=projector,
                 )
                 if projector is not None:  # the log is sound: now what was made of it
-                    projector.compare(lambda name: stored_rows(conn, name))
+                    projector.compare(lambda name: stored_rows(conn, name),
+                                      sqlite_order=conn.dialect.name == "sqlite")
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
             return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -24,11 +24,10 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from ledger.errors import VerificationError
-from ledger.model.projection import Change, Insert, Projections
+from ledger.model.projection import Insert, Projections, Update
 
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
 Row = tuple[int, bytes, bytes, str, str]
-Indexed = tuple[int, Change]
 StoredRows = Callable[[str], Iterable[tuple[Any, ...]]]
 _SHOWN = 60  # characters of a value in a message
 
@@ -54,22 +53,55 @@ class Failure(NamedTuple):
     text: str
 
 
-def project_rows(rows: Sequence[Row], projections: Projections) -> list[Indexed] | Failure:
+class _UnorderedError(Exception):
+    """Stored rows whose key order Python cannot follow: compare by copy and join."""
+
+
+_MERGE_LIMIT = 200  # differences collected per table; the first by entry is named
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a worker needs to project a chunk: the projections, and each table's columns
+    (so that it sends rows back as plain tuples, cheap to pickle and to insert)."""
+
+    projections: Projections
+    columns: Mapping[str, tuple[str, ...]]
+
+
+class RowUpdate(NamedTuple):
+    entry: int
+    update: Update
+
+
+# A new row: (table, (*values in column order, entry index)); or an update.
+Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate]
+
+
+def project_rows(rows: Sequence[Row], plan: Plan) -> Projected | Failure:
     """The row changes of a chunk of leaves, or the first error (the replay names a
     malformed leaf first; a projection error on a valid leaf is reported after it)."""
-    changes: list[Indexed] = []
-    loads = json.loads
+    out: Projected = []
+    loads, projections, columns = json.loads, plan.projections, plan.columns
     for idx, leaf, _hash, kind, _actor in rows:
         projection = projections.get(kind)  # the stored kind; the replay checks it
         if projection is None:
             continue
         try:
-            entry = loads(leaf)["envelope"]["entry"]
-            made = projection(idx, entry)
+            made = projection(idx, loads(leaf)["envelope"]["entry"])
         except Exception as exc:
             return Failure(idx, f"its projection fails ({type(exc).__name__}: {exc})")
-        changes.extend((idx, change) for change in made)
-    return changes
+        for change in made:
+            names = columns.get(change.table)
+            if names is None:
+                return Failure(idx, f"its projection writes {change.table}, which is not a "
+                                    "projection table")
+            if isinstance(change, Insert):
+                values = change.values
+                out.append((change.table, (*[values.get(c) for c in names], idx)))
+            else:
+                out.append(RowUpdate(idx, change))
+    return out
 
 
 class ProjectionAudit:
@@ -77,7 +109,7 @@ class ProjectionAudit:
 
     def __init__(self, shapes: Sequence[TableShape], projections: Projections) -> None:
         self.shapes = {shape.name: shape for shape in shapes}
-        self.projections = projections
+        self.plan = Plan(projections, {shape.name: shape.columns for shape in shapes})
         self.rows = 0
         self._error: tuple[int, str, str | None] | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="medledger-audit-")
@@ -105,7 +137,7 @@ class ProjectionAudit:
 
     # --- the log's side ----------------------------------------------------------------
 
-    def add(self, changes: list[Indexed] | Failure) -> None:
+    def add(self, changes: Projected | Failure) -> None:
         """One chunk's changes (``project_rows``), in index order.
 
         A problem is kept for ``compare``, which runs after the replay: an error the replay
@@ -120,31 +152,22 @@ class ProjectionAudit:
         except VerificationError as exc:
             self._error = (exc.index or 0, exc.message, exc.subject)
 
-    def _apply(self, changes: list[Indexed]) -> None:
+    def _apply(self, changes: Projected) -> None:
         run: list[tuple[Any, ...]] = []
         run_table = ""
-        for idx, change in changes:
-            if isinstance(change, Insert) and change.table == run_table:
-                run.append(self._insert_values(change, idx))
+        for item in changes:
+            if isinstance(item, RowUpdate):
+                self._flush(run_table, run)
+                run, run_table = [], ""
+                change = item.update
+                self._update(item.entry, change.table, change.key, change.values)
                 continue
-            self._flush(run_table, run)
-            run, run_table = [], ""
-            if isinstance(change, Insert):
-                run, run_table = [self._insert_values(change, idx)], change.table
-            else:
-                self._update(idx, change.table, change.key, change.values)
+            table, values = item
+            if table != run_table:
+                self._flush(run_table, run)
+                run, run_table = [], table
+            run.append(values)
         self._flush(run_table, run)
-
-    def _insert_values(self, change: Insert, idx: int) -> tuple[Any, ...]:
-        shape = self._shape(change.table, idx)
-        return (*(change.values.get(c) for c in shape.columns), idx)
-
-    def _shape(self, table: str, idx: int) -> TableShape:
-        shape = self.shapes.get(table)
-        if shape is None:
-            raise VerificationError(f"entry {idx}: its projection writes {table}, "
-                                    "which is not a projection table", index=idx)
-        return shape
 
     def _flush(self, table: str, run: list[tuple[Any, ...]]) -> None:
         if not run:
@@ -165,7 +188,6 @@ class ProjectionAudit:
         self.rows += len(run)
 
     def _update(self, idx: int, table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
-        self._shape(table, idx)
         sets = ", ".join(f'"{c}" = ?' for c in values)
         where = " AND ".join(f'"{c}" = ?' for c in key)
         statement = f"UPDATE e_{table} SET {sets}, _entry = ? WHERE {where}"  # noqa: S608 - names from the table metadata
@@ -176,13 +198,23 @@ class ProjectionAudit:
 
     # --- the comparison ----------------------------------------------------------------
 
-    def compare(self, stored: StoredRows) -> None:
-        """Raise VerificationError naming the first difference (by entry index)."""
+    def compare(self, stored: StoredRows, *, sqlite_order: bool = False) -> None:
+        """Raise VerificationError naming the first difference (by entry index).
+
+        ``sqlite_order``: the stored rows come in SQLite's primary-key order (a SQLite
+        ledger), so they are merged with the expected rows as they stream, without being
+        copied; any doubt about the order falls back to the copy and the join."""
         if self._error is not None:
             index, text, subject = self._error
             raise VerificationError(text, subject=subject, index=index)
         differences: list[Difference] = []
         for shape in self.shapes.values():
+            if sqlite_order:
+                try:
+                    differences.extend(self._merged(shape, stored(shape.name)))
+                    continue
+                except _UnorderedError:
+                    pass
             self._copy_stored(shape, stored(shape.name))
             differences.extend(self._differences(shape))
         if not differences:
@@ -191,6 +223,44 @@ class ProjectionAudit:
         first = differences[0]
         more = f" ({len(differences)} differences in all)" if len(differences) > 1 else ""
         raise VerificationError(first.text + more, subject=first.table, index=first.index)
+
+    def _merged(self, shape: TableShape, rows: Iterable[tuple[Any, ...]]) -> list[Difference]:
+        """Both sides in primary-key order, compared as they stream (SQLite on both sides:
+        its BINARY order of UTF-8 text is Python's order of ``str``; mixed types raise)."""
+        name = shape.name
+        at = [shape.columns.index(c) for c in shape.key]
+        cols = ", ".join(f'"{c}"' for c in shape.columns)
+        keys = ", ".join(f'"{c}"' for c in shape.key)
+        log_rows = iter(self._db.execute(f"SELECT {cols}, _entry FROM e_{name} ORDER BY {keys}"))  # noqa: S608 - names from the table metadata
+        stored_rows = iter(rows)
+        found: list[Difference] = []
+        want, got = next(log_rows, None), next(stored_rows, None)
+        last: tuple[Any, ...] | None = None
+        try:
+            while (want is not None or got is not None) and len(found) < _MERGE_LIMIT:
+                want_key = None if want is None else tuple(want[i] for i in at)
+                got_key = None if got is None else tuple(got[i] for i in at)
+                if got_key is not None:
+                    if last is not None and not last < got_key:
+                        raise _UnorderedError
+                if want is not None and (got_key is None or want_key < got_key):  # type: ignore[operator]
+                    found.append(_describe(shape, want[-1], want[:-1], None))
+                    want = next(log_rows, None)
+                    continue
+                if got is None:  # not reached: a missing row was handled above
+                    break
+                last = got_key
+                if want is None or got_key < want_key:  # type: ignore[operator]
+                    text = f"stored row {_key_text(shape, got)} has no entry behind it"
+                    found.append(Difference(name, None, text))
+                elif want[:-1] != tuple(got):
+                    found.append(_describe(shape, want[-1], want[:-1], tuple(got)))
+                if want is not None and want_key == got_key:
+                    want = next(log_rows, None)
+                got = next(stored_rows, None)
+        except TypeError as exc:  # keys of mixed types: SQLite's order is not Python's
+            raise _UnorderedError from exc
+        return found
 
     def _copy_stored(self, shape: TableShape, rows: Iterable[tuple[Any, ...]]) -> None:
         marks = ", ".join("?" * len(shape.columns))

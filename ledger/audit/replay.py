@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
-from ledger.audit.projections import Failure, Indexed, ProjectionAudit, project_rows
+from ledger.audit.projections import Failure, Plan, Projected, ProjectionAudit, project_rows
 from ledger.audit.workers import forkserver_context
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash, node_hash
-from ledger.model.projection import Projections
 
 CHUNK = 4096
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
@@ -94,9 +93,9 @@ def audit_log(
         _check_checkpoint(pending.pop(0), EMPTY_ROOT)
         report.checkpoints += 1
     expected = start
-    projections = projector.projections if projector is not None else None
+    plan = projector.plan if projector is not None else None
     for chunk, result, changes in _checked_chunks(rows, public_keys, signatures=signatures,
-                                                  workers=workers, projections=projections):
+                                                  workers=workers, plan=plan):
         if projector is not None and changes is not None:
             projector.add(changes)
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
@@ -200,37 +199,36 @@ def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], *, signatures: 
 Checked = list[LeafFacts] | ChunkSummary
 
 
-Projected = list[Indexed] | Failure | None
+MaybeProjected = Projected | Failure | None
 
 
-def _check_and_project(rows: list[Row], projections: Projections | None
-                       ) -> tuple[Checked, Projected]:
+def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, MaybeProjected]:
     """A worker's task: the chunk's checks and, when asked, its projected rows."""
-    return check_rows(rows), None if projections is None else project_rows(rows, projections)
+    return check_rows(rows), None if plan is None else project_rows(rows, plan)
 
 
 def _checked_chunks(
     rows: Iterable[Row], public_keys: dict[str, bytes], *, signatures: bool, workers: int,
-    projections: Projections | None = None,
-) -> Iterator[tuple[list[Row], Checked, Projected]]:
+    plan: Plan | None = None,
+) -> Iterator[tuple[list[Row], Checked, MaybeProjected]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
             summary = summarize_tree(chunk)
-            projected = None if projections is None else project_rows(chunk, projections)
+            projected = None if plan is None else project_rows(chunk, plan)
             yield chunk, summary or _leaf_facts(chunk, public_keys, signatures=False), projected
         return
     if workers <= 1:
         init_worker(public_keys)
         for chunk in chunks:
-            yield chunk, *_check_and_project(chunk, projections)
+            yield chunk, *_check_and_project(chunk, plan)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(public_keys,)) as pool:
-        inflight: list[tuple[list[Row], Future[tuple[Checked, Projected]]]] = []
+        inflight: list[tuple[list[Row], Future[tuple[Checked, MaybeProjected]]]] = []
         for chunk in chunks:
-            inflight.append((chunk, pool.submit(_check_and_project, chunk, projections)))
+            inflight.append((chunk, pool.submit(_check_and_project, chunk, plan)))
             if len(inflight) > 2 * workers:
                 done_chunk, future = inflight.pop(0)
                 yield done_chunk, *future.result()

@@ -66,8 +66,19 @@ def _describe(change: Insert) -> str:
 
 
 def stored_rows(conn: Connection, name: str, *, batch: int = 8192) -> Iterator[tuple[Any, ...]]:
-    """Every row of a table as a tuple of its columns, in primary-key order."""
+    """Every row of a table as a tuple of its columns, in primary-key order.
+
+    On SQLite, through the connection's own DB-API cursor (same transaction): values as
+    stored, without a SQLAlchemy row object each (the audit reads every row)."""
     table = table_of(name)
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+        cursor.execute(f'SELECT {cols} FROM "{name}" ORDER BY {keys}')  # noqa: S608 - metadata
+        while part := cursor.fetchmany(batch):
+            yield from part
+        return
     query = select(*table.columns).order_by(*table.primary_key.columns)
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
     for part in result.partitions():

@@ -1,0 +1,91 @@
+"""The projection audit's own cost, on a ledger made by ``bench/log.py`` (issue 18).
+
+``bench/log.py`` times the whole ``verify``, projection audit included; on a loaded shared
+machine its before/after difference drowns in noise. This script measures the audit's
+parts in CPU seconds (``time.process_time``, insensitive to other processes), against the
+CPU of the full verify's dominant work, Ed25519 verification of the same signatures:
+
+* worker side: ``project_rows`` over every leaf (the extra work the audit workers do),
+  and pickling its result to the main process and back;
+* main process: applying the rows to the scratch file, copying the stored tables and
+  joining them (``ProjectionAudit.add`` + ``compare``).
+
+    python bench/log.py --entries 100000 --dir /tmp/b    # makes /tmp/b/ledger
+    python bench/projection_audit.py /tmp/b/ledger
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import log as bench_log
+
+from ledger.audit.projections import project_rows
+from ledger.crypto.keys import PublicKey
+from ledger.crypto.signing import decode_sig, verify_entry
+from ledger.model.canonical import canonical_json
+from ledger.projections import projection_audit
+from ledger.service import Ledger, _public_keys
+from ledger.store import reading
+from ledger.store.projected import stored_rows
+
+CHUNK = 4096
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("ledger", type=Path)
+    parser.add_argument("--ed25519-sample", type=int, default=20_000)
+    args = parser.parse_args()
+    assert bench_log.KIND
+    ledger = Ledger.open(args.ledger)
+    out: dict[str, float] = {}
+    with reading(ledger.store.engine) as conn:
+        rows = list(ledger.store.iter_leaves(conn))
+        keys = _public_keys(ledger.store, conn)
+        n = len(rows)
+        with projection_audit() as projector:
+            t0 = time.process_time()
+            chunks = [project_rows(rows[a : a + CHUNK], projector.plan)
+                      for a in range(0, n, CHUNK)]
+            out["worker_project_s"] = time.process_time() - t0
+            t0 = time.process_time()
+            chunks = [pickle.loads(pickle.dumps(c)) for c in chunks]  # noqa: S301 - own data
+            out["transfer_s"] = time.process_time() - t0
+            t0 = time.process_time()
+            for changes in chunks:
+                projector.add(changes)
+            out["main_add_s"] = time.process_time() - t0
+            t1 = time.process_time()
+            projector.compare(lambda name: stored_rows(conn, name), sqlite_order=True)
+            out["main_compare_s"] = time.process_time() - t1
+            out["rows"] = projector.rows
+    sample = rows[: args.ed25519_sample]
+    items = []
+    for _idx, leaf, *_ in sample:
+        envelope = json.loads(leaf)["envelope"]
+        items.append((PublicKey(keys[envelope["entry"]["actor"]]),
+                      canonical_json(envelope["entry"]), decode_sig(envelope["sig"])))
+    t0 = time.process_time()
+    for public, entry, sig in items:
+        verify_entry(public, entry, sig)
+    out["ed25519_cpu_s"] = (time.process_time() - t0) * n / len(sample)
+    out["entries"] = n
+    audit = (out["worker_project_s"] + out["transfer_s"] + out["main_add_s"]
+             + out["main_compare_s"])
+    out["audit_cpu_per_entry_us"] = audit / n * 1e6
+    out["audit_cpu_ratio_to_ed25519_cpu"] = audit / out["ed25519_cpu_s"]
+    print(json.dumps(out, indent=2))
+    ledger.store.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
