@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
+import rfc8785
 
 from ledger.audit.projections import (
     Failure,
@@ -154,3 +156,13 @@ def test_project_rows_reads_the_leaf_and_skips_other_kinds() -> None:
     elsewhere = Plan({"k": lambda i, e: [Insert("secrets", {"x": 1})]}, COLUMNS)
     failure = project_rows(rows, elsewhere)
     assert isinstance(failure, Failure) and "writes secrets" in failure.text
+
+
+def test_the_entry_is_cut_from_a_canonical_leaf_even_with_a_sig_key_inside() -> None:
+    from ledger.audit.projections import _entry_of
+
+    entry = {"body": {"a": 1, "sig": "inner"}, "kind": "k"}
+    leaf = rfc8785.dumps({"envelope": {"entry": entry, "sig": "AAAA"}, "prev": "00" * 32})
+    assert _entry_of(leaf, json.loads) == entry
+    odd = json.dumps({"prev": "00", "envelope": {"sig": "AAAA", "entry": entry}}).encode()
+    assert _entry_of(odd, json.loads) == entry  # not canonical: parsed whole
