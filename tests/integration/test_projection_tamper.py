@@ -67,6 +67,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ledger.revoke_key("auditor")
     finally:
         ledger.store.engine.dispose()
+    with sqlite3.connect(directory / "ledger.db") as conn:  # fold the WAL into the file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return root
 
 
@@ -267,4 +269,28 @@ def test_rebuild_repairs_tampered_rows(ledger: Path, cli: RunCli) -> None:
     tampered(ledger, "UPDATE images SET source = 'evil-site'",
              "INSERT INTO dup_edges VALUES (5, 3, 'near', 3, 'forged')")
     assert cli("rebuild", ledger=ledger).rc == 0
+    assert dump(ledger) == before
+
+
+def test_an_interrupted_rebuild_changes_nothing(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or nothing: a crash half way through the entries leaves every table as it was."""
+    import ledger.rebuild as rebuild_module
+
+    before = dump(ledger)
+    original = rebuild_module.changes_of
+
+    def crashing(index: int, entry: dict[str, Any]) -> Any:
+        if index == 5:
+            raise RuntimeError("crash half way")
+        return original(index, entry)
+
+    monkeypatch.setattr(rebuild_module, "changes_of", crashing)
+    opened = Ledger.open(ledger)
+    try:
+        with pytest.raises(RuntimeError, match="crash half way"):
+            opened.rebuild()
+    finally:
+        opened.store.engine.dispose()
     assert dump(ledger) == before
