@@ -15,6 +15,7 @@ from cli import (
     dupscmd,
     keys,
     logcmd,
+    rebuildcmd,
     registercmd,
     similarcmd,
     sourcecmd,
@@ -39,6 +40,7 @@ app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")
 app.add_typer(verifycmd.bundle_app, name="bundle")
 app.command("verify")(verifycmd.verify)
+app.command("rebuild")(rebuildcmd.rebuild_command)
 app.command("demo")(demo.demo)
 app.command("register")(registercmd.register_command)
 app.command("show")(registercmd.show_command)

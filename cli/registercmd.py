@@ -143,6 +143,10 @@ def show_command(
     for reg in result.registrations:
         if as_json:
             break
+        if "source" not in reg:  # the projection points at an entry that registers nothing
+            out.print(f"entry {reg['index']}: a {reg['kind']} entry, not a registration "
+                      "(the images projection is wrong)", markup=False)
+            continue
         signer = reg["signer"] or {"name": "?", "role": "?"}
         out.print(
             f"entry {reg['index']} ({reg['match']} match): {reg['source']}"
@@ -154,6 +158,9 @@ def show_command(
             f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
             markup=False,
         )
+        if reg["projection_differs"]:
+            out.print(f"  the images table differs from this signed entry in "
+                      f"{', '.join(reg['projection_differs'])}: shown as signed", markup=False)
     result.require_verified()
 
 

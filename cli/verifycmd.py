@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
-from cli.output import emit_json, out
+from cli.output import emit_json, err, out
 from ledger.errors import VerificationError, show_path
 from ledger.service.audits import export_bundle_file, verify_bundle_file, verify_ledger
 from ledger.service.log import audit_json
@@ -55,13 +55,17 @@ def verify(
         if as_json:
             emit_json({"ok": False, "index": exc.index, "reason": exc.diagnostics()})
         raise
+    for warning in report.warnings:  # not tamper (a purged grid): said, exit 0
+        err.print(f"warning: {warning}", markup=False)
     if as_json:
         emit_json(audit_json(report))
     else:
         what = "tree" if tree_only else "log"
+        tables = (f", {report.projection_rows} projection rows, {report.findings} findings"
+                  if bundle is None and not tree_only else "")
         out.print(
             f"ok: {what} of {report.size} entries verified (root {report.root.hex()[:16]}, "
-            f"{report.signatures} signatures, {report.checkpoints} checkpoints)",
+            f"{report.signatures} signatures, {report.checkpoints} checkpoints{tables})",
             markup=False,
         )
 

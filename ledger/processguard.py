@@ -1,7 +1,7 @@
 """Worker processes that die with their parent and stop at a memory ceiling.
 
 The ledger's workers are forked by a fork server that the parent started
-(``ledger.audit.workers.forkserver_context``). When the parent is killed
+(``ledger.processes.forkserver_context``). When the parent is killed
 (``kill -9``, the OOM killer), nothing tells them: a worker decoding a bomb
 would go on for minutes. So, on Linux:
 

@@ -19,7 +19,7 @@ from ledger.errors import PolicyError, VerificationError
 from ledger.model import sources as _sources  # noqa: F401 - registers the source kinds
 from ledger.model.origin import dataset_name
 from ledger.store import Store
-from ledger.store.sources import dataset_owners, put_source
+from ledger.store.sources import dataset_owners
 
 _KEY_KINDS = ("key.added", "key.revoked")
 
@@ -66,9 +66,3 @@ def audit_sources(store: Store, conn: Connection) -> int:
         checked += kind == "image.registered"
     return checked
 
-
-def project_source(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
-    """Projection of source.added and source.changed into the sources table."""
-    body = entry["body"]
-    added = entry["kind"] == "source.added"
-    put_source(conn, name=body["name"], keys=body["keys"], index=index, added=added)

@@ -15,6 +15,7 @@ from ledger.audit.binding import v1_after_v2
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
+from ledger.audit.projections import Failure, Plan, Projected, ProjectionAudit, project_rows
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash
@@ -36,6 +37,9 @@ class AuditReport:
     tree_nodes: int = 0
     keys: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    projection_rows: int = 0  # rows of projection tables rebuilt and compared
+    findings: int = 0  # duplicate-finding rows re-checked
+    warnings: list[str] = field(default_factory=list)  # e.g. purged grids: not tamper
 
 
 class _Frontier:
@@ -70,11 +74,13 @@ def audit_log(
     prev: str = GENESIS_PREV,
     keys: KeyState | None = None,
     first_v2: int | None = None,
+    projector: ProjectionAudit | None = None,
 ) -> AuditReport:
     """Replay the log ``log_id`` (its checkpoint key's id) from ``start`` (with the chain's
     ``prev``, the ``keys`` and the index of the first v2 entry as of there); raise
     VerificationError at the first bad index. Tree nodes and checkpoints are only
-    checked from index 0."""
+    checked from index 0. A ``projector`` is given every chunk's projected rows (computed
+    by the same workers); the caller compares them after."""
     report = AuditReport()
     keys = keys or KeyState()
     frontier = _Frontier()
@@ -83,8 +89,12 @@ def audit_log(
         _check_checkpoint(pending.pop(0), EMPTY_ROOT)
         report.checkpoints += 1
     expected = start
-    for chunk, result in _checked_chunks(rows, public_keys, log_id, signatures=signatures,
-                                         workers=workers):
+    plan = projector.plan if projector is not None else None
+    for chunk, result, changes in _checked_chunks(rows, public_keys, log_id,
+                                                  signatures=signatures, workers=workers,
+                                                  plan=plan):
+        if projector is not None and changes is not None:
+            projector.add(changes)
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
             state = advance(chunk, result, expected=expected, prev=prev, keys=keys,
                             signatures=signatures, stack=frontier.stack, size=frontier.size,
@@ -191,32 +201,42 @@ def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], log_id: str, *,
 Checked = list[LeafFacts] | ChunkSummary
 
 
+MaybeProjected = Projected | Failure | None
+
+
+def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, MaybeProjected]:
+    """A worker's task: the chunk's checks and, when asked, its projected rows."""
+    return check_rows(rows), None if plan is None else project_rows(rows, plan)
+
+
 def _checked_chunks(
     rows: Iterable[Row], public_keys: dict[str, bytes], log_id: str, *, signatures: bool,
-    workers: int
-) -> Iterator[tuple[list[Row], Checked]]:
+    workers: int, plan: Plan | None = None,
+) -> Iterator[tuple[list[Row], Checked, MaybeProjected]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
             summary = summarize_tree(chunk)
-            yield chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False)
+            projected = None if plan is None else project_rows(chunk, plan)
+            yield (chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False),
+                   projected)
         return
     if workers <= 1:
         init_worker(public_keys, log_id)
         for chunk in chunks:
-            yield chunk, check_rows(chunk)
+            yield chunk, *_check_and_project(chunk, plan)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(public_keys, log_id)) as pool:
-        inflight: list[tuple[list[Row], Future[Checked]]] = []
+        inflight: list[tuple[list[Row], Future[tuple[Checked, MaybeProjected]]]] = []
         for chunk in chunks:
-            inflight.append((chunk, pool.submit(check_rows, chunk)))
+            inflight.append((chunk, pool.submit(_check_and_project, chunk, plan)))
             if len(inflight) > 2 * workers:
                 done_chunk, future = inflight.pop(0)
-                yield done_chunk, future.result()
+                yield done_chunk, *future.result()
         for done_chunk, future in inflight:
-            yield done_chunk, future.result()
+            yield done_chunk, *future.result()
 
 
 def _tree_facts(idx: int, leaf: bytes) -> LeafFacts:

@@ -10,7 +10,8 @@ import base64
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,12 @@ from ledger.model.canonical import canonical_json
 from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
 from ledger.model.roles import Role
+from ledger.projections import projection_audit
+from ledger.rebuild import Rebuilt, rebuild_projections
 from ledger.sequencer import Appended, append, key_state
 from ledger.sourcelog import audit_sources
 from ledger.store import Store, locked_write, normalise_url, reading
+from ledger.store.projected import stored_rows
 
 if TYPE_CHECKING:  # numpy-heavy: imported where duplicates are used, not at CLI startup
     from ledger.similarity.catalog import LedgerIndex
@@ -386,18 +390,51 @@ class Ledger:
             if workers is None:  # a pool only pays for itself on large logs
                 big = self.store.tail(conn)[0] >= PARALLEL_AUDIT_FROM
                 workers = (os.cpu_count() or 1) if big else 1
-            report = audit_log(
-                self.store.iter_leaves(conn),
-                log_id=self.log_id,
-                public_keys=public_keys,
-                checkpoints=[(c.size, c.root) for c in opened],
-                stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),
-                signatures=not tree_only,
-                workers=workers,
-            )
+            with nullcontext() if tree_only else projection_audit() as projector:
+                report = audit_log(
+                    self.store.iter_leaves(conn),
+                    log_id=self.log_id,
+                    public_keys=public_keys,
+                    checkpoints=[(c.size, c.root) for c in opened],
+                    stored_nodes=lambda a, b: self.store.nodes_completed_in(conn, start=a, end=b),
+                    signatures=not tree_only,
+                    workers=workers,
+                    projector=projector,
+                )
+                if projector is not None:  # the log is sound: now what was made of it
+                    projector.compare(lambda name: stored_rows(conn, name),
+                                      sqlite_order=conn.dialect.name == "sqlite")
+                    report.projection_rows = projector.rows
+                    self._audit_findings(conn, report)
             if not tree_only:
                 audit_sources(self.store, conn)  # who may register under a source or dataset
             return report
+
+    def rebuild(
+        self, *, workers: int = 1, progress: Callable[[str, int, int], None] | None = None
+    ) -> Rebuilt:
+        """Every projection from the log alone (one transaction), then the duplicate findings
+        rescanned (resumable: ``scan`` continues an interrupted rescan). ``progress`` gets
+        (phase, done, total) for phases "rebuilding" and "rescanning"."""
+        from ledger.similarity.catalog import CACHE_NAME
+        from ledger.similarity.scan import scan
+
+        def phase(name: str) -> Callable[[int, int], None] | None:
+            return None if progress is None else lambda d, t: progress(name, d, t)
+
+        rebuilt = rebuild_projections(self.store, progress=phase("rebuilding"))
+        (self.dir.path / "similarity" / CACHE_NAME).unlink(missing_ok=True)  # derived: rebuilt
+        index = self.duplicate_index()
+        rebuilt.rescanned = scan(index, workers=workers, progress=phase("rescanning"))
+        index.save()
+        return rebuilt
+
+    def _audit_findings(self, conn: Connection, report: AuditReport) -> None:
+        """Duplicate findings, re-proven from the (just compared) images and the grids."""
+        from ledger.similarity.findings_audit import audit_findings
+
+        findings = audit_findings(conn, thresholds=self.duplicate_thresholds())
+        report.findings, report.warnings = findings.rows, findings.warnings
 
     def _stored_checkpoints(self) -> list[Any]:
         with reading(self.store.engine) as conn:

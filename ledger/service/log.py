@@ -94,6 +94,9 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "tree_nodes": report.tree_nodes,
         "keys": report.keys,
         "kinds": report.kinds,
+        "projection_rows": report.projection_rows,
+        "findings": report.findings,
+        "warnings": report.warnings,
     }
 
 

@@ -41,10 +41,16 @@ class Shown:
         failing = ("invalid", "signed for another log")
         bad = [
             r for r in self.registrations
-            if r["signature"] in failing or r["inclusion"] == "invalid"
+            if r.get("signature") in failing or r.get("inclusion") == "invalid"
         ]
         if bad:
             raise VerificationError(f"{self.target}: entry {bad[0]['index']} does not verify")
+        differs = [r for r in self.registrations if r["projection_differs"]]
+        if differs:
+            raise VerificationError(
+                f"images: entry {differs[0]['index']}: the table differs from the signed entry "
+                f"({', '.join(differs[0]['projection_differs'])}); medledger verify names it"
+            )
 
 
 def show(ledger: Ledger, target: str) -> Shown:

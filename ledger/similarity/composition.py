@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, Connection, func, not_, or_, select
 from ledger.errors import InputError
 from ledger.similarity import unionfind
 from ledger.similarity.catalog import IndexedLedger, LedgerIndex
+from ledger.similarity.proven import images, images_with_pixels
 from ledger.similarity.sets import ImageSet, links, prepare
 from ledger.similarity.sketches import (
     DEFAULT_THRESHOLD,
@@ -46,7 +47,7 @@ from ledger.similarity.sketches import (
     open_sketches,
 )
 from ledger.store import reading
-from ledger.store.duplicates import edges_touching, groups, images, images_with_pixels
+from ledger.store.duplicates import edges_touching, groups
 from ledger.store.tables import DupScanRow, ImageRow
 
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from ledger.fingerprint.descriptor import Descriptor
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
+from ledger.similarity.proven import images, images_between, images_with_pixels
 from ledger.similarity.search import (
     DEFAULT_MAX_CANDIDATES,
     Match,
@@ -26,15 +27,7 @@ from ledger.similarity.search import (
     verified,
 )
 from ledger.store import reading
-from ledger.store.duplicates import (
-    Edge,
-    ImageInfo,
-    descriptor_parts,
-    groups,
-    images,
-    images_between,
-    images_with_pixels,
-)
+from ledger.store.duplicates import Edge, ImageInfo, descriptor_parts, groups
 
 EXACT = "exact"
 NEAR = "near"

@@ -29,10 +29,11 @@ from ledger.registration.workers import WorkerSettings
 from ledger.similarity import unionfind
 from ledger.similarity.catalog import IndexedLedger, LedgerIndex, StoredDescriptors, descriptor_of
 from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.proven import dataset_images
 from ledger.similarity.scan import ScanProgress, scan
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
 from ledger.store import reading
-from ledger.store.duplicates import ImageInfo, dataset_images, edges_touching, groups
+from ledger.store.duplicates import ImageInfo, edges_touching, groups
 
 SAME_GROUP = "same duplicate group"
 FileProgress = Callable[[str], None]

@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, or_, select
 
-from ledger.store.tables import DescriptorGridRow, DupEdgeRow, DupScanRow, ImageRow
+from ledger.store.tables import DescriptorGridRow, DupEdgeRow, DupScanRow, ImageRow, LogLeaf
 
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
 _GRIDS = DescriptorGridRow.__table__  # type: ignore[attr-defined]
 _SCANS = DupScanRow.__table__  # type: ignore[attr-defined]
 _EDGES = DupEdgeRow.__table__  # type: ignore[attr-defined]
+_LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
 CHUNK = 500  # bound on the parameters of one IN (...) query
 KEYS_PER_IMAGE = 6
@@ -227,3 +228,45 @@ def clear_scans(conn: Connection) -> None:
     """Forget every recorded finding (derived data: the scan records them again)."""
     conn.execute(delete(_EDGES))
     conn.execute(delete(_SCANS))
+
+
+def all_edges(conn: Connection) -> Iterator[Edge]:
+    """Every recorded duplicate edge, by (idx, match_idx)."""
+    query = select(_EDGES).order_by(_EDGES.c.idx, _EDGES.c.match_idx)
+    for r in conn.execute(query):
+        yield Edge(int(r.idx), int(r.match_idx), r.kind, int(r.distance), r.detail)
+
+
+def all_scans(conn: Connection) -> Iterator[tuple[int, int]]:
+    """Every scan row (idx, group_idx), by idx."""
+    query = select(_SCANS.c.idx, _SCANS.c.group_idx).order_by(_SCANS.c.idx)
+    result = conn.execution_options(stream_results=True, yield_per=8192).execute(query)
+    for idx, group in result:
+        yield int(idx), int(group)
+
+
+def committed_grids(
+    conn: Connection, idxs: Sequence[int]
+) -> dict[int, tuple[bytes, str, bytes | None]]:
+    """image index -> (its keys, the grid digest its row holds, the grid stored under that
+    digest or None when it is not held here), for the images with a descriptor."""
+    out: dict[int, tuple[bytes, str, bytes | None]] = {}
+    for part in _chunks(sorted(set(idxs))):
+        query = (
+            select(_IMAGES.c.idx, _IMAGES.c.dup_keys, _IMAGES.c.grid_sha256, _GRIDS.c.grid)
+            .select_from(_IMAGES.outerjoin(_GRIDS, _IMAGES.c.grid_sha256 == _GRIDS.c.grid_sha256))
+            .where(_IMAGES.c.idx.in_(part), _IMAGES.c.dup_keys.is_not(None))
+        )
+        for idx, keys, digest, grid in conn.execute(query):
+            out[int(idx)] = (bytes(keys), str(digest), None if grid is None else bytes(grid))
+    return out
+
+
+def leaves_at(conn: Connection, idxs: Iterable[int]) -> dict[int, tuple[bytes, bytes]]:
+    """entry index -> (leaf bytes, stored leaf hash)."""
+    out: dict[int, tuple[bytes, bytes]] = {}
+    for part in _chunks(sorted(set(idxs))):
+        query = select(_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash)
+        for idx, leaf, digest in conn.execute(query.where(_LEAVES.c.idx.in_(part))):
+            out[int(idx)] = (bytes(leaf), bytes(digest))
+    return out

@@ -14,8 +14,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlmodel import SQLModel
 
 from ledger.errors import InputError, StorageError
+from ledger.model.projection import Change
 from ledger.store import triggers
 from ledger.store.engine import make_engine
+from ledger.store.projected import apply_changes
 from ledger.store.tables import (
     NODE_INDEX_BITS,
     CheckpointRow,
@@ -182,6 +184,7 @@ class Store:
         if version != SCHEMA_VERSION:
             engine.dispose()
             raise InputError(f"database {redact(url)} has schema {version}, need {SCHEMA_VERSION}")
+        _add_missing_tables(engine)
         return cls(engine)
 
     def close(self) -> None:
@@ -334,21 +337,11 @@ class Store:
         rows = conn.execute(select(_KEYS).order_by(_KEYS.c.added_idx))
         return [KeyRow.model_validate(r._mapping) for r in rows]
 
-    def insert_key(self, conn: Connection, key: KeyRow) -> None:
-        conn.execute(insert(_KEYS).values(**key.model_dump()))
-
-    def mark_key_revoked(self, conn: Connection, *, key_id: str, idx: int) -> None:
-        conn.execute(update(_KEYS).where(_KEYS.c.key_id == key_id).values(revoked_idx=idx))
+    def apply_changes(self, conn: Connection, changes: Sequence[Change]) -> None:
+        """Write a projection's row changes (``ledger.store.projected``)."""
+        apply_changes(conn, changes)
 
     # images (a projection of image.registered)
-    def insert_image(self, conn: Connection, image: ImageRow) -> None:
-        try:
-            conn.execute(insert(_IMAGES).values(**image.model_dump()))
-        except IntegrityError as exc:
-            raise StorageError(
-                f"append conflict: file {image.file_sha256[:16]} is already registered "
-                f"by {image.source}"
-            ) from exc
 
     def known_images(
         self, conn: Connection, pairs: Sequence[tuple[str, str]]
@@ -378,3 +371,12 @@ class Store:
         for _, leaf, digest, _, _ in self.iter_leaves(conn, start=index, end=index + 1):
             return leaf, digest
         raise InputError(f"no entry at index {index}")
+
+def _add_missing_tables(engine: Engine) -> None:
+    """Projection tables added since the ledger was made (sources, policies, ...) start empty:
+    their kinds did not exist before, so the log implies no rows for them."""
+    names = set(inspect(engine).get_table_names())
+    missing = [t for name, t in SQLModel.metadata.tables.items() if name not in names]
+    if missing:
+        with engine.begin() as conn:
+            SQLModel.metadata.create_all(conn, tables=missing)

@@ -8,25 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, inspect, or_, select, update
+from sqlalchemy import Connection, inspect, or_, select
 
 from ledger.store.tables import ImageRow, LogLeaf, SourceRow
 
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
 _LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
-
-
-def put_source(conn: Connection, *, name: str, keys: list[str], index: int, added: bool) -> None:
-    """Record a source.added (``added``) or source.changed entry in the sources projection."""
-    _SOURCES.create(conn, checkfirst=True)  # ledgers made before sources existed lack it
-    joined = ",".join(keys)
-    if added:
-        conn.execute(_SOURCES.insert().values(name=name, keys=joined, added_idx=index))
-    else:
-        conn.execute(
-            update(_SOURCES).where(_SOURCES.c.name == name).values(keys=joined, changed_idx=index)
-        )
 
 
 def sources(conn: Connection) -> list[SourceRow]:
@@ -59,4 +47,4 @@ def dataset_owners(conn: Connection, names: Iterable[str]) -> dict[str, str]:
     return owners
 
 
-__all__ = ["dataset_owners", "put_source", "sources"]
+__all__ = ["dataset_owners", "sources"]

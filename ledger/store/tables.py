@@ -71,6 +71,15 @@ class Meta(SQLModel, table=True):
 
 APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 
+# Tables that are a pure function of the log: written only through a registered
+# projection (ledger/projections.py), rebuilt and compared row for row by ``verify``,
+# recreated by ``rebuild``. A feature that adds such a table adds its name here.
+PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources")
+
+# Duplicate findings: computed from the descriptor grids (a side table), not from the
+# log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
+FINDING_TABLES: tuple[str, ...] = ("dup_scans", "dup_edges")
+
 
 class ImageRow(SQLModel, table=True):
     """Projection of image.registered: one row per (file, registering source)."""

@@ -193,3 +193,42 @@ def test_duplicate_checks_on_postgres(tmp_path: Path, postgres_url: str, cli: Ru
     assert edges == [("near",)] and scans == (2,)
     similar = cli("similar", export, "--json", ledger=directory).json()
     assert [r["source"] for r in similar] == ["a"]
+
+
+def test_projection_tamper_and_rebuild_on_postgres(
+    tmp_path: Path, postgres_url: str, cli: RunCli
+) -> None:
+    """The projection audit and rebuild on PostgreSQL: rows read in key order, bytes as bytes."""
+    import numpy as np
+    from PIL import Image
+
+    directory = tmp_path / "ledger"
+    assert cli("init", "--database-url", postgres_url, ledger=directory).rc == 0
+    assert cli("keys", "add", "site", "--role", "curator", ledger=directory).rc == 0
+    assert cli("keys", "add", "spare", "--role", "verifier", ledger=directory).rc == 0
+    assert cli("keys", "revoke", "spare", ledger=directory).rc == 0
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for n in range(3):
+        small = rng.integers(0, 256, size=(12, 12)).astype(np.uint8)
+        picture = Image.fromarray(small).resize((128, 128), Image.Resampling.BICUBIC)
+        picture.save(folder / f"{n}.png")
+    origin = ["--license", "CC0-1.0", "--consent", "waived", "--key", "site", "--json"]
+    assert cli("register", folder, "--source", "a", *origin, ledger=directory).rc == 0
+    assert cli("verify", ledger=directory).rc == 0
+    with psycopg.connect(postgres_url) as conn:
+        dump = [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()  # noqa: S608
+                for t in ("keys", "images", "dup_scans", "dup_edges")]
+        (idx,) = conn.execute("SELECT max(idx) FROM images").fetchone()
+    _tamper(postgres_url, "UPDATE images SET license = 'proprietary' WHERE idx = %s", (idx,))
+    result = cli("verify", ledger=directory)
+    assert result.rc == 1
+    assert result.error_line() == (f"medledger: images: entry {idx}, column license: stored "
+                                   "'proprietary', the log says 'CC0-1.0'")
+    _tamper(postgres_url, "DELETE FROM keys")
+    assert cli("rebuild", ledger=directory).rc == 0
+    with psycopg.connect(postgres_url) as conn:
+        assert dump == [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()  # noqa: S608
+                        for t in ("keys", "images", "dup_scans", "dup_edges")]
+    assert cli("verify", ledger=directory).rc == 0

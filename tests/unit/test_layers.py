@@ -27,7 +27,7 @@ TIERS: list[set[str]] = [
     {"fingerprint"},
     {
         "sequencer", "projections", "checkpoints", "directory", "workerpool", "handle",
-        "pubkeys", "sourcelog",
+        "pubkeys", "sourcelog", "rebuild",
     },
     {"store", "audit"},
     {"processes", "processguard", "forkserver_guard"},
