@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from cli import datasetcmd, demo, dupscmd, keys, logcmd, registercmd, similarcmd, verifycmd
+from cli import (
+    datasetcmd,
+    demo,
+    dupscmd,
+    keys,
+    logcmd,
+    recovercmd,
+    registercmd,
+    similarcmd,
+    verifycmd,
+)
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
 from cli.output import emit_json, fail_line, out
 from ledger.errors import LedgerError
@@ -27,6 +37,7 @@ app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")
 app.add_typer(verifycmd.bundle_app, name="bundle")
 app.command("verify")(verifycmd.verify)
+app.command("recover")(recovercmd.recover_command)
 app.command("demo")(demo.demo)
 app.command("register")(registercmd.register_command)
 app.command("show")(registercmd.show_command)

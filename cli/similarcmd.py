@@ -52,6 +52,9 @@ def thresholds_command(
     min_overlap: Annotated[
         float | None, typer.Option(help="Smallest overlap of the two content boxes.")
     ] = None,
+    key: Annotated[
+        str, typer.Option(help="Admin key that signs a change (a policy.changed entry).")
+    ] = "admin",
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -70,7 +73,7 @@ def thresholds_command(
     rescanned = None
     if changes:
         current = replace(current, **changes)  # validated before anything is written
-        opened.set_duplicate_thresholds(current)
+        opened.set_duplicate_thresholds(current, by=key)
         columns = (TextColumn("rescanning"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("rescan", total=None)

@@ -7,6 +7,8 @@ DIR/keys/NAME.key    entry-signing keys held here (0600)
 DIR/secret           the repository secret for pseudonyms (0600)
 DIR/checkpoint       the newest checkpoint this directory has seen; an older
                      database behind it is a rollback and fails verification
+DIR/checkpoints      every checkpoint this ledger signed, and every recovery (ledger.guard)
+DIR/state.json       keys and policy as of the last of them (ledger.guard)
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.errors import InputError
+from ledger.errors import InputError, VerificationError
 from ledger.store import sqlite_url
 
 CONFIG_FORMAT = "medledger-config/v1"
@@ -72,6 +75,9 @@ class LedgerDir:
             "secret",
             "checkpoint",
             "checkpoint.lock",
+            "checkpoints",
+            "checkpoints.lock",
+            "state.json",
             "ledger.db",
             "ledger.db-wal",
             "ledger.db-shm",
@@ -113,23 +119,66 @@ class LedgerDir:
         except FileNotFoundError:
             return None
 
-    def remember_checkpoint(self, note: str) -> None:
-        """Keep the newest checkpoint seen; never replace it with a smaller tree."""
-        with open(self.path / "checkpoint.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # many writers may share a directory
+    def remember_checkpoint(
+        self, note: str, *, extends: Callable[[str, str], None] | None = None
+    ) -> None:
+        """Keep the newest checkpoint seen, only if it extends the one kept.
+
+        Equal size and root: nothing to do; a smaller tree: the kept one is newer; equal
+        size and another root: a fork, refused; a larger tree: ``extends(kept, note)``
+        must prove it (raising VerificationError if not), else it is refused too.
+        """
+        with self._checkpoint_lock():  # many writers may share a directory
             current = self.seen_checkpoint()
-            if current is not None and _tree_size(current) > _tree_size(note):
-                return
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(note)
-            os.replace(tmp, self.checkpoint_file)
+            if current is not None:
+                size, new_size = _tree_size(current), _tree_size(note)
+                if new_size == size:
+                    if _root_line(current) != _root_line(note):
+                        raise VerificationError(
+                            f"{self.checkpoint_file}: a checkpoint of size {size} with another "
+                            f"root ({_root_line(note)}, kept {_root_line(current)}) is a fork; "
+                            "refused"
+                        )
+                    return
+                if new_size < size:
+                    return
+                if extends is None:
+                    raise VerificationError(
+                        f"{self.checkpoint_file}: nothing proves that the checkpoint of size "
+                        f"{new_size} extends the kept one of size {size}; refused"
+                    )
+                extends(current, note)
+            self._write_checkpoint(note)
+
+    def replace_checkpoint(self, note: str) -> None:
+        """Only for a recorded recovery: the kept checkpoint was lost with the database."""
+        with self._checkpoint_lock():
+            self._write_checkpoint(note)
+
+    @contextlib.contextmanager
+    def _checkpoint_lock(self) -> Iterator[None]:
+        with open(self.path / "checkpoint.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _write_checkpoint(self, note: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(note)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.checkpoint_file)
 
 
 def _tree_size(note: str) -> int:
     """The size line of a checkpoint note; its signature is checked by whoever reads it."""
     lines = note.split("\n")
     return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else -1
+
+
+def _root_line(note: str) -> str:
+    lines = note.split("\n")
+    return lines[2] if len(lines) > 2 else ""
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,6 +29,8 @@ from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
+from ledger.guard.check import LogGuard
+from ledger.guard.state import Trusted
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import appended_nodes, frontier, root_from_frontier
@@ -80,78 +82,108 @@ def append(
     store: Store,
     envelopes: Sequence[dict[str, Any]],
     *,
+    guard: LogGuard,
     after: AfterAppend | None = None,
     within: WithResults | None = None,
 ) -> list[Appended]:
-    """Append ``envelopes`` in order; returns one result per envelope."""
+    """Append ``envelopes`` in order; returns one result per envelope.
+
+    ``guard`` first proves the stored tree extends what the ledger last signed, and gives
+    the key and policy state from the signed log (never the editable tables)."""
     encoded = _encode_all(store, envelopes)
-    with locked_write(store.engine) as conn:
-        size, tail = store.tail(conn)
-        known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
-        keys = key_state(store, conn)
-        public_keys: dict[str, PublicKey] = {}
-        prev = GENESIS_PREV if tail is None else tail.hex()
-        results: list[Appended] = []
-        rows: list[dict[str, Any]] = []
-        fresh: list[tuple[int, dict[str, Any]]] = []
-        batch_seen: dict[bytes, Appended] = {}
-        for item in encoded:
-            if item.envelope_hash in batch_seen:
-                results.append(batch_seen[item.envelope_hash])
-                continue
-            if item.envelope_hash in known:
-                results.append(_existing(store, conn, known[item.envelope_hash]))
-                continue
-            index = size + len(rows)
-            entry = item.envelope["entry"]
-            try:
-                signer = keys.signer(index=index, entry=entry)
-                if not (item.verified_ok and item.verified_with == signer.public_key):
-                    public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
-                    public_keys[signer.key_id] = public
-                    verify_entry(public, item.entry_bytes, decode_sig(item.envelope["sig"]))
-                keys.apply(index=index, entry=entry)
-            except LedgerError as exc:
-                exc.subject = exc.subject or f"envelope {item.position}"
-                raise
-            leaf_bytes = _leaf_bytes(prev, item.envelope_bytes)
-            lh = leaf_hash(leaf_bytes)
-            rows.append(
-                {
-                    "idx": index,
-                    "leaf": leaf_bytes,
-                    "leaf_hash": lh,
-                    "envelope_hash": item.envelope_hash,
-                    "kind": entry["kind"],
-                    "actor": entry["actor"],
-                }
-            )
-            fresh.append((index, entry))
-            result = Appended(index, lh, existing=False)
-            batch_seen[item.envelope_hash] = result
-            results.append(result)
-            prev = lh.hex()
-        if rows:
-            old_frontier = store.perfect_nodes(conn, frontier(size)) if size else {}
-            frontier_hashes = [old_frontier[c] for c in frontier(size)]
-            new_nodes = appended_nodes(
-                size=size,
-                frontier_hashes=frontier_hashes,
-                leaf_hashes=[r["leaf_hash"] for r in rows],
-            )
-            store.insert_leaves(conn, rows)
-            store.insert_nodes(conn, new_nodes)
-            for index, entry in fresh:
-                project(store, conn, index, entry)
-            new_size = size + len(rows)
-            if after is not None:
-                made = {(level, index): h for level, index, h in new_nodes}
-                made.update(old_frontier)
-                root = root_from_frontier(new_size, [made[c] for c in frontier(new_size)])
-                after(conn, new_size, root)
-        if within is not None:
-            within(conn, results)
-    return results
+    try:
+        with locked_write(store.engine) as conn:
+            trusted = _append_locked(store, conn, encoded, guard=guard, after=after,
+                                     within=within)
+    except BaseException:
+        guard.discard()
+        raise
+    guard.committed(trusted)
+    return trusted.results
+
+
+@dataclass
+class _Outcome(Trusted):
+    results: list[Appended] = field(default_factory=list)
+
+
+def _append_locked(
+    store: Store,
+    conn: Connection,
+    encoded: list[_Encoded],
+    *,
+    guard: LogGuard,
+    after: AfterAppend | None,
+    within: WithResults | None,
+) -> _Outcome:
+    trusted = guard.check(store, conn)
+    size, tail = store.tail(conn)
+    known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
+    keys = trusted.keys
+    public_keys: dict[str, PublicKey] = {}
+    prev = GENESIS_PREV if tail is None else tail.hex()
+    results: list[Appended] = []
+    rows: list[dict[str, Any]] = []
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    batch_seen: dict[bytes, Appended] = {}
+    for item in encoded:
+        if item.envelope_hash in batch_seen:
+            results.append(batch_seen[item.envelope_hash])
+            continue
+        if item.envelope_hash in known:
+            results.append(_existing(store, conn, known[item.envelope_hash]))
+            continue
+        index = size + len(rows)
+        entry = item.envelope["entry"]
+        try:
+            signer = keys.signer(index=index, entry=entry)
+            if not (item.verified_ok and item.verified_with == signer.public_key):
+                public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
+                public_keys[signer.key_id] = public
+                verify_entry(public, item.entry_bytes, decode_sig(item.envelope["sig"]))
+            trusted.apply(index=index, entry=entry)
+        except LedgerError as exc:
+            exc.subject = exc.subject or f"envelope {item.position}"
+            raise
+        leaf_bytes = _leaf_bytes(prev, item.envelope_bytes)
+        lh = leaf_hash(leaf_bytes)
+        rows.append(
+            {
+                "idx": index,
+                "leaf": leaf_bytes,
+                "leaf_hash": lh,
+                "envelope_hash": item.envelope_hash,
+                "kind": entry["kind"],
+                "actor": entry["actor"],
+            }
+        )
+        fresh.append((index, entry))
+        result = Appended(index, lh, existing=False)
+        batch_seen[item.envelope_hash] = result
+        results.append(result)
+        prev = lh.hex()
+    if rows:
+        old_frontier = store.perfect_nodes(conn, frontier(size)) if size else {}
+        frontier_hashes = [old_frontier[c] for c in frontier(size)]
+        new_nodes = appended_nodes(
+            size=size,
+            frontier_hashes=frontier_hashes,
+            leaf_hashes=[r["leaf_hash"] for r in rows],
+        )
+        store.insert_leaves(conn, rows)
+        store.insert_nodes(conn, new_nodes)
+        for index, entry in fresh:
+            project(store, conn, index, entry)
+        new_size = size + len(rows)
+        made = {(level, index): h for level, index, h in new_nodes}
+        made.update(old_frontier)
+        root = root_from_frontier(new_size, [made[c] for c in frontier(new_size)])
+        trusted = Trusted(new_size, root, trusted.keys, trusted.policy)
+        if after is not None:
+            after(conn, new_size, root)
+    if within is not None:
+        within(conn, results)
+    return _Outcome(trusted.size, trusted.root, trusted.keys, trusted.policy, results)
 
 
 @dataclass(slots=True)

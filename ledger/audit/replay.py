@@ -34,6 +34,7 @@ class AuditReport:
     tree_nodes: int = 0
     keys: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    recoveries: list[str] = field(default_factory=list)  # recorded by ``medledger recover``
 
 
 class _Frontier:

@@ -61,7 +61,7 @@ def register(
         check_name("--dataset", options.dataset)
     key = ledger.signing_key(options.key)
     _check_role(ledger, options.key)
-    require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
+    require = options.require_deidentified or ledger.require_deidentified()  # signed policy
     settings = WorkerSettings(
         ledger.dir.secret(), options.limits, options.keep_demographics, require
     )
@@ -253,7 +253,13 @@ def _append_checked(
         scans, edges = edges_and_groups(run.index, assigned, recorded, conn=conn)
         put_scans(conn, scans, edges)
 
-    results = append(run.ledger.store, envelopes, after=run.ledger.checkpoint_if_due, within=record)
+    results = append(
+        run.ledger.store,
+        envelopes,
+        guard=run.ledger.guard,
+        after=run.ledger.checkpoint_if_due,
+        within=record,
+    )
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")
