@@ -36,6 +36,7 @@ def _report_json(report: AuditReport) -> dict[str, Any]:
         "tree_nodes": report.tree_nodes,
         "keys": report.keys,
         "kinds": report.kinds,
+        "recoveries": report.recoveries,
     }
 
 
@@ -79,6 +80,8 @@ def verify(
             f"{report.signatures} signatures, {report.checkpoints} checkpoints)",
             markup=False,
         )
+        for recovery in report.recoveries:
+            out.print(recovery, markup=False)
 
 
 @bundle_app.command("export")
