@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from ledger.model.images import DUP_GRID
 from ledger.store import Store
-from ledger.store.tables import ImageRow, KeyRow
+from ledger.store.tables import ImageRow, KeyRow, PolicyRow
 
 
 def pack_keys(hex_keys: list[str]) -> bytes:
@@ -75,6 +75,18 @@ def _image_registered(store: Store, conn: Connection, index: int, entry: dict[st
     )
 
 
+def _policy_changed(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
+    import json
+
+    table = PolicyRow.__table__  # type: ignore[attr-defined]
+    table.create(conn, checkfirst=True)  # ledgers made before the table existed
+    body = entry["body"]
+    conn.execute(table.delete().where(table.c.setting == body["setting"]))
+    conn.execute(table.insert().values(setting=body["setting"], idx=index,
+                                       value=json.dumps(body["value"], sort_keys=True)))
+
+
 register_projection("key.added", _key_added)
+register_projection("policy.changed", _policy_changed)
 register_projection("image.registered", _image_registered)
 register_projection("key.revoked", _key_revoked)

@@ -47,7 +47,7 @@ from ledger.log.tree import frontier, root_from_frontier
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
-from ledger.model.policy import DUP_THRESHOLDS, REQUIRE_DEIDENTIFIED
+from ledger.model.policy import DUP_THRESHOLDS, REQUIRE_DEIDENTIFIED, decimals, numbers
 from ledger.model.roles import Role
 from ledger.sequencer import Appended, WithResults, append
 from ledger.store import Store, locked_write, normalise_url, reading
@@ -339,14 +339,14 @@ class Ledger:
         from ledger.similarity.verification import Thresholds
 
         stored = self.policy().get(DUP_THRESHOLDS)  # the signed log's, not the meta table's
-        return Thresholds() if stored is None else Thresholds(**stored)
+        return Thresholds() if stored is None else Thresholds(**numbers(stored))
 
     def set_duplicate_thresholds(self, thresholds: Thresholds, *, by: str = "admin") -> None:
         """Change the decision (a signed policy.changed entry); the recorded findings are
         dropped in its transaction, to be rescanned with it."""
         from ledger.store.duplicates import clear_scans
 
-        self.set_policy(DUP_THRESHOLDS, asdict(thresholds), key=self.signing_key(by),
+        self.set_policy(DUP_THRESHOLDS, decimals(asdict(thresholds)), key=self.signing_key(by),
                         within=lambda conn, _results: clear_scans(conn))
 
     # --- policy, from the signed log ----------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,20 @@ class LogGuard:
         self.history = History(directory)
         self.verifier = verifier
         self._tip: Trusted | None = None  # the state this process last committed
-        self._pending: list[Record] = []  # signed inside the open transaction
+        self._tip_lock = threading.Lock()
+        self._local = threading.local()  # each thread's open transaction
+
+    @property
+    def _pending(self) -> list[Record]:
+        """Checkpoints signed inside this thread's open transaction."""
+        pending: list[Record] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+        return pending
+
+    @_pending.setter
+    def _pending(self, value: list[Record]) -> None:
+        self._local.pending = value
 
     # --- the check -------------------------------------------------------------------
     def check(self, store: Store, conn: Connection) -> Trusted:
@@ -136,12 +150,12 @@ class LogGuard:
         return newer
 
     def _state_at(self, store: Store, conn: Connection, head: Head) -> Trusted:
-        if self._tip is not None and self._tip.size > head.size:
+        tip = self._tip
+        if tip is not None and tip.size > head.size:
             raise VerificationError(
                 f"the database's tree (size {head.size}) is smaller than the tree this process "
-                f"appended (size {self._tip.size}): rolled back; nothing was written; "
-                f"{INVESTIGATE}")
-        bases = [b for b in (self._tip, read_snapshot(self.directory)) if b is not None]
+                f"appended (size {tip.size}): rolled back; nothing was written; {INVESTIGATE}")
+        bases = [b for b in (tip, read_snapshot(self.directory)) if b is not None]
         bases = [b for b in bases if b.size <= head.size]
         if not bases:
             return replay(store, conn, None, head)
@@ -162,7 +176,9 @@ class LogGuard:
         fresh = [p for p in pending if isinstance(p, Signed)
                  and (last is None or p.size > last.size)]
         self.history.append(list(fresh))
-        self._tip = state.copy()
+        with self._tip_lock:  # threads commit in order but may get here in any order
+            if self._tip is None or state.size >= self._tip.size:
+                self._tip = state.copy()
         if any(isinstance(p, Signed) and p.size == state.size for p in fresh):
             with self.history.locked():
                 write_snapshot(self.directory, state)
@@ -171,7 +187,8 @@ class LogGuard:
         self._pending = []
 
     def forget_tip(self) -> None:
-        self._tip = None
+        with self._tip_lock:
+            self._tip = None
 
 
 def replay(store: Store, conn: Connection, base: Trusted | None, head: Head) -> Trusted:

@@ -7,7 +7,9 @@ decision reads it. ``log.recovered`` records that the database was restored behi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,6 +20,8 @@ REQUIRE_DEIDENTIFIED = "require_deidentified"
 DUP_THRESHOLDS = "dup_thresholds"
 THRESHOLD_FIELDS = frozenset({"min_correlation", "max_worst_block", "min_overlap"})
 
+DECIMAL = r"-?[0-9]{1,6}(\.[0-9]{1,12})?"
+
 Setting = Literal["require_deidentified", "dup_thresholds"]
 
 
@@ -25,8 +29,9 @@ class PolicyChanged(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     setting: Setting
-    value: bool | dict[str, float] = Field(
-        description="require_deidentified: a boolean; dup_thresholds: the three thresholds"
+    value: bool | dict[str, str] = Field(
+        description="require_deidentified: a boolean; dup_thresholds: the three thresholds as "
+        "decimal strings (entries hold no floats)"
     )
 
     @model_validator(mode="after")
@@ -34,9 +39,13 @@ class PolicyChanged(BaseModel):
         if self.setting == REQUIRE_DEIDENTIFIED and not isinstance(self.value, bool):
             raise ValueError("require_deidentified takes true or false")
         if self.setting == DUP_THRESHOLDS and (
-            not isinstance(self.value, dict) or set(self.value) != THRESHOLD_FIELDS
+            not isinstance(self.value, dict)
+            or set(self.value) != THRESHOLD_FIELDS
+            or not all(re.fullmatch(DECIMAL, v) for v in self.value.values())
         ):
-            raise ValueError("dup_thresholds takes " + ", ".join(sorted(THRESHOLD_FIELDS)))
+            raise ValueError(
+                "dup_thresholds takes " + ", ".join(sorted(THRESHOLD_FIELDS)) + " as decimals"
+            )
         return self
 
 
@@ -61,5 +70,10 @@ LOG_RECOVERED = register_kind(
 )
 
 
-def policy_value(body: dict[str, Any]) -> tuple[str, Any]:
-    return str(body["setting"]), body["value"]
+def decimals(values: dict[str, float]) -> dict[str, str]:
+    """Numbers as the decimal strings an entry holds (never floats: see docs/decisions.md)."""
+    return {name: format(Decimal(repr(float(v))), "f") for name, v in values.items()}
+
+
+def numbers(values: dict[str, str]) -> dict[str, float]:
+    return {name: float(v) for name, v in values.items()}

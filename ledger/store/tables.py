@@ -72,6 +72,17 @@ class Meta(SQLModel, table=True):
 APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 
 
+class PolicyRow(SQLModel, table=True):
+    """Projection of policy.changed entries, for display: one row per setting, the latest.
+    Decisions read the signed log instead (ledger.guard), never this table."""
+
+    __tablename__ = "policies"
+
+    setting: str = Field(primary_key=True)
+    value: str  # JSON
+    idx: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class ImageRow(SQLModel, table=True):
     """Projection of image.registered: one row per (file, registering source)."""
 

@@ -214,6 +214,10 @@ def test_policy_changed_in_the_database_is_still_enforced(tmp_path: Path, cli: R
         kinds = [e["leaf"]["envelope"]["entry"]["kind"] for e in ledger.entries()]
         assert kinds[1] == "policy.changed"  # signed right after the genesis
     with attacker(directory) as conn:
+        shown = conn.execute("SELECT value, idx FROM policies WHERE setting = "
+                             "'require_deidentified'").fetchall()
+        assert shown == [("true", 1)]  # the projection, for display
+        conn.execute("UPDATE policies SET value = 'false'")
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES "
                      "('require_deidentified', 'no')")
     result = cli(*register_args(*identifiable(tmp_path / "phi")), ledger=directory)
@@ -242,7 +246,7 @@ def test_thresholds_are_signed_and_read_from_the_log(tmp_path: Path, cli: RunCli
     with opened(directory) as ledger:
         last = ledger.entries()[-1]["leaf"]["envelope"]["entry"]
         assert (last["kind"], last["body"]["setting"]) == ("policy.changed", "dup_thresholds")
-        assert last["body"]["value"]["min_correlation"] == 0.9
+        assert last["body"]["value"]["min_correlation"] == "0.9"  # decimals, never floats
     with attacker(directory) as conn:
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('dup_thresholds', "
                      """'{"min_correlation": 0.1, "max_worst_block": 9, "min_overlap": 0}')""")

@@ -284,7 +284,8 @@ def test_fork_behind_a_given_checkpoint(tmp_path: Path, run_cli: RunCli) -> None
     saved.write_text(run_cli("checkpoint", ledger=directory).stdout)
     with attacker(directory) as conn:
         rechained_edit(conn)
-    (directory / "checkpoint").unlink()
+    for name in ("checkpoint", "checkpoints", "state.json"):  # the directory's too
+        (directory / name).unlink()
     result = run_cli("verify", "--tree-only", "--json", "--checkpoint", saved, ledger=directory)
     assert result.rc == 1
     assert result.json()["index"] == SIZE - 1
