@@ -172,10 +172,7 @@ class LogGuard:
     def committed(self, state: Trusted) -> None:
         """After the database commit: append the signed notes, keep the state."""
         pending, self._pending = self._pending, []
-        last = self.history.last_signed()
-        fresh = [p for p in pending if isinstance(p, Signed)
-                 and (last is None or p.size > last.size)]
-        self.history.append(list(fresh))
+        fresh = self.history.append(pending)
         with self._tip_lock:  # threads commit in order but may get here in any order
             if self._tip is None or state.size >= self._tip.size:
                 self._tip = state.copy()

@@ -103,11 +103,18 @@ class History:
             return []
         return [self._parse(line) for line in data.split(b"\n")[:-1]]
 
-    def append(self, records: list[Record]) -> None:
-        if not records:
-            return
-        text = "".join(json.dumps(_to_json(r), sort_keys=True) + "\n" for r in records)
+    def append(self, records: list[Record], *, newer_only: bool = True) -> list[Record]:
+        """Append ``records``; returns those written. With ``newer_only`` (all but a
+        recovery), a checkpoint no larger than the last one recorded is left out: another
+        writer of this directory recorded a newer one first."""
         with self.locked():
+            if newer_only:
+                last = self.last_signed()
+                records = [r for r in records if isinstance(r, Signed)
+                           and (last is None or r.size > last.size)]
+            if not records:
+                return []
+            text = "".join(json.dumps(_to_json(r), sort_keys=True) + "\n" for r in records)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 _cut_torn_line(fd)
@@ -115,6 +122,7 @@ class History:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        return records
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -91,6 +91,6 @@ class RecoveringGuard(LogGuard):
                             self.planned.head.root)
         signed = [p for p in self._pending if isinstance(p, Signed)]
         self._pending = []
-        self.history.append([recovery, *signed])
+        self.history.append([recovery, *signed], newer_only=False)
         with self.history.locked():
             write_snapshot(self.directory, state, force=True)
