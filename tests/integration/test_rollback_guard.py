@@ -331,3 +331,33 @@ def test_the_history_survives_a_torn_last_record(ledger_dir: Path) -> None:
     text = (ledger_dir / "checkpoints").read_text()
     assert '"size": 99' not in text and text.endswith("\n")
 
+
+
+def test_a_ledger_made_before_the_guard_builds_its_state_once(tmp_path: Path) -> None:
+    """No history or snapshot yet: the older DIR/checkpoint seeds the history, and the key
+    state comes from every leaf (bob stays revoked), then is kept in DIR/state.json."""
+    directory = build(tmp_path / "ledger")
+    for name in ("checkpoints", "state.json"):
+        (directory / name).unlink()
+    with opened(directory) as ledger:
+        ledger.add_key("x", "verifier")
+        state = json.loads((directory / "state.json").read_text())
+        assert state["size"] == SIZE + 1
+        bob = [k for k in state["keys"] if k["name"] == "bob"]
+        assert bob[0]["revoked_idx"] == 4
+        assert ledger.verify().size == SIZE + 1
+
+
+def test_before_the_guard_a_kind_column_edit_does_not_hide_a_revocation(
+    tmp_path: Path, cli: RunCli
+) -> None:
+    directory = build(tmp_path / "ledger")
+    for name in ("checkpoints", "state.json"):
+        (directory / name).unlink()
+    with attacker(directory) as conn:  # the replay must parse the leaf, not trust the column
+        conn.execute("UPDATE log_leaves SET kind = 'key.added' WHERE idx = 4")
+        conn.execute("UPDATE keys SET revoked_idx = NULL WHERE name = 'bob'")
+    result = cli("keys", "add", "x", "--role", "verifier", ledger=directory)
+    assert result.rc == 1
+    assert "stored kind/actor columns differ" in result.error_line()
+    assert counts(directory)[0] == SIZE
