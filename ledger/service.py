@@ -298,8 +298,7 @@ class Ledger:
             with locked_write(self.store.engine) as conn:
                 trusted = self.guard.check(self.store, conn)  # never sign over a rollback
                 latest = self.store.latest_checkpoint(conn)
-                if latest is not None and (latest.size, latest.root) == (trusted.size,
-                                                                         trusted.root):
+                if latest is not None and self.guard.is_note_of(latest.note, trusted):
                     note = latest.note
                 else:
                     note = self._store_checkpoint(conn, trusted.size, trusted.root)

@@ -121,7 +121,20 @@ class LogGuard:
         if last is not None:
             prove_extends(store, conn, Head(last.size, last.root), head,
                           what="the last checkpoint this ledger signed")
-        return self._state_at(store, conn, head)
+        state = self._state_at(store, conn, head)
+        _, stored_tail = store.tail(conn)
+        if size and stored_tail != _last_leaf_hash(store, conn, state):  # the next prev
+            raise VerificationError(f"the stored hash of the last leaf differs from the tree's; "
+                                    f"nothing was written; {INVESTIGATE}", index=size - 1)
+        return state
+
+    def is_note_of(self, note: str, state: Trusted) -> bool:
+        """Whether ``note`` is the log key's checkpoint of exactly ``state``'s tree."""
+        try:
+            opened = open_checkpoint(note, [self.verifier])
+        except LedgerError:
+            return False
+        return (opened.size, opened.root) == (state.size, state.root)
 
     def last_signed(self) -> Signed | None:
         """The newest record of DIR/checkpoints, else the older single DIR/checkpoint."""
