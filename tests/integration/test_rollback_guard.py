@@ -361,3 +361,14 @@ def test_before_the_guard_a_kind_column_edit_does_not_hide_a_revocation(
     assert result.rc == 1
     assert "stored kind/actor columns differ" in result.error_line()
     assert counts(directory)[0] == SIZE
+
+
+def test_an_edited_last_leaf_hash_is_not_chained_to(tmp_path: Path, cli: RunCli) -> None:
+    """The next entry's prev comes from the stored tail; it must be the tree's leaf."""
+    directory = build(tmp_path / "ledger")
+    with attacker(directory) as conn:
+        conn.execute("UPDATE log_leaves SET leaf_hash = ? WHERE idx = ?", (b"\x00" * 32, SIZE - 1))
+    result = cli("keys", "add", "x", "--role", "verifier", ledger=directory)
+    assert result.rc == 1
+    assert f"entry {SIZE - 1}: the stored hash of the last leaf" in result.error_line()
+    assert counts(directory)[0] == SIZE
