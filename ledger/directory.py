@@ -165,8 +165,6 @@ class LedgerDir:
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")
         with os.fdopen(fd, "w") as handle:
             handle.write(note)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, self.checkpoint_file)
 
 

@@ -305,7 +305,7 @@ class Ledger:
         except BaseException:
             self.guard.discard()
             raise
-        self.guard.committed(trusted)
+        self.guard.committed(trusted, snapshot=True)
         self.remember(note)
         return note
 

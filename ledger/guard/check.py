@@ -168,7 +168,9 @@ class LogGuard:
             raise VerificationError(
                 f"the database's tree (size {head.size}) is smaller than the tree this process "
                 f"appended (size {tip.size}): rolled back; nothing was written; {INVESTIGATE}")
-        bases = [b for b in (tip, read_snapshot(self.directory)) if b is not None]
+        bases = [tip] if tip is not None else []
+        if tip is None or tip.size < head.size:  # another process appended: maybe closer
+            bases += [s for s in [read_snapshot(self.directory)] if s is not None]
         bases = [b for b in bases if b.size <= head.size]
         if not bases:
             return replay(store, conn, None, head)
@@ -182,16 +184,20 @@ class LogGuard:
         """A checkpoint signed inside the open transaction; recorded by ``committed``."""
         self._pending.append(Signed(size, root, note))
 
-    def committed(self, state: Trusted) -> None:
-        """After the database commit: append the signed notes, keep the state."""
+    def committed(self, state: Trusted, *, snapshot: bool = False) -> None:
+        """After the database commit: append the signed notes, keep the state in memory
+        and, with ``snapshot`` (at the end of a command), in DIR/state.json for the next
+        process, if it is the state of the last recorded checkpoint."""
         pending, self._pending = self._pending, []
-        fresh = self.history.append(pending)
+        self.history.append(pending)
         with self._tip_lock:  # threads commit in order but may get here in any order
             if self._tip is None or state.size >= self._tip.size:
                 self._tip = state.copy()
-        if any(isinstance(p, Signed) and p.size == state.size for p in fresh):
+        if snapshot:
             with self.history.locked():
-                write_snapshot(self.directory, state)
+                last = self.history.last_signed()
+                if last is not None and (last.size, last.root) == (state.size, state.root):
+                    write_snapshot(self.directory, state)
 
     def discard(self) -> None:
         self._pending = []

@@ -85,7 +85,7 @@ class RecoveringGuard(LogGuard):
         self.note = note
         super().signed(note, size=size, root=root)
 
-    def committed(self, state: Trusted) -> None:
+    def committed(self, state: Trusted, *, snapshot: bool = True) -> None:
         recovery = Recovery(self.planned.head.size, self.planned.lost.size,
                             self.planned.lost.root, self.planned.head.size,
                             self.planned.head.root)
@@ -93,4 +93,4 @@ class RecoveringGuard(LogGuard):
         self._pending = []
         self.history.append([recovery, *signed], newer_only=False)
         with self.history.locked():
-            write_snapshot(self.directory, state, force=True)
+            write_snapshot(self.directory, state)

@@ -85,29 +85,21 @@ def _record_json(record: KeyRecord) -> dict[str, Any]:
 
 
 def read_snapshot(directory: Path) -> Trusted | None:
+    """The snapshot, or None when there is none or it is unreadable (a crash while it was
+    replaced): it only saves work, so the state is then rebuilt from the leaves."""
     path = directory / STATE_NAME
     try:
-        text = path.read_text()
-    except FileNotFoundError:
+        return Trusted.from_json(json.loads(path.read_text()), where=str(path))
+    except (OSError, ValueError, InputError):
         return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"{path}: malformed key and policy snapshot ({exc})") from exc
-    return Trusted.from_json(value, where=str(path))
 
 
-def write_snapshot(directory: Path, state: Trusted, *, force: bool = False) -> None:
-    """Replace the snapshot atomically (fsynced temporary file, then rename); a recovery
-    ``force``s a smaller one."""
-    current = read_snapshot(directory)
-    if not force and current is not None and current.size > state.size:
-        return  # another writer recorded a newer one
+def write_snapshot(directory: Path, state: Trusted) -> None:
+    """Replace the snapshot (temporary file, then rename). Not fsynced: losing it costs a
+    longer replay, never a wrong state (its tree is proven against the stored one)."""
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".state.")
     with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(state.to_json(), sort_keys=True, indent=1) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        handle.write(json.dumps(state.to_json(), sort_keys=True, separators=(",", ":")) + "\n")
     os.replace(tmp, directory / STATE_NAME)
 
 

@@ -56,7 +56,7 @@ def test_a_malformed_record_is_named(tmp_path: Path) -> None:
         history.records()
 
 
-def test_snapshot_round_trip_and_never_backwards(tmp_path: Path) -> None:
+def test_snapshot_round_trip(tmp_path: Path) -> None:
     keys = KeyState([KeyRecord("ab" * 32, "admin", Role.ADMIN, b"\x01" * 32, 0, None),
                      KeyRecord("cd" * 32, "bob", Role.CURATOR, b"\x02" * 32, 1, 4)])
     state = Trusted(5, b"\x07" * 32, keys, {"require_deidentified": True})
@@ -65,13 +65,9 @@ def test_snapshot_round_trip_and_never_backwards(tmp_path: Path) -> None:
     assert read is not None
     assert (read.size, read.root, read.policy) == (5, b"\x07" * 32, state.policy)
     assert read.keys.by_id == keys.by_id
-    write_snapshot(tmp_path, Trusted(3, b"\x03" * 32, KeyState()))  # older: kept the newer
-    assert read_snapshot(tmp_path).size == 5  # type: ignore[union-attr]
-    write_snapshot(tmp_path, Trusted(3, b"\x03" * 32, KeyState()), force=True)  # a recovery
-    assert read_snapshot(tmp_path).size == 3  # type: ignore[union-attr]
 
 
-def test_a_malformed_snapshot_is_named(tmp_path: Path) -> None:
-    (tmp_path / "state.json").write_text('{"format": "medledger-state/v1", "size": 1}')
-    with pytest.raises(InputError, match=r"state\.json: malformed key and policy snapshot"):
-        read_snapshot(tmp_path)
+@pytest.mark.parametrize("text", ["", '{"format": "medledger-state/v1", "size": 1}', "{"])
+def test_an_unreadable_snapshot_only_costs_a_replay(tmp_path: Path, text: str) -> None:
+    (tmp_path / "state.json").write_text(text)  # e.g. a crash while it was replaced
+    assert read_snapshot(tmp_path) is None
