@@ -191,8 +191,17 @@ class Ledger:
 
     def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
         """Append signed envelopes (all or nothing), then publish a checkpoint."""
-        results = append(self.store, envelopes, guard=self.guard, after=self.checkpoint_if_due)
-        self.checkpoint()
+        signed: list[str] = []  # signed in the append's transaction: no second one needed
+
+        def sign_now(conn: Connection, size: int, root: bytes) -> None:
+            signed.append(self._store_checkpoint(conn, size, root))
+
+        results = append(self.store, envelopes, guard=self.guard, after=sign_now)
+        if signed:
+            self.guard.keep_snapshot()
+            self.remember(signed[-1])
+        else:
+            self.checkpoint()
         return results
 
     # --- keys -------------------------------------------------------------------
@@ -305,13 +314,14 @@ class Ledger:
         except BaseException:
             self.guard.discard()
             raise
-        self.guard.committed(trusted, snapshot=True)
+        self.guard.committed(trusted)
+        self.guard.keep_snapshot()
         self.remember(note)
         return note
 
     def remember(self, note: str) -> None:
         """Keep ``note`` as DIR/checkpoint if it extends the one kept (a fork is refused)."""
-        remember_extending(self.dir, self.store, note, self.verifier)
+        remember_extending(self.dir, self.store, note, self.guard)
 
     def _root(self, conn: Connection, size: int) -> bytes:
         if size == 0:

@@ -115,14 +115,15 @@ class LogGuard:
     def check(self, store: Store, conn: Connection) -> Trusted:
         """The trusted state at the database's tail; raises VerificationError if rolled back."""
         self._pending = []
-        size, _ = store.tail(conn)
+        self._local.proven = None
+        size, stored_tail = store.tail(conn)
         head = Head(size, tree_root(store, conn, size))
         last = self._last_signed(store, conn, head)
         if last is not None:
             prove_extends(store, conn, Head(last.size, last.root), head,
                           what="the last checkpoint this ledger signed")
+            self._local.proven = (Head(last.size, last.root), head)
         state = self._state_at(store, conn, head)
-        _, stored_tail = store.tail(conn)
         if size and stored_tail != _last_leaf_hash(store, conn, state):  # the next prev
             raise VerificationError(f"the stored hash of the last leaf differs from the tree's; "
                                     f"nothing was written; {INVESTIGATE}", index=size - 1)
@@ -184,20 +185,34 @@ class LogGuard:
         """A checkpoint signed inside the open transaction; recorded by ``committed``."""
         self._pending.append(Signed(size, root, note))
 
-    def committed(self, state: Trusted, *, snapshot: bool = False) -> None:
-        """After the database commit: append the signed notes, keep the state in memory
-        and, with ``snapshot`` (at the end of a command), in DIR/state.json for the next
-        process, if it is the state of the last recorded checkpoint."""
+    def committed(self, state: Trusted) -> None:
+        """After the database commit: append the signed notes, keep the state in memory."""
         pending, self._pending = self._pending, []
         self.history.append(pending)
+        proven = getattr(self._local, "proven", None)
+        self._local.proven = None
+        self._local.extends = None if proven is None else (proven[0],
+                                                           Head(state.size, state.root))
         with self._tip_lock:  # threads commit in order but may get here in any order
             if self._tip is None or state.size >= self._tip.size:
                 self._tip = state.copy()
-        if snapshot:
-            with self.history.locked():
-                last = self.history.last_signed()
-                if last is not None and (last.size, last.root) == (state.size, state.root):
-                    write_snapshot(self.directory, state)
+
+    def keep_snapshot(self) -> None:
+        """At the end of a command: the state in DIR/state.json for the next process, if
+        it is the state of the last recorded checkpoint."""
+        tip = self._tip
+        if tip is None:
+            return
+        with self.history.locked():
+            last = self.history.last_signed()
+            if last is not None and (last.size, last.root) == (tip.size, tip.root):
+                write_snapshot(self.directory, tip)
+
+    def proven(self, old: Head, new: Head) -> bool:
+        """Whether this thread's last commit showed that ``new`` extends ``old``: its check
+        proved the tree extends the last signed checkpoint ``old``, and ``new`` is that
+        tree, or that tree grown by this very append."""
+        return bool(getattr(self._local, "extends", None) == (old, new))
 
     def discard(self) -> None:
         self._pending = []

@@ -85,7 +85,7 @@ class RecoveringGuard(LogGuard):
         self.note = note
         super().signed(note, size=size, root=root)
 
-    def committed(self, state: Trusted, *, snapshot: bool = True) -> None:
+    def committed(self, state: Trusted) -> None:
         recovery = Recovery(self.planned.head.size, self.planned.lost.size,
                             self.planned.lost.root, self.planned.head.size,
                             self.planned.head.root)

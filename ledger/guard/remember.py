@@ -16,12 +16,15 @@ from ledger.log.checkpoint import Checkpoint
 from ledger.store import Store, reading
 
 
-def remember_extending(ldir: LedgerDir, store: Store, note: str, verifier: NoteVerifier) -> None:
+def remember_extending(ldir: LedgerDir, store: Store, note: str, guard: LogGuard) -> None:
     """Keep ``note`` in DIR/checkpoint if the database proves it extends the kept one."""
+    verifier = guard.verifier
     new = open_checkpoint(note, [verifier], source="checkpoint to remember")
 
     def extends(kept_note: str, _note: str) -> None:
         kept = open_checkpoint(kept_note, [verifier], source=str(ldir.checkpoint_file))
+        if guard.proven(Head(kept.size, kept.root), Head(new.size, new.root)):
+            return  # the append or checkpoint that signed it proved it already
         with reading(store.engine) as conn:
             size, _ = store.tail(conn)
             if size < new.size:

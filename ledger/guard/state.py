@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -95,12 +94,13 @@ def read_snapshot(directory: Path) -> Trusted | None:
 
 
 def write_snapshot(directory: Path, state: Trusted) -> None:
-    """Replace the snapshot (temporary file, then rename). Not fsynced: losing it costs a
-    longer replay, never a wrong state (its tree is proven against the stored one)."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".state.")
+    """Rewrite the snapshot in place (the caller holds the history's lock). Neither renamed
+    nor fsynced: a torn or lost file costs a longer replay, never a wrong state, since its
+    tree is proven against the stored one before it is used."""
+    text = json.dumps(state.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
+    fd = os.open(directory / STATE_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(state.to_json(), sort_keys=True, separators=(",", ":")) + "\n")
-    os.replace(tmp, directory / STATE_NAME)
+        handle.write(text)
 
 
 def advanced(state: Trusted, *, size: int, root: bytes) -> Trusted:
