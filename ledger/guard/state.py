@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,3 @@ def write_snapshot(directory: Path, state: Trusted) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
 
-
-def advanced(state: Trusted, *, size: int, root: bytes) -> Trusted:
-    return replace(state, size=size, root=root)
