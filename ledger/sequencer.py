@@ -10,6 +10,10 @@ the lock is taken (Ed25519 costs far more than the rest); inside the lock the
 sequencer still decides who may sign each entry, in order, and only trusts a
 worker's signature check that used that very key. Errors, and which one is
 raised first, are the same as when everything is checked here.
+
+Inside the lock, before anything else, the ledger's guard (``ledger.guard``) proves that
+the stored tree extends the last checkpoint the ledger signed, and supplies the key and
+policy state from the signed log: never from the editable ``keys`` table.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.audit.workers import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
@@ -37,7 +40,6 @@ from ledger.log.tree import appended_nodes, frontier, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
-from ledger.model.roles import Role
 from ledger.projections import project
 from ledger.store import Store, locked_write, reading
 
@@ -60,22 +62,6 @@ class Appended:
     index: int
     leaf_hash: bytes
     existing: bool  # True when the envelope was already in the log
-
-
-def key_state(store: Store, conn: Connection) -> KeyState:
-    return KeyState(
-        [
-            KeyRecord(
-                r.key_id,
-                r.name,
-                Role(r.role),
-                base64.b64decode(r.public_key),
-                r.added_idx,
-                r.revoked_idx,
-            )
-            for r in store.keys(conn)
-        ]
-    )
 
 
 def append(
