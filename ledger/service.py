@@ -30,7 +30,7 @@ from ledger.crypto.keys import (
 from ledger.crypto.note import NoteSigner, NoteVerifier
 from ledger.crypto.signing import encode_sig, sign_entry
 from ledger.directory import LedgerDir
-from ledger.errors import InputError, PolicyError
+from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.guard import recover as recovery
 from ledger.guard.check import LogGuard
 from ledger.guard.policy import require_deidentified
@@ -268,7 +268,13 @@ class Ledger:
     def _log_signer(self) -> NoteSigner:
         if self._signer is None:  # read the key file once per open ledger
             key = read_private_key(self.dir.log_key, passphrase=self._passphrase)
-            self._signer = NoteSigner(self.origin, key)
+            signer = NoteSigner(self.origin, key)
+            if signer.verifier_key != self.verifier.vkey:  # meta is editable; log.key is not
+                raise VerificationError(
+                    f"the database names log key {self.verifier.vkey}, but {self.dir.log_key} "
+                    "is another key (or origin): refusing to sign"
+                )
+            self._signer = signer
         return self._signer
 
     def checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:

@@ -372,3 +372,20 @@ def test_an_edited_last_leaf_hash_is_not_chained_to(tmp_path: Path, cli: RunCli)
     assert result.rc == 1
     assert f"entry {SIZE - 1}: the stored hash of the last leaf" in result.error_line()
     assert counts(directory)[0] == SIZE
+
+
+def test_a_log_key_swapped_in_the_database_signs_nothing(tmp_path: Path, cli: RunCli) -> None:
+    """meta's origin and verifier key are editable; the key the directory holds decides."""
+    from ledger.crypto.keys import SigningKey
+    from ledger.crypto.note import NoteSigner
+
+    directory = build(tmp_path / "ledger", upto=2)
+    with opened(directory) as ledger:
+        origin = ledger.origin
+    other = NoteSigner(origin, SigningKey.generate()).verifier_key
+    with attacker(directory) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'log_vkey'", (other,))
+    result = cli("keys", "add", "x", "--role", "verifier", ledger=directory)
+    assert result.rc == 1
+    assert "refusing to sign" in result.error_line()
+    assert counts(directory)[0] == 2
