@@ -16,6 +16,7 @@ from cli import (
     keys,
     logcmd,
     rebuildcmd,
+    recovercmd,
     registercmd,
     similarcmd,
     sourcecmd,
@@ -41,6 +42,7 @@ app.add_typer(logcmd.checkpoint_app, name="checkpoint")
 app.add_typer(verifycmd.bundle_app, name="bundle")
 app.command("verify")(verifycmd.verify)
 app.command("rebuild")(rebuildcmd.rebuild_command)
+app.command("recover")(recovercmd.recover_command)
 app.command("demo")(demo.demo)
 app.command("register")(registercmd.register_command)
 app.command("show")(registercmd.show_command)

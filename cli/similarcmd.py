@@ -51,6 +51,9 @@ def thresholds_command(
     min_overlap: Annotated[
         float | None, typer.Option(help="Smallest overlap of the two content boxes.")
     ] = None,
+    key: Annotated[
+        str, typer.Option(help="Admin key that signs a change (a policy.changed entry).")
+    ] = "admin",
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -70,7 +73,10 @@ def thresholds_command(
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("rescan", total=None)
             decision = similarity.change_thresholds(
-                opened, changes, progress=lambda d, t: bar.update(task, completed=d, total=t)
+                opened,
+                changes,
+                by=key,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
     else:
         decision = similarity.thresholds(opened)

@@ -68,6 +68,8 @@ def verify(
             f"{report.signatures} signatures, {report.checkpoints} checkpoints{tables})",
             markup=False,
         )
+        for recovery in report.recoveries:
+            out.print(recovery, markup=False)
 
 
 @bundle_app.command("export")

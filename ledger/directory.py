@@ -10,6 +10,8 @@ DIR/keys/NAME.key    entry-signing keys held here (0600)
 DIR/secret           the repository secret for pseudonyms (0600)
 DIR/checkpoint       the newest checkpoint this directory has seen; an older
                      database behind it is a rollback and fails verification
+DIR/checkpoints      every checkpoint this ledger signed, and every recovery (ledger.guard)
+DIR/state.json       keys and policy as of the last of them (ledger.guard)
 
 The directory is 0700 and every file medledger writes in it 0600, whatever the umask.
 """
@@ -23,11 +25,12 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.crypto._files import read_key_file
-from ledger.errors import InputError, show_path
+from ledger.errors import InputError, VerificationError, show_path
 from ledger.store import sqlite_url
 from ledger.store.url import PASSWORD_ENV, is_sqlite, sqlite_path, with_password, without_password
 
@@ -91,6 +94,9 @@ class LedgerDir:
             "secret",
             "checkpoint",
             "checkpoint.lock",
+            "checkpoints",
+            "checkpoints.lock",
+            "state.json",
             "ledger.db",
             "ledger.db-wal",
             "ledger.db-shm",
@@ -165,8 +171,44 @@ class LedgerDir:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{show_path(self.checkpoint_file)}: unreadable ({exc})") from None
 
-    def remember_checkpoint(self, note: str) -> None:
-        """Keep the newest checkpoint seen; never replace it with a smaller tree."""
+    def remember_checkpoint(
+        self, note: str, *, extends: Callable[[str, str], None] | None = None
+    ) -> None:
+        """Keep the newest checkpoint seen, only if it extends the one kept.
+
+        Equal size and root: nothing to do; a smaller tree: the kept one is newer; equal
+        size and another root: a fork, refused; a larger tree: ``extends(kept, note)``
+        must prove it (raising VerificationError if not), else it is refused too.
+        """
+        with self._checkpoint_lock():  # many writers may share a directory
+            current = self.seen_checkpoint()
+            if current is not None:
+                size, new_size = _tree_size(current), _tree_size(note)
+                if new_size == size:
+                    if _root_line(current) != _root_line(note):
+                        raise VerificationError(
+                            f"{self.checkpoint_file}: a checkpoint of size {size} with another "
+                            f"root ({_root_line(note)}, kept {_root_line(current)}) is a fork; "
+                            "refused"
+                        )
+                    return
+                if new_size < size:
+                    return
+                if extends is None:
+                    raise VerificationError(
+                        f"{self.checkpoint_file}: nothing proves that the checkpoint of size "
+                        f"{new_size} extends the kept one of size {size}; refused"
+                    )
+                extends(current, note)
+            self._write_checkpoint(note)
+
+    def replace_checkpoint(self, note: str) -> None:
+        """Only for a recorded recovery: the kept checkpoint was lost with the database."""
+        with self._checkpoint_lock():
+            self._write_checkpoint(note)
+
+    @contextlib.contextmanager
+    def _checkpoint_lock(self) -> Iterator[None]:
         lock_path = self.path / "checkpoint.lock"
         try:
             lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -174,20 +216,20 @@ class LedgerDir:
             raise InputError(f"{show_path(lock_path)}: cannot open: {exc.strerror}") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # many writers may share a directory
-            current = self.seen_checkpoint()
-            if current is not None and _tree_size(current) > _tree_size(note):
-                return
-            try:
-                fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")  # 0600
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(note)
-                os.replace(tmp, self.checkpoint_file)
-            except OSError as exc:
-                raise InputError(
-                    f"{show_path(self.checkpoint_file)}: cannot write: {exc.strerror}"
-                ) from None
+            yield
         finally:
             os.close(lock)
+
+    def _write_checkpoint(self, note: str) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.")  # 0600
+            with os.fdopen(fd, "w") as handle:
+                handle.write(note)
+            os.replace(tmp, self.checkpoint_file)
+        except OSError as exc:
+            raise InputError(
+                f"{show_path(self.checkpoint_file)}: cannot write: {exc.strerror}"
+            ) from None
 
 
 def _tree_size(note: str) -> int:
@@ -201,6 +243,11 @@ def _relative_name(value: object) -> Path:
     if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
         raise ValueError("database must be a file name inside the ledger directory")
     return Path(value)
+
+
+def _root_line(note: str) -> str:
+    lines = note.split("\n")
+    return lines[2] if len(lines) > 2 else ""
 
 
 def _write_private(path: Path, data: bytes) -> None:

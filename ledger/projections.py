@@ -8,6 +8,7 @@ compares every such table row for row; ``rebuild`` recreates them from the log a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection
@@ -97,7 +98,14 @@ def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
     })]
 
 
+def _policy_changed(index: int, entry: dict[str, Any]) -> list[Change]:
+    body = entry["body"]
+    value = json.dumps(body["value"], sort_keys=True)
+    return [Insert("policies", {"idx": index, "setting": body["setting"], "value": value})]
+
+
 register_projection("key.added", _key_added)
+register_projection("policy.changed", _policy_changed)
 register_projection("image.registered", _image_registered)
 register_projection("key.revoked", _key_revoked)
 

@@ -10,6 +10,10 @@ the lock is taken (Ed25519 costs far more than the rest); inside the lock the
 sequencer still decides who may sign each entry, in order, and only trusts a
 worker's signature check that used that very key. Errors, and which one is
 raised first, are the same as when everything is checked here.
+
+Inside the lock, before anything else, the ledger's guard (``ledger.guard``) proves that
+the stored tree extends the last checkpoint the ledger signed, and supplies the key and
+policy state from the signed log: never from the editable ``keys`` table.
 """
 
 from __future__ import annotations
@@ -19,23 +23,23 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.audit.binding import check_new_entry
-from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
+from ledger.guard.check import LogGuard
+from ledger.guard.state import Trusted
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import appended_nodes, frontier, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
 from ledger.model.kinds import validate_body
-from ledger.model.roles import Role
 from ledger.processes import discard_pool, import_kind_modules, kind_modules, ready_pool
 from ledger.projections import project
 from ledger.sourcelog import source_state
@@ -62,105 +66,120 @@ class Appended:
     existing: bool  # True when the envelope was already in the log
 
 
-def key_state(store: Store, conn: Connection) -> KeyState:
-    return KeyState(
-        [
-            KeyRecord(
-                r.key_id,
-                r.name,
-                Role(r.role),
-                base64.b64decode(r.public_key),
-                r.added_idx,
-                r.revoked_idx,
-            )
-            for r in store.keys(conn)
-        ]
-    )
-
-
 def append(
     store: Store,
     envelopes: Sequence[dict[str, Any]],
     *,
     log_id: str,
+    guard: LogGuard,
     after: AfterAppend | None = None,
     within: WithResults | None = None,
 ) -> list[Appended]:
     """Append ``envelopes`` in order to the log ``log_id`` (the key id of its checkpoint
-    key; each new entry must be v2 and name it); returns one result per envelope."""
+    key; each new entry must be v2 and name it); returns one result per envelope.
+
+    ``guard`` first proves the stored tree extends what the ledger last signed, and gives
+    the key and policy state from the signed log (never the editable tables)."""
     encoded = _encode_all(store, envelopes)
-    with locked_write(store.engine) as conn:
-        size, tail = store.tail(conn)
-        known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
-        keys = key_state(store, conn)
-        sources = source_state(store, conn, (e.envelope["entry"] for e in encoded))
-        public_keys: dict[str, PublicKey] = {}
-        prev = GENESIS_PREV if tail is None else tail.hex()
-        results: list[Appended] = []
-        rows: list[dict[str, Any]] = []
-        fresh: list[tuple[int, dict[str, Any]]] = []
-        batch_seen: dict[bytes, Appended] = {}
-        for item in encoded:
-            if item.envelope_hash in batch_seen:
-                results.append(batch_seen[item.envelope_hash])
-                continue
-            if item.envelope_hash in known:
-                results.append(_existing(store, conn, known[item.envelope_hash]))
-                continue
-            index = size + len(rows)
-            entry = item.envelope["entry"]
-            try:
-                check_new_entry(entry, log_id=log_id)
-                signer = keys.signer(index=index, entry=entry)
-                if not (item.verified_ok and item.verified_with == signer.public_key):
-                    public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
-                    public_keys[signer.key_id] = public
-                    sig = decode_sig(item.envelope["sig"])
-                    verify_entry(public, item.entry_bytes, sig, version=entry["v"])
-                sources.check(entry=entry, signer=signer, keys=keys)
-                keys.apply(index=index, entry=entry)
-                sources.apply(entry=entry)
-            except LedgerError as exc:
-                exc.subject = exc.subject or f"envelope {item.position}"
-                raise
-            leaf_bytes = _leaf_bytes(prev, item.envelope_bytes)
-            lh = leaf_hash(leaf_bytes)
-            rows.append(
-                {
-                    "idx": index,
-                    "leaf": leaf_bytes,
-                    "leaf_hash": lh,
-                    "envelope_hash": item.envelope_hash,
-                    "kind": entry["kind"],
-                    "actor": entry["actor"],
-                }
-            )
-            fresh.append((index, entry))
-            result = Appended(index, lh, existing=False)
-            batch_seen[item.envelope_hash] = result
-            results.append(result)
-            prev = lh.hex()
-        if rows:
-            old_frontier = store.perfect_nodes(conn, frontier(size)) if size else {}
-            frontier_hashes = [old_frontier[c] for c in frontier(size)]
-            new_nodes = appended_nodes(
-                size=size,
-                frontier_hashes=frontier_hashes,
-                leaf_hashes=[r["leaf_hash"] for r in rows],
-            )
-            store.insert_leaves(conn, rows)
-            store.insert_nodes(conn, new_nodes)
-            for index, entry in fresh:
-                project(store, conn, index, entry)
-            new_size = size + len(rows)
-            if after is not None:
-                made = {(level, index): h for level, index, h in new_nodes}
-                made.update(old_frontier)
-                root = root_from_frontier(new_size, [made[c] for c in frontier(new_size)])
-                after(conn, new_size, root)
-        if within is not None:
-            within(conn, results)
-    return results
+    try:
+        with locked_write(store.engine) as conn:
+            trusted = _append_locked(store, conn, encoded, log_id=log_id, guard=guard,
+                                     after=after, within=within)
+    except BaseException:
+        guard.discard()
+        raise
+    guard.committed(trusted)
+    return trusted.results
+
+
+@dataclass
+class _Outcome(Trusted):
+    results: list[Appended] = field(default_factory=list)
+
+
+def _append_locked(
+    store: Store,
+    conn: Connection,
+    encoded: list[_Encoded],
+    *,
+    log_id: str,
+    guard: LogGuard,
+    after: AfterAppend | None,
+    within: WithResults | None,
+) -> _Outcome:
+    trusted = guard.check(store, conn)
+    size, tail = store.tail(conn)
+    known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
+    keys = trusted.keys
+    sources = source_state(store, conn, (e.envelope["entry"] for e in encoded))
+    public_keys: dict[str, PublicKey] = {}
+    prev = GENESIS_PREV if tail is None else tail.hex()
+    results: list[Appended] = []
+    rows: list[dict[str, Any]] = []
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    batch_seen: dict[bytes, Appended] = {}
+    for item in encoded:
+        if item.envelope_hash in batch_seen:
+            results.append(batch_seen[item.envelope_hash])
+            continue
+        if item.envelope_hash in known:
+            results.append(_existing(store, conn, known[item.envelope_hash]))
+            continue
+        index = size + len(rows)
+        entry = item.envelope["entry"]
+        try:
+            check_new_entry(entry, log_id=log_id)
+            signer = keys.signer(index=index, entry=entry)
+            if not (item.verified_ok and item.verified_with == signer.public_key):
+                public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
+                public_keys[signer.key_id] = public
+                sig = decode_sig(item.envelope["sig"])
+                verify_entry(public, item.entry_bytes, sig, version=entry["v"])
+            sources.check(entry=entry, signer=signer, keys=keys)
+            trusted.apply(index=index, entry=entry)
+            sources.apply(entry=entry)
+        except LedgerError as exc:
+            exc.subject = exc.subject or f"envelope {item.position}"
+            raise
+        leaf_bytes = _leaf_bytes(prev, item.envelope_bytes)
+        lh = leaf_hash(leaf_bytes)
+        rows.append(
+            {
+                "idx": index,
+                "leaf": leaf_bytes,
+                "leaf_hash": lh,
+                "envelope_hash": item.envelope_hash,
+                "kind": entry["kind"],
+                "actor": entry["actor"],
+            }
+        )
+        fresh.append((index, entry))
+        result = Appended(index, lh, existing=False)
+        batch_seen[item.envelope_hash] = result
+        results.append(result)
+        prev = lh.hex()
+    if rows:
+        old_frontier = store.perfect_nodes(conn, frontier(size)) if size else {}
+        frontier_hashes = [old_frontier[c] for c in frontier(size)]
+        new_nodes = appended_nodes(
+            size=size,
+            frontier_hashes=frontier_hashes,
+            leaf_hashes=[r["leaf_hash"] for r in rows],
+        )
+        store.insert_leaves(conn, rows)
+        store.insert_nodes(conn, new_nodes)
+        for index, entry in fresh:
+            project(store, conn, index, entry)
+        new_size = size + len(rows)
+        made = {(level, index): h for level, index, h in new_nodes}
+        made.update(old_frontier)
+        root = root_from_frontier(new_size, [made[c] for c in frontier(new_size)])
+        trusted = Trusted(new_size, root, trusted.keys, trusted.policy)
+        if after is not None:
+            after(conn, new_size, root)
+    if within is not None:
+        within(conn, results)
+    return _Outcome(trusted.size, trusted.root, trusted.keys, trusted.policy, results)
 
 
 @dataclass(slots=True)

@@ -88,7 +88,18 @@ class KeyState:
                 raise PolicyError(f"cannot revoke unknown key {body['key_id'][:16]}")
             if target.revoked_idx is not None:
                 raise PolicyError(f"key {target.name} is already revoked")
+            if target.role == Role.ADMIN and not self._other_admin(target.key_id, index=index):
+                raise PolicyError(
+                    f"key {target.name} is the last active admin key; add another first"
+                )
             self.by_id[target.key_id] = replace(target, revoked_idx=index)
+
+    def _other_admin(self, key_id: str, *, index: int) -> bool:
+        """Whether an admin other than ``key_id`` may still sign after ``index``."""
+        return any(
+            r.key_id != key_id and r.role == Role.ADMIN and r.active_at(index + 1)
+            for r in self.by_id.values()
+        )
 
     def active_named(self, name: str, *, index: int) -> KeyRecord | None:
         for record in self.by_id.values():

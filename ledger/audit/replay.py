@@ -40,6 +40,7 @@ class AuditReport:
     projection_rows: int = 0  # rows of projection tables rebuilt and compared
     findings: int = 0  # duplicate-finding rows re-checked
     warnings: list[str] = field(default_factory=list)  # e.g. purged grids: not tamper
+    recoveries: list[str] = field(default_factory=list)  # recorded by ``medledger recover``
 
 
 class _Frontier:

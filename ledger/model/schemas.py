@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ledger.model import images as _images  # noqa: F401 - registers image.registered
 from ledger.model import keys as _keys  # noqa: F401 - registers the key kinds
+from ledger.model import policy as _policy  # noqa: F401 - registers the policy kinds
 from ledger.model import sources as _sources  # noqa: F401 - registers the source kinds
 from ledger.model.bundle import BundleFile
 from ledger.model.entry import Entry, Envelope, Leaf

@@ -21,11 +21,21 @@ from sqlalchemy import Connection
 from ledger.audit.keystate import KeyState
 from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint, sign_checkpoint
-from ledger.crypto.keys import PublicKey, SigningKey, read_private_key, write_private_key
+from ledger.crypto.keys import (
+    PublicKey,
+    SigningKey,
+    key_id_of,
+    read_private_key,
+    write_private_key,
+)
 from ledger.crypto.note import NoteSigner, NoteVerifier
 from ledger.crypto.signing import ENTRY_VERSION, encode_sig, sign_entry
 from ledger.directory import LedgerDir
-from ledger.errors import InputError, PolicyError
+from ledger.errors import InputError, PolicyError, VerificationError
+from ledger.guard import recover as recovery
+from ledger.guard.check import LogGuard
+from ledger.guard.policy import require_deidentified
+from ledger.guard.remember import history_checkpoints, remember_extending
 from ledger.log.hashing import EMPTY_ROOT
 from ledger.log.proofs import (
     consistency_nodes,
@@ -38,10 +48,11 @@ from ledger.log.tree import frontier, root_from_frontier
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
+from ledger.model.policy import DUP_THRESHOLDS, REQUIRE_DEIDENTIFIED, decimals, numbers
 from ledger.model.roles import Role
 from ledger.projections import projection_audit
 from ledger.rebuild import Rebuilt, rebuild_projections
-from ledger.sequencer import Appended, append, key_state
+from ledger.sequencer import Appended, WithResults, append
 from ledger.sourcelog import audit_sources
 from ledger.store import Store, locked_write, normalise_url, reading
 from ledger.store.projected import stored_rows
@@ -54,8 +65,6 @@ CHECKPOINT_INTERVAL_S = 1.0
 PASSPHRASE_ENV = "MEDLEDGER_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 PARALLEL_AUDIT_FROM = 50_000
 
-
-THRESHOLDS_SETTING = "dup_thresholds"  # JSON of Thresholds, in the meta table
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,7 @@ class Ledger:
         self.origin = origin
         self.verifier = NoteVerifier.from_vkey(vkey)
         self.log_id = self.verifier.public_key.key_id  # what v2 entries name as their log
+        self.guard = LogGuard(ldir.path, self.verifier)
 
     # --- lifecycle -------------------------------------------------------------
     @classmethod
@@ -140,9 +150,6 @@ class Ledger:
             with locked_write(store.engine) as conn:
                 store.set_meta(conn, "origin", origin)
                 store.set_meta(conn, "log_vkey", signer.verifier_key)
-                store.set_meta(
-                    conn, "require_deidentified", "yes" if require_deidentified else "no"
-                )
                 # a new ledger's findings are all made by this version of the decision
                 store.set_meta(conn, DECISION_SETTING, str(DECISION_VERSION))
             ledger = cls(ldir, store, passphrase=passphrase)
@@ -150,6 +157,8 @@ class Ledger:
                 "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
             )
             ledger.submit([genesis])
+            if require_deidentified:
+                ledger.set_policy(REQUIRE_DEIDENTIFIED, True, key=admin_key)
         except BaseException:
             ldir.remove_partial(whole=fresh)  # a failed init leaves nothing behind
             raise
@@ -190,8 +199,19 @@ class Ledger:
 
     def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
         """Append signed envelopes (all or nothing), then publish a checkpoint."""
-        results = append(self.store, envelopes, log_id=self.log_id, after=self.checkpoint_if_due)
-        self.checkpoint()
+        signed: list[str] = []  # signed in the append's transaction: no second one needed
+
+        def sign_now(conn: Connection, size: int, root: bytes) -> None:
+            signed.append(self._store_checkpoint(conn, size, root))
+
+        results = append(
+            self.store, envelopes, log_id=self.log_id, guard=self.guard, after=sign_now
+        )
+        if signed:
+            self.guard.keep_snapshot()
+            self.remember(signed[-1])
+        else:
+            self.checkpoint()
         return results
 
     # --- keys -------------------------------------------------------------------
@@ -229,12 +249,6 @@ class Ledger:
         target = self._active_key(name)
         if target is None:
             raise InputError(f"no active key named {name}")
-        with reading(self.store.engine) as conn:
-            keys = key_state(self.store, conn)
-            size, _ = self.store.tail(conn)
-        admins = [k for k in keys.by_id.values() if k.role == Role.ADMIN and k.active_at(size)]
-        if target.role == Role.ADMIN and len(admins) <= 1:
-            raise PolicyError(f"key {name} is the last active admin key; add another first")
         signer = self.signing_key(by)
         body = {"key_id": target.key_id, "reason": reason}
         self.submit([self.sign("key.revoked", body, key=signer)])
@@ -264,7 +278,13 @@ class Ledger:
     def _log_signer(self) -> NoteSigner:
         if self._signer is None:  # read the key file once per open ledger
             key = read_private_key(self.dir.log_key, passphrase=self._passphrase)
-            self._signer = NoteSigner(self.origin, key)
+            signer = NoteSigner(self.origin, key)
+            if signer.verifier_key != self.verifier.vkey:  # meta is editable; log.key is not
+                raise VerificationError(
+                    f"the database names log key {self.verifier.vkey}, but {self.dir.log_key} "
+                    "is another key (or origin): refusing to sign"
+                )
+            self._signer = signer
         return self._signer
 
     def checkpoint_if_due(self, conn: Connection, size: int, root: bytes) -> None:
@@ -273,22 +293,51 @@ class Ledger:
             return
         self._store_checkpoint(conn, size, root)
 
-    def _store_checkpoint(self, conn: Connection, size: int, root: bytes) -> str:
+    def _store_checkpoint(
+        self, conn: Connection, size: int, root: bytes, *, guard: LogGuard | None = None
+    ) -> str:
         note = sign_checkpoint(self._log_signer(), origin=self.origin, size=size, root=root)
         self.store.add_checkpoint(conn, size=size, root=root, note=note, created=utc_now())
+        (guard or self.guard).signed(note, size=size, root=root)  # recorded after the commit
         return note
+
+    def recover(self, *, key: str, reason: str) -> str:
+        """Continue a database restored behind (or forked from) the signed history, on the
+        record: a signed log.recovered entry, then a checkpoint. Returns what was lost."""
+        planned = recovery.plan(self.store, self.guard)
+        envelope = self.sign("log.recovered", planned.body(reason), key=self.signing_key(key))
+        recovering = recovery.RecoveringGuard(self.guard, planned)
+
+        def sign_now(conn: Connection, size: int, root: bytes) -> None:
+            self._store_checkpoint(conn, size, root, guard=recovering)
+
+        append(self.store, [envelope], log_id=self.log_id, guard=recovering, after=sign_now)
+        self.guard.forget_tip()
+        assert recovering.note is not None  # noqa: S101 - the append above always signs
+        self.dir.replace_checkpoint(recovering.note)
+        return planned.describe()
 
     def checkpoint(self) -> str:
         """The latest checkpoint, signing a fresh one if the log has grown since."""
-        with locked_write(self.store.engine) as conn:
-            size, _ = self.store.tail(conn)
-            latest = self.store.latest_checkpoint(conn)
-            if latest is not None and latest.size == size:
-                note = latest.note
-            else:
-                note = self._store_checkpoint(conn, size, self._root(conn, size))
-        self.dir.remember_checkpoint(note)
+        try:
+            with locked_write(self.store.engine) as conn:
+                trusted = self.guard.check(self.store, conn)  # never sign over a rollback
+                latest = self.store.latest_checkpoint(conn)
+                if latest is not None and self.guard.is_note_of(latest.note, trusted):
+                    note = latest.note
+                else:
+                    note = self._store_checkpoint(conn, trusted.size, trusted.root)
+        except BaseException:
+            self.guard.discard()
+            raise
+        self.guard.committed(trusted)
+        self.guard.keep_snapshot()
+        self.remember(note)
         return note
+
+    def remember(self, note: str) -> None:
+        """Keep ``note`` as DIR/checkpoint if it extends the one kept (a fork is refused)."""
+        remember_extending(self.dir, self.store, note, self.guard)
 
     def _root(self, conn: Connection, size: int) -> bytes:
         if size == 0:
@@ -314,16 +363,36 @@ class Ledger:
         """The repository's near-duplicate decision (the shipped default unless changed)."""
         from ledger.similarity.verification import Thresholds
 
-        stored = self.setting(THRESHOLDS_SETTING)
-        return Thresholds() if stored is None else Thresholds(**json.loads(stored))
+        stored = self.policy().get(DUP_THRESHOLDS)  # the signed log's, not the meta table's
+        return Thresholds() if stored is None else Thresholds(**numbers(stored))
 
-    def set_duplicate_thresholds(self, thresholds: Thresholds) -> None:
-        """Change the decision; the recorded findings are dropped, to be rescanned with it."""
+    def set_duplicate_thresholds(self, thresholds: Thresholds, *, by: str = "admin") -> None:
+        """Change the decision (a signed policy.changed entry); the recorded findings are
+        dropped in its transaction, to be rescanned with it."""
         from ledger.store.duplicates import clear_scans
 
-        with locked_write(self.store.engine) as conn:
-            self.store.set_meta(conn, THRESHOLDS_SETTING, json.dumps(asdict(thresholds)))
-            clear_scans(conn)
+        self.set_policy(DUP_THRESHOLDS, decimals(asdict(thresholds)), key=self.signing_key(by),
+                        within=lambda conn, _results: clear_scans(conn))
+
+    # --- policy, from the signed log ----------------------------------------------------
+    def policy(self) -> dict[str, Any]:
+        """Settings as the signed log sets them (checked against the signed history)."""
+        with reading(self.store.engine) as conn:
+            trusted = self.guard.check(self.store, conn)
+        self.guard.discard()
+        return trusted.policy
+
+    def require_deidentified(self) -> bool:
+        return require_deidentified(self.policy(), self.setting(REQUIRE_DEIDENTIFIED))
+
+    def set_policy(
+        self, setting: str, value: Any, *, key: SigningKey, within: WithResults | None = None
+    ) -> None:
+        envelope = self.sign("policy.changed", {"setting": setting, "value": value}, key=key)
+        append(self.store, [envelope], log_id=self.log_id, guard=self.guard,
+               after=self.checkpoint_if_due,
+               within=within)
+        self.checkpoint()
 
     # --- reading the log -------------------------------------------------------------
     def size(self) -> int:
@@ -390,6 +459,8 @@ class Ledger:
             if workers is None:  # a pool only pays for itself on large logs
                 big = self.store.tail(conn)[0] >= PARALLEL_AUDIT_FROM
                 workers = (os.cpu_count() or 1) if big else 1
+            history = history_checkpoints(self.store, conn, self.guard)
+            opened += history.checkpoints
             with nullcontext() if tree_only else projection_audit() as projector:
                 report = audit_log(
                     self.store.iter_leaves(conn),
@@ -408,7 +479,8 @@ class Ledger:
                     self._audit_findings(conn, report)
             if not tree_only:
                 audit_sources(self.store, conn)  # who may register under a source or dataset
-            return report
+        report.recoveries = history.recoveries
+        return report
 
     def rebuild(
         self, *, workers: int = 1, progress: Callable[[str, int, int], None] | None = None
@@ -452,8 +524,8 @@ def _public_keys(store: Store, conn: Connection) -> dict[str, bytes]:
             raw = base64.b64decode(body["public_key"], validate=True)
         except (ValueError, KeyError, TypeError):
             continue  # the replay names this leaf as malformed
-        if len(raw) == 32 and isinstance(body.get("key_id"), str):
-            keys[body["key_id"]] = raw
+        if len(raw) == 32 and body.get("key_id") == key_id_of(raw):
+            keys.setdefault(body["key_id"], raw)  # a later entry reusing an id is not its key
     return keys
 
 

@@ -97,6 +97,7 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "projection_rows": report.projection_rows,
         "findings": report.findings,
         "warnings": report.warnings,
+        "recoveries": report.recoveries,
     }
 
 

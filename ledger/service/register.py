@@ -67,7 +67,7 @@ def register(
     key = ledger.signing_key(options.key)
     _check_role(ledger, options.key)
     check_may_register(ledger, key=options.key, source=options.source, dataset=options.dataset)
-    require = options.require_deidentified or ledger.setting("require_deidentified") == "yes"
+    require = options.require_deidentified or ledger.require_deidentified()  # signed policy
     settings = WorkerSettings(
         ledger.dir.secret(), options.limits, options.keep_demographics, require,
         _zero_preamble_dir(options.zero_preamble, paths),
@@ -273,8 +273,14 @@ def _append_checked(
         scans, edges = edges_and_groups(run.index, assigned, recorded, conn=conn)
         put_scans(conn, scans, edges)
 
-    results = append(run.ledger.store, envelopes, log_id=run.ledger.log_id,
-                     after=run.ledger.checkpoint_if_due, within=record)
+    results = append(
+        run.ledger.store,
+        envelopes,
+        log_id=run.ledger.log_id,
+        guard=run.ledger.guard,
+        after=run.ledger.checkpoint_if_due,
+        within=record,
+    )
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")

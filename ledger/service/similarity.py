@@ -73,12 +73,16 @@ def thresholds(ledger: Ledger) -> Decision:
 
 
 def change_thresholds(
-    ledger: Ledger, changes: Mapping[str, float], *, progress: Progress | None = None
+    ledger: Ledger,
+    changes: Mapping[str, float],
+    *,
+    by: str = "admin",
+    progress: Progress | None = None,
 ) -> Decision:
-    """Change the decision (validated before anything is written), then rescan every image
-    with it in this process."""
+    """Change the decision (a policy.changed entry signed by admin key ``by``; validated
+    before anything is written), then rescan every image with it in this process."""
     current = replace(ledger.duplicate_thresholds(), **changes)
-    ledger.set_duplicate_thresholds(current)
+    ledger.set_duplicate_thresholds(current, by=by)
     index = ledger.duplicate_index()
     rescanned = _scan(index, progress=progress)
     index.save()

@@ -3,13 +3,15 @@ before a registration decodes a single file that its key may register there."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.errors import InputError
 from ledger.model.origin import check_name
-from ledger.sequencer import key_state
+from ledger.model.roles import Role
 from ledger.service.ledger import Ledger
 from ledger.sourcelog import source_state
 from ledger.store import reading
@@ -61,7 +63,13 @@ def check_may_register(ledger: Ledger, *, key: str, source: str, dataset: str | 
     entry = {"kind": "image.registered", "actor": key_id,
              "body": {"source": source, **({"dataset": dataset} if dataset else {})}}  # fmt: skip
     with reading(ledger.store.engine) as conn:
-        keys = key_state(ledger.store, conn)
+        # An early answer before anything is decoded; the sequencer decides again at append
+        # with the key state proven from the signed log (ledger.guard).
+        keys = KeyState([
+            KeyRecord(r.key_id, r.name, Role(r.role), base64.b64decode(r.public_key),
+                      r.added_idx, r.revoked_idx)
+            for r in ledger.store.keys(conn)
+        ])
         state = source_state(ledger.store, conn, [entry])
     state.check(entry=entry, signer=keys.by_id[key_id], keys=keys)
 

@@ -74,11 +74,23 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # Tables that are a pure function of the log: written only through a registered
 # projection (ledger/projections.py), rebuilt and compared row for row by ``verify``,
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
-PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources")
+PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies")
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
 FINDING_TABLES: tuple[str, ...] = ("dup_scans", "dup_edges")
+
+
+class PolicyRow(SQLModel, table=True):
+    """Projection of policy.changed entries, for display: one row per entry (the latest
+    ``idx`` of a setting is in force). Decisions read the signed log (ledger.guard), never
+    this table; verify compares it with the log like every projection."""
+
+    __tablename__ = "policies"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    setting: str = Field(index=True)
+    value: str  # JSON
 
 
 class ImageRow(SQLModel, table=True):

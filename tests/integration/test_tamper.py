@@ -225,14 +225,16 @@ def test_text_output_names_the_index(six: Path, run_cli: RunCli) -> None:
     assert result.error_line().startswith("medledger: entry 2: index 2 is missing")
 
 
-def test_promoting_a_key_in_the_projection_is_found(six: Path, cli: RunCli) -> None:
-    """The keys table is a projection; an attacker who promotes alice there can get
-    her entries appended, but the audit replays roles from the signed log."""
+def test_promoting_a_key_in_the_projection_is_refused(six: Path, cli: RunCli) -> None:
+    """The keys table is a projection; promoting alice there gets nothing appended:
+    the sequencer takes roles from the signed log (ledger.guard), as the audit does."""
     with attacker(six) as conn:
         conn.execute("UPDATE keys SET role = 'admin' WHERE name = 'alice'")
     appended = cli("keys", "add", "mallory", "--role", "admin", "--by", "alice", ledger=six)
-    assert appended.rc == 0, appended.stderr
-    assert_names_index(cli("verify", "--json", ledger=six), SIZE)
+    assert appended.rc == 2
+    assert "key alice has role submitter" in appended.error_line()
+    with opened(six) as ledger:
+        assert ledger.size() == SIZE
 
 
 # --- rollback behind a newer checkpoint -----------------------------------------------
@@ -267,7 +269,8 @@ def test_rollback_behind_a_given_checkpoint(
     rolled_back: tuple[Path, Path], run_cli: RunCli
 ) -> None:
     directory, saved = rolled_back
-    (directory / "checkpoint").unlink()  # the attacker holds the directory too
+    for name in ("checkpoint", "checkpoints", "state.json"):  # the attacker holds the
+        (directory / name).unlink()  # directory too
     # Without outside evidence a consistent older copy is indistinguishable ...
     assert run_cli("verify", "--json", ledger=directory).rc == 0
     # ... but not from a checkpoint a client saw earlier.
@@ -281,7 +284,8 @@ def test_fork_behind_a_given_checkpoint(tmp_path: Path, run_cli: RunCli) -> None
     saved.write_text(run_cli("checkpoint", ledger=directory).stdout)
     with attacker(directory) as conn:
         rechained_edit(conn)
-    (directory / "checkpoint").unlink()
+    for name in ("checkpoint", "checkpoints", "state.json"):  # the directory's too
+        (directory / name).unlink()
     result = run_cli("verify", "--tree-only", "--json", "--checkpoint", saved, ledger=directory)
     assert result.rc == 1
     assert result.json()["index"] == SIZE - 1

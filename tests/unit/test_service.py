@@ -195,7 +195,7 @@ def test_a_failure_after_the_rows_are_written_rolls_back(ledger: Ledger) -> None
 
     with pytest.raises(StorageError, match="disk on fire"):
         append(ledger.store, [key_added(ledger, "a", "verifier", by=admin)],
-               log_id=ledger.log_id, after=crash)
+               log_id=ledger.log_id, guard=ledger.guard, after=crash)
     assert state(ledger) == before
     assert ledger.verify().size == 1
 
@@ -325,7 +325,12 @@ def _body(name: str, role: str, key: SigningKey) -> dict[str, Any]:
             "key_id": key.public_key.key_id}
 
 
-def test_genesis_rules(bare: Store) -> None:
+def test_genesis_rules(bare: Store, tmp_path: Path) -> None:
+    from ledger.crypto.note import NoteSigner, NoteVerifier
+    from ledger.guard.check import LogGuard
+
+    vkey = NoteSigner("bare.test", SigningKey.generate()).verifier_key
+    guard = LogGuard(tmp_path, NoteVerifier.from_vkey(vkey))
     a, b = SigningKey.generate(), SigningKey.generate()
     refused = [
         (_sign("key.added", _body("cur", "curator", a), a), "must add an admin key"),
@@ -334,10 +339,11 @@ def test_genesis_rules(bare: Store) -> None:
     ]
     for envelope, message in refused:
         with pytest.raises(PolicyError, match=message):
-            append(bare, [envelope], log_id=BARE_LOG)
+            append(bare, [envelope], log_id=BARE_LOG, guard=guard)
         with reading(bare.engine) as conn:
             assert bare.tail(conn) == (0, None)
-    [genesis] = append(bare, [_sign("key.added", _body("adm", "admin", a), a)], log_id=BARE_LOG)
+    [genesis] = append(bare, [_sign("key.added", _body("adm", "admin", a), a)],
+                       log_id=BARE_LOG, guard=guard)
     assert genesis.index == 0
 
 

@@ -117,3 +117,19 @@ def test_other_kinds_change_no_keys(state: KeyState) -> None:
     before = dict(state.by_id)
     state.apply(index=3, entry={"kind": "image.registered", "actor": ADMIN.key_id, "body": {}})
     assert state.by_id == before
+
+
+def test_the_last_active_admin_cannot_be_revoked(state: KeyState) -> None:
+    """A rule of the replay itself, so the sequencer and the audit both enforce it."""
+    replay(state, 3, entry("key.revoked", {"key_id": ADMIN.key_id}, ADMIN2))  # admin2 remains
+    with pytest.raises(PolicyError, match="last active admin"):
+        replay(state, 4, entry("key.revoked", {"key_id": ADMIN2.key_id}, ADMIN2))
+    assert state.by_id[ADMIN2.key_id].revoked_idx is None
+
+
+def test_revoking_a_non_admin_needs_no_other_admin() -> None:
+    s = KeyState()
+    replay(s, 0, entry("key.added", ADMIN.added("admin"), ADMIN))
+    replay(s, 1, entry("key.added", CURATOR.added("curator"), ADMIN))
+    replay(s, 2, entry("key.revoked", {"key_id": CURATOR.key_id}, ADMIN))
+    assert s.by_id[CURATOR.key_id].revoked_idx == 2
