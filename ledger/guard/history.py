@@ -127,9 +127,12 @@ class History:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Writers of one directory (several processes) take turns."""
-        with open(self._lock, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        fd = os.open(self._lock, os.O_RDWR | os.O_CREAT, 0o600)  # private whatever the umask
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(fd)
 
     def _parse(self, line: bytes) -> Record:
         try:

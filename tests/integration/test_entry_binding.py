@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from ledger.bundle import export_bundle, verify_bundle
+from ledger.bundle import export_bundle
 from ledger.crypto.keys import SigningKey, read_private_key
 from ledger.errors import PolicyError, VerificationError
 from ledger.service import Ledger
@@ -99,18 +98,16 @@ def test_envelope_for_another_log_written_into_the_database_fails_verify(
     report = result.json()
     assert report["index"] == 2
     assert "entry is signed for another log" in report["reason"]
-    # show reads the leaf and says so, where it said "signature valid" before v2.
+    # show needs a checkpoint over the tail, and the log key never signs over this leaf:
+    # it exits 1 naming the entry and why, where it said "signature valid" before v2.
     digest = envelope["entry"]["body"]["image"]["file_sha256"]
     shown = run_cli("show", digest, "--json", ledger=b_dir)
     assert shown.rc == 1, shown.stderr
-    assert "entry 2 does not verify" in shown.error_line()
-    assert [r["signature"] for r in shown.json()["registrations"]] == ["signed for another log"]
-    # The offline bundle of B, checked with B's key alone, finds it too.
-    with opened(b_dir) as b:
-        data = json.dumps(export_bundle(b)).encode()
-        with pytest.raises(VerificationError, match="signed for another log") as caught:
-            verify_bundle(data, [b.verifier], source="b.json")
-    assert caught.value.index == 2
+    assert shown.error_line().startswith("medledger: entry 2: ")
+    assert "entry is signed for another log" in shown.error_line()
+    # Nor will it sign a bundle's checkpoint over it.
+    with opened(b_dir) as b, pytest.raises(VerificationError, match="signed for another log"):
+        export_bundle(b)
 
 
 def test_v1_envelope_is_refused_for_a_new_append(
@@ -134,7 +131,8 @@ def old_ledger(tmp_path: Path) -> Path:
     with attacker(directory) as conn:  # replace the v2 genesis that init just wrote
         for table in ("log_leaves", "tree_nodes", "checkpoints", "keys"):
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-    (directory / "checkpoint").unlink()
+    for name in ("checkpoint", "checkpoints", "state.json"):  # a directory from before them
+        (directory / name).unlink(missing_ok=True)
     old = SigningKey.generate()
     write_directly(directory, [
         sign_v1("key.added", _key_body("admin", "admin", admin), admin),

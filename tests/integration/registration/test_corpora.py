@@ -41,7 +41,7 @@ REFUSED = {
     # pixel data present but broken, or in a form no installed decoder reads
     "pydicom/MR_truncated.dcm": "truncated",
     "pydicom/JPEG-lossy.dcm": "could not be decoded",
-    "pydicom/JPEG2000-embedded-sequence-delimiter.dcm": "could not be decoded",
+    "pydicom/JPEG2000-embedded-sequence-delimiter.dcm": "JPEG 2000 codestream declares",
     "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm": "malformed",
     "pydicom/badVR.dcm": "NumberOfFrames", "pydicom/meta_missing_tsyntax.dcm": "Rows",
     "pydicom/nested_priv_SQ.dcm": "Rows",
