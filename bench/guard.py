@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from log import _sign_range  # bench/log.py: pre-signed bench entries
+from log import BENCH_KINDS, BENCH_PROJECTIONS, _sign_range  # bench/log.py: bench entries
 
 from ledger.guard.check import LogGuard
 from ledger.sequencer import append
@@ -46,7 +46,8 @@ def _median_ms(run: Callable[[], object], repeat: int) -> float:
 
 
 def measure(sizes: list[int], tail: int, repeat: int) -> list[dict[str, Any]]:
-    ledger = Ledger.init(Path(tempfile.mkdtemp(prefix="medledger-guard-")) / "ledger")
+    ledger = Ledger.init(Path(tempfile.mkdtemp(prefix="medledger-guard-")) / "ledger",
+                         kinds=BENCH_KINDS, projections=BENCH_PROJECTIONS)
     ledger.add_key("bench", "submitter")
     seed = ledger.signing_key("bench").private_bytes_raw()
     rows = []
@@ -66,7 +67,8 @@ def measure(sizes: list[int], tail: int, repeat: int) -> list[dict[str, Any]]:
         row = {"size": n, "same_process_ms": _median_ms(check(ledger.guard), repeat),
                "new_process_ms": _median_ms(
                    lambda: check(LogGuard(ledger.dir.path, ledger.verifier))(), repeat)}
-        append(ledger.store, unsigned, guard=ledger.guard)  # no checkpoint: an unsigned tail
+        append(ledger.store, unsigned, guard=ledger.guard,  # no checkpoint: an unsigned tail
+               kinds=ledger.kinds, projections=ledger.projections)
         row["tail"] = len(unsigned)
         row["unsigned_tail_ms"] = _median_ms(
             lambda: check(LogGuard(ledger.dir.path, ledger.verifier))(), max(3, repeat // 5))

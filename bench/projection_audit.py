@@ -61,6 +61,7 @@ def _verify_log_only(ledger: Ledger) -> None:
             checkpoints=[(c.size, c.root) for c in opened],
             stored_nodes=lambda a, b: ledger.store.nodes_completed_in(conn, start=a, end=b),
             workers=2,
+            kinds=ledger.kinds,
         )
 
 
@@ -71,14 +72,14 @@ def main() -> int:
     parser.add_argument("--ab", type=int, default=0,
                         help="also time full verify with and without the audit, N times each")
     args = parser.parse_args()
-    assert bench_log.KIND
-    ledger = Ledger.open(args.ledger)
+    ledger = Ledger.open(args.ledger, kinds=bench_log.BENCH_KINDS,
+                         projections=bench_log.BENCH_PROJECTIONS)
     out: dict[str, float] = {}
     with reading(ledger.store.engine) as conn:
         rows = list(ledger.store.iter_leaves(conn))
         keys = _public_keys(ledger.store, conn)
         n = len(rows)
-        with projection_audit() as projector:
+        with projection_audit(ledger.projections) as projector:
             t0 = time.process_time()
             chunks = [project_rows(rows[a : a + CHUNK], projector.plan)
                       for a in range(0, n, CHUNK)]

@@ -22,14 +22,19 @@ _WHERE = {
     "VerificationError": "ledger.errors",
     "canonical_json": "ledger.model.canonical",
     "export_bundle": "ledger.bundle",
-    "register_kind": "ledger.model.kinds",
+    "DEFAULT_KINDS": "ledger.model.registry",
+    "KindRegistry": "ledger.model.kinds",
+    "KindSpec": "ledger.model.kinds",
     "verify_bundle": "ledger.bundle",
 }
 
 __all__ = [
+    "DEFAULT_KINDS",
     "AuditReport",
     "InputError",
     "KeyInfo",
+    "KindRegistry",
+    "KindSpec",
     "Ledger",
     "LedgerError",
     "PolicyError",
@@ -39,7 +44,6 @@ __all__ = [
     "VerificationError",
     "canonical_json",
     "export_bundle",
-    "register_kind",
     "verify_bundle",
 ]
 

@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.model.images import DUP_GRID
-from ledger.model.kinds import kind_spec
 from ledger.model.origin import check_consent, check_dataset, check_name, normalise_license
+from ledger.model.registry import kind_spec
 from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
