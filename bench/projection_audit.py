@@ -38,7 +38,7 @@ from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.model.canonical import canonical_json
 from ledger.projections import projection_audit
-from ledger.service import Ledger, _public_keys
+from ledger.service.ledger import Ledger, _public_keys
 from ledger.store import reading
 from ledger.store.projected import stored_rows
 
@@ -57,6 +57,7 @@ def _verify_log_only(ledger: Ledger) -> None:
     with reading(ledger.store.engine) as conn:
         audit_log(
             ledger.store.iter_leaves(conn),
+            log_id=ledger.log_id,
             public_keys=_public_keys(ledger.store, conn),
             checkpoints=[(c.size, c.root) for c in opened],
             stored_nodes=lambda a, b: ledger.store.nodes_completed_in(conn, start=a, end=b),
@@ -100,10 +101,11 @@ def main() -> int:
     for _idx, leaf, *_ in sample:
         envelope = json.loads(leaf)["envelope"]
         items.append((PublicKey(keys[envelope["entry"]["actor"]]),
-                      canonical_json(envelope["entry"]), decode_sig(envelope["sig"])))
+                      canonical_json(envelope["entry"]), decode_sig(envelope["sig"]),
+                      envelope["entry"]["v"]))
     t0 = time.process_time()
-    for public, entry, sig in items:
-        verify_entry(public, entry, sig)
+    for public, entry, sig, version in items:
+        verify_entry(public, entry, sig, version=version)
     out["ed25519_cpu_s"] = (time.process_time() - t0) * n / len(sample)
     out["entries"] = n
     audit = (out["worker_project_s"] + out["transfer_s"] + out["main_add_s"]

@@ -22,14 +22,12 @@ _WHERE = {
     "VerificationError": "ledger.errors",
     "canonical_json": "ledger.model.canonical",
     "export_bundle": "ledger.bundle",
-    "DEFAULT_KINDS": "ledger.model.registry",
     "KindRegistry": "ledger.model.kinds",
     "KindSpec": "ledger.model.kinds",
     "verify_bundle": "ledger.bundle",
 }
 
 __all__ = [
-    "DEFAULT_KINDS",
     "AuditReport",
     "InputError",
     "KeyInfo",

@@ -132,7 +132,7 @@ class Ledger:
         self.origin = origin
         self.verifier = NoteVerifier.from_vkey(vkey)
         self.log_id = self.verifier.public_key.key_id  # what v2 entries name as their log
-        self.guard = LogGuard(ldir.path, self.verifier)
+        self.guard = LogGuard(ldir.path, self.verifier, kinds=kinds)
 
     # --- lifecycle -------------------------------------------------------------
     @classmethod

@@ -247,6 +247,32 @@ def test_worker_processes_check_the_ledger_s_own_kinds(note_ledger: Ledger) -> N
     assert refused == [None, None, None]
 
 
+def test_the_guard_replays_an_unsigned_tail_with_the_ledger_s_kinds(
+    note_ledger: Ledger,
+) -> None:
+    """A note appended with no checkpoint is replayed by the next process's guard: with the
+    ledger's kinds it is accepted; a ledger opened with the default kinds refuses it."""
+    ledger = note_ledger
+    admin = ledger.signing_key("admin")
+    note = ledger.sign("test.note", {"text": "unsigned tail"}, key=admin)
+    append(ledger.store, [note], log_id=ledger.log_id, guard=ledger.guard, kinds=ledger.kinds)
+    plain = Ledger.open(ledger.dir.path)
+    try:
+        before = state(plain)
+        with pytest.raises(VerificationError, match=r"unknown entry kind 'test\.note'"):
+            plain.submit([key_added(plain, "late", "verifier", by=admin)])
+        assert state(plain) == before
+    finally:
+        plain.store.engine.dispose()
+    reopened = Ledger.open(ledger.dir.path, kinds=NOTE_KINDS)
+    try:
+        reopened.submit([reopened.sign("test.note", {"text": "next"}, key=admin)])
+        assert reopened.size() == 3
+        assert reopened.verify().kinds["test.note"] == 2
+    finally:
+        reopened.store.engine.dispose()
+
+
 # --- who may sign -----------------------------------------------------------------------------
 
 
