@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from log import _sign_range  # bench/log.py: pre-signed bench entries
+from log import BENCH_KINDS, BENCH_PROJECTIONS, _sign_range  # bench/log.py: bench entries
 
 from ledger.guard.check import LogGuard
 from ledger.sequencer import append
@@ -46,16 +46,20 @@ def _median_ms(run: Callable[[], object], repeat: int) -> float:
 
 
 def measure(sizes: list[int], tail: int, repeat: int) -> list[dict[str, Any]]:
-    ledger = Ledger.init(Path(tempfile.mkdtemp(prefix="medledger-guard-")) / "ledger")
+    ledger = Ledger.init(Path(tempfile.mkdtemp(prefix="medledger-guard-")) / "ledger",
+                         kinds=BENCH_KINDS, projections=BENCH_PROJECTIONS)
     ledger.add_key("bench", "submitter")
     seed = ledger.signing_key("bench").private_bytes_raw()
     rows = []
     for n in sizes:
         have = ledger.size()
-        envelopes = _sign_range(seed, have, n + tail)
+        envelopes = _sign_range(seed, ledger.log_id, have, n + tail)
         signed, unsigned = envelopes[: n - have], envelopes[n - have :]
         for start in range(0, len(signed), 1000):
             ledger.submit(signed[start : start + 1000])
+
+        def new_guard() -> LogGuard:  # a new process's guard
+            return LogGuard(ledger.dir.path, ledger.verifier, kinds=ledger.kinds)
 
         def check(guard: LogGuard) -> Callable[[], object]:
             def run() -> object:
@@ -65,11 +69,12 @@ def measure(sizes: list[int], tail: int, repeat: int) -> list[dict[str, Any]]:
 
         row = {"size": n, "same_process_ms": _median_ms(check(ledger.guard), repeat),
                "new_process_ms": _median_ms(
-                   lambda: check(LogGuard(ledger.dir.path, ledger.verifier))(), repeat)}
-        append(ledger.store, unsigned, guard=ledger.guard)  # no checkpoint: an unsigned tail
+                   lambda: check(new_guard())(), repeat)}
+        append(ledger.store, unsigned, log_id=ledger.log_id, guard=ledger.guard,  # no checkpoint
+               kinds=ledger.kinds, projections=ledger.projections)
         row["tail"] = len(unsigned)
         row["unsigned_tail_ms"] = _median_ms(
-            lambda: check(LogGuard(ledger.dir.path, ledger.verifier))(), max(3, repeat // 5))
+            lambda: check(new_guard())(), max(3, repeat // 5))
         ledger.checkpoint()  # signs over the tail: the next size starts clean
         rows.append(row)
     ledger.store.engine.dispose()

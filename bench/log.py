@@ -54,11 +54,11 @@ from ledger.crypto.signing import ENTRY_DOMAIN, decode_sig, encode_sig, sign_ent
 from ledger.log.proofs import inclusion_proof_size, verify_inclusion
 from ledger.log.tlog_proof import format_tlog_proof
 from ledger.model.canonical import canonical_json
-from ledger.model.kinds import register_kind
+from ledger.model.kinds import kind
 from ledger.model.projection import Change, Insert
+from ledger.model.registry import DEFAULT_KINDS, DEFAULT_PROJECTIONS, projections_of
 from ledger.model.roles import Role
 from ledger.processes import forkserver_context, ready_pool
-from ledger.projections import register_projection
 from ledger.sequencer import WORKERS_AFTER
 from ledger.service import Ledger
 
@@ -95,10 +95,12 @@ def bench_projection(index: int, entry: dict[str, Any]) -> list[Change]:
     })]
 
 
-# Registered at import, so that worker processes (which import this module as
-# their __main__) know the kind and its projection too.
-register_kind(KIND, BenchNote, roles=[Role.SUBMITTER], description="benchmark entry")
-register_projection(KIND, bench_projection)
+# The default kinds and projections plus the benchmark's, given to the ledger (worker
+# processes get the kinds with each task; they import this module as their __main__).
+BENCH_KINDS = DEFAULT_KINDS.with_kinds(
+    kind(KIND, BenchNote, roles=[Role.SUBMITTER], description="benchmark entry")
+)
+BENCH_PROJECTIONS = projections_of(DEFAULT_PROJECTIONS, {KIND: bench_projection})
 
 
 def bench_body(seq: int) -> dict[str, Any]:
@@ -232,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     n, batch, workers = args.entries, args.batch, os.cpu_count() or 1
     quiet = args.json
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="medledger-bench-"))
-    ledger = Ledger.init(base / "ledger")
+    ledger = Ledger.init(base / "ledger", kinds=BENCH_KINDS, projections=BENCH_PROJECTIONS)
     ledger.add_key("bench", "submitter")
     key = ledger.signing_key("bench")
     out: dict[str, Any] = {"entries": n, "batch": batch, "submitters": args.submitters,

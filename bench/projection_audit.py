@@ -38,7 +38,7 @@ from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.model.canonical import canonical_json
 from ledger.projections import projection_audit
-from ledger.service import Ledger, _public_keys
+from ledger.service.ledger import Ledger, _public_keys
 from ledger.store import reading
 from ledger.store.projected import stored_rows
 
@@ -57,10 +57,12 @@ def _verify_log_only(ledger: Ledger) -> None:
     with reading(ledger.store.engine) as conn:
         audit_log(
             ledger.store.iter_leaves(conn),
+            log_id=ledger.log_id,
             public_keys=_public_keys(ledger.store, conn),
             checkpoints=[(c.size, c.root) for c in opened],
             stored_nodes=lambda a, b: ledger.store.nodes_completed_in(conn, start=a, end=b),
             workers=2,
+            kinds=ledger.kinds,
         )
 
 
@@ -71,14 +73,14 @@ def main() -> int:
     parser.add_argument("--ab", type=int, default=0,
                         help="also time full verify with and without the audit, N times each")
     args = parser.parse_args()
-    assert bench_log.KIND
-    ledger = Ledger.open(args.ledger)
+    ledger = Ledger.open(args.ledger, kinds=bench_log.BENCH_KINDS,
+                         projections=bench_log.BENCH_PROJECTIONS)
     out: dict[str, float] = {}
     with reading(ledger.store.engine) as conn:
         rows = list(ledger.store.iter_leaves(conn))
         keys = _public_keys(ledger.store, conn)
         n = len(rows)
-        with projection_audit() as projector:
+        with projection_audit(ledger.projections) as projector:
             t0 = time.process_time()
             chunks = [project_rows(rows[a : a + CHUNK], projector.plan)
                       for a in range(0, n, CHUNK)]
@@ -99,10 +101,11 @@ def main() -> int:
     for _idx, leaf, *_ in sample:
         envelope = json.loads(leaf)["envelope"]
         items.append((PublicKey(keys[envelope["entry"]["actor"]]),
-                      canonical_json(envelope["entry"]), decode_sig(envelope["sig"])))
+                      canonical_json(envelope["entry"]), decode_sig(envelope["sig"]),
+                      envelope["entry"]["v"]))
     t0 = time.process_time()
-    for public, entry, sig in items:
-        verify_entry(public, entry, sig)
+    for public, entry, sig, version in items:
+        verify_entry(public, entry, sig, version=version)
     out["ed25519_cpu_s"] = (time.process_time() - t0) * n / len(sample)
     out["entries"] = n
     audit = (out["worker_project_s"] + out["transfer_s"] + out["main_add_s"]

@@ -22,7 +22,8 @@ _WHERE = {
     "VerificationError": "ledger.errors",
     "canonical_json": "ledger.model.canonical",
     "export_bundle": "ledger.bundle",
-    "register_kind": "ledger.model.kinds",
+    "KindRegistry": "ledger.model.kinds",
+    "KindSpec": "ledger.model.kinds",
     "verify_bundle": "ledger.bundle",
 }
 
@@ -30,6 +31,8 @@ __all__ = [
     "AuditReport",
     "InputError",
     "KeyInfo",
+    "KindRegistry",
+    "KindSpec",
     "Ledger",
     "LedgerError",
     "PolicyError",
@@ -39,7 +42,6 @@ __all__ = [
     "VerificationError",
     "canonical_json",
     "export_bundle",
-    "register_kind",
     "verify_bundle",
 ]
 

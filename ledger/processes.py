@@ -8,20 +8,18 @@ use and lives as long as the process; a pool that breaks is discarded and the
 caller falls back to checking in its own process.
 
 Workers start from a ``forkserver`` (no inherited locks, threads or database
-connections) that has already imported the modules they run. Entry kinds are
-registered at import time, so each task names the modules that define the
-kinds registered in the parent and the worker imports the ones it lacks; a
-kind it still does not know makes its check fail, and the caller then repeats
-the check itself, so a worker can only ever cost time.
+connections) that has already imported the modules they run. Each task carries
+the entry kinds it checks against (a ``KindRegistry``, pickled by its specs): the
+default registry imports every module it lists, so nothing has to be imported
+for its side effects. A task that fails makes the caller repeat the check itself,
+so a worker can only ever cost time.
 """
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -30,7 +28,6 @@ from ledger.processguard import die_with_parent
 _pool: ProcessPoolExecutor | None = None
 _warmup: list[Future[None]] = []
 _pool_lock = threading.Lock()
-_imported: set[str] = set()
 
 
 def ready_pool() -> ProcessPoolExecutor | None:
@@ -92,24 +89,3 @@ def discard_pool(pool: ProcessPoolExecutor) -> None:
         if _pool is pool:
             _pool = None
     pool.shutdown(wait=False, cancel_futures=True)
-
-
-def kind_modules() -> tuple[str, ...]:
-    """Modules (other than ``__main__``) whose import registers the known entry kinds."""
-    from ledger.model.kinds import all_kinds
-
-    return tuple(sorted({spec.body.__module__ for spec in all_kinds()} - {"__main__"}))
-
-
-def import_kind_modules(modules: tuple[str, ...]) -> None:
-    """In a worker: import the modules that register the parent's entry kinds."""
-    for name in modules:
-        if name in _imported:
-            continue
-        _imported.add(name)
-        if name in sys.modules:
-            continue
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: S112 - unknown kinds then fail the check, and the parent redoes it
-            continue

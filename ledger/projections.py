@@ -1,44 +1,33 @@
 """Projections: tables derived from the log, written in the same transaction as the entry.
 
-Each entry kind may register one pure function that turns an accepted entry into row
+Each entry kind may have one pure function that turns an accepted entry into row
 changes (``ledger.model.projection``) for tables listed in
-``ledger.store.tables.PROJECTION_TABLES``. ``verify`` replays the same functions and
-compares every such table row for row; ``rebuild`` recreates them from the log alone.
+``ledger.store.tables.PROJECTION_TABLES``. The modules that declare kinds declare their
+projections beside them (``PROJECTIONS``); ``ledger.model.registry.DEFAULT_PROJECTIONS``
+gathers them. ``verify`` replays the same functions and compares every such table row for
+row; ``rebuild`` recreates them from the log alone.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.audit.projections import ProjectionAudit, TableShape
-from ledger.model.images import DUP_GRID
-from ledger.model.projection import Change, Insert, Projection, Projections, Update
+from ledger.model.projection import Change, Insert, Projections
+from ledger.model.registry import DEFAULT_PROJECTIONS
 from ledger.store import Store
 from ledger.store.projected import columns_of, key_of
 from ledger.store.tables import PROJECTION_TABLES
 
-_PROJECTIONS: dict[str, Projection] = {}
+__all__ = ["DEFAULT_PROJECTIONS", "changes_of", "differing_columns", "project",
+           "projection_audit"]
 
 
-def pack_keys(hex_keys: list[str]) -> bytes:
-    """Index keys as stored: little-endian uint64s."""
-    return b"".join(int(k, 16).to_bytes(8, "little") for k in hex_keys)
-
-
-def register_projection(kind: str, projection: Projection) -> None:
-    _PROJECTIONS[kind] = projection
-
-
-def registered() -> Projections:
-    """Entry kind -> projection, for the audit and ``rebuild`` (a copy)."""
-    return dict(_PROJECTIONS)
-
-
-def changes_of(index: int, entry: dict[str, Any]) -> list[Change]:
-    projection = _PROJECTIONS.get(entry["kind"])
+def changes_of(index: int, entry: dict[str, Any],
+               projections: Projections = DEFAULT_PROJECTIONS) -> list[Change]:
+    projection = projections.get(entry["kind"])
     if projection is None:
         return []
     changes = projection(index, entry)
@@ -59,73 +48,13 @@ def differing_columns(index: int, entry: dict[str, Any], row: dict[str, Any]) ->
     return sorted(row)  # the entry makes no such row
 
 
-def project(store: Store, conn: Connection, index: int, entry: dict[str, Any]) -> None:
-    store.apply_changes(conn, changes_of(index, entry))
+def project(store: Store, conn: Connection, index: int, entry: dict[str, Any],
+            projections: Projections = DEFAULT_PROJECTIONS) -> None:
+    store.apply_changes(conn, changes_of(index, entry, projections))
 
 
-def _key_added(index: int, entry: dict[str, Any]) -> list[Change]:
-    body = entry["body"]
-    return [Insert("keys", {
-        "key_id": body["key_id"],
-        "name": body["name"],
-        "role": body["role"],
-        "public_key": body["public_key"],
-        "added_idx": index,
-        "revoked_idx": None,
-    })]
-
-
-def _key_revoked(index: int, entry: dict[str, Any]) -> list[Change]:
-    return [Update("keys", {"key_id": entry["body"]["key_id"]}, {"revoked_idx": index})]
-
-
-def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
-    body = entry["body"]
-    image = body["image"]
-    reference = image["fingerprints"].get(DUP_GRID)
-    return [Insert("images", {
-        "idx": index,
-        "file_sha256": image["file_sha256"],
-        "pixel_sha256": image["pixel_sha256"],
-        "source": body["source"],
-        "dataset": body.get("dataset"),
-        "license": body["license"],
-        "consent": body["consent"],
-        "format": image["format"],
-        "registered": entry["time"],
-        "dup_keys": pack_keys(reference["keys"]) if reference else None,
-        "grid_sha256": reference["grid_sha256"] if reference else None,
-    })]
-
-
-def _policy_changed(index: int, entry: dict[str, Any]) -> list[Change]:
-    body = entry["body"]
-    value = json.dumps(body["value"], sort_keys=True)
-    return [Insert("policies", {"idx": index, "setting": body["setting"], "value": value})]
-
-
-register_projection("key.added", _key_added)
-register_projection("policy.changed", _policy_changed)
-register_projection("image.registered", _image_registered)
-register_projection("key.revoked", _key_revoked)
-
-
-def _source(index: int, entry: dict[str, Any]) -> list[Change]:
-    body = entry["body"]
-    keys = ",".join(body["keys"])  # sorted by the entry model
-    if entry["kind"] == "source.added":
-        return [Insert("sources", {
-            "name": body["name"], "keys": keys, "added_idx": index, "changed_idx": None,
-        })]
-    return [Update("sources", {"name": body["name"]}, {"keys": keys, "changed_idx": index})]
-
-
-register_projection("source.added", _source)
-register_projection("source.changed", _source)
-
-
-def projection_audit() -> ProjectionAudit:
-    """A fresh audit of every table in ``PROJECTION_TABLES`` against the registered
-    projections (give it to ``audit_log``, then ``compare`` with the stored rows)."""
+def projection_audit(projections: Projections = DEFAULT_PROJECTIONS) -> ProjectionAudit:
+    """A fresh audit of every table in ``PROJECTION_TABLES`` against ``projections``
+    (give it to ``audit_log``, then ``compare`` with the stored rows)."""
     shapes = [TableShape(name, columns_of(name), key_of(name)) for name in PROJECTION_TABLES]
-    return ProjectionAudit(shapes, registered())
+    return ProjectionAudit(shapes, dict(projections))  # a dict: it goes to worker processes

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.errors import VerificationError
-from ledger.model.projection import Change, Insert
+from ledger.model.projection import Change, Insert, Projections
+from ledger.model.registry import DEFAULT_PROJECTIONS
 from ledger.projections import changes_of
 from ledger.store import Store, locked_write
 from ledger.store.projected import apply_changes, empty_tables
@@ -38,7 +39,10 @@ class Rebuilt:
         return {"entries": self.entries, "rows": self.rows, "rescanned": self.rescanned}
 
 
-def rebuild_projections(store: Store, *, progress: Progress | None = None) -> Rebuilt:
+def rebuild_projections(
+    store: Store, *, projections: Projections = DEFAULT_PROJECTIONS,
+    progress: Progress | None = None,
+) -> Rebuilt:
     result = Rebuilt(rows=dict.fromkeys(PROJECTION_TABLES, 0))
     with locked_write(store.engine) as conn:
         total = store.count_leaves(conn)
@@ -48,7 +52,7 @@ def rebuild_projections(store: Store, *, progress: Progress | None = None) -> Re
             for idx, leaf, _hash, _kind, _actor in store.iter_leaves(
                 conn, start=start, end=min(start + BATCH, total)
             ):
-                changes.extend(changes_of(idx, _entry(idx, leaf)))
+                changes.extend(changes_of(idx, _entry(idx, leaf), projections))
                 result.entries += 1
             apply_changes(conn, changes)
             for change in changes:

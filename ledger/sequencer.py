@@ -39,8 +39,10 @@ from ledger.log.hashing import leaf_hash
 from ledger.log.tree import appended_nodes, frontier, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
-from ledger.model.kinds import validate_body
-from ledger.processes import discard_pool, import_kind_modules, kind_modules, ready_pool
+from ledger.model.kinds import KindRegistry
+from ledger.model.projection import Projections
+from ledger.model.registry import DEFAULT_KINDS, DEFAULT_PROJECTIONS
+from ledger.processes import discard_pool, ready_pool
 from ledger.projections import project
 from ledger.sourcelog import source_state
 from ledger.store import Store, locked_write, reading
@@ -74,17 +76,21 @@ def append(
     guard: LogGuard,
     after: AfterAppend | None = None,
     within: WithResults | None = None,
+    kinds: KindRegistry = DEFAULT_KINDS,
+    projections: Projections = DEFAULT_PROJECTIONS,
 ) -> list[Appended]:
     """Append ``envelopes`` in order to the log ``log_id`` (the key id of its checkpoint
     key; each new entry must be v2 and name it); returns one result per envelope.
 
     ``guard`` first proves the stored tree extends what the ledger last signed, and gives
-    the key and policy state from the signed log (never the editable tables)."""
-    encoded = _encode_all(store, envelopes)
+    the key and policy state from the signed log (never the editable tables). Entries must
+    be of a kind in ``kinds``; ``projections`` make their table rows."""
+    encoded = _encode_all(store, envelopes, kinds)
     try:
         with locked_write(store.engine) as conn:
             trusted = _append_locked(store, conn, encoded, log_id=log_id, guard=guard,
-                                     after=after, within=within)
+                                     after=after, within=within, kinds=kinds,
+                                     projections=projections)
     except BaseException:
         guard.discard()
         raise
@@ -106,6 +112,8 @@ def _append_locked(
     guard: LogGuard,
     after: AfterAppend | None,
     within: WithResults | None,
+    kinds: KindRegistry,
+    projections: Projections,
 ) -> _Outcome:
     trusted = guard.check(store, conn)
     size, tail = store.tail(conn)
@@ -129,7 +137,7 @@ def _append_locked(
         entry = item.envelope["entry"]
         try:
             check_new_entry(entry, log_id=log_id)
-            signer = keys.signer(index=index, entry=entry)
+            signer = keys.signer(index=index, entry=entry, kinds=kinds)
             if not (item.verified_ok and item.verified_with == signer.public_key):
                 public = public_keys.get(signer.key_id) or PublicKey(signer.public_key)
                 public_keys[signer.key_id] = public
@@ -169,7 +177,7 @@ def _append_locked(
         store.insert_leaves(conn, rows)
         store.insert_nodes(conn, new_nodes)
         for index, entry in fresh:
-            project(store, conn, index, entry)
+            project(store, conn, index, entry, projections)
         new_size = size + len(rows)
         made = {(level, index): h for level, index, h in new_nodes}
         made.update(old_frontier)
@@ -196,7 +204,7 @@ class _Encoded:
     verified_ok: bool = False
 
 
-def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
+def _validate(position: int, envelope: dict[str, Any], kinds: KindRegistry) -> _Encoded:
     subject = f"envelope {position}"
     try:
         envelope_bytes: bytes | None = canonical_json(envelope)
@@ -208,7 +216,7 @@ def _validate(position: int, envelope: dict[str, Any]) -> _Encoded:
         with known_encoding(envelope, envelope_bytes):  # its size check encodes it again
             parsed = parse_envelope(envelope, subject=subject)
     try:
-        validate_body(parsed.entry.kind, envelope["entry"]["body"])
+        kinds.validate_body(parsed.entry.kind, envelope["entry"]["body"])
     except LedgerError as exc:
         exc.subject = subject
         raise
@@ -242,7 +250,9 @@ def _leaf_bytes(prev: str, envelope_bytes: bytes) -> bytes:
     return b'{"envelope":' + envelope_bytes + b',"prev":"' + prev.encode("ascii") + b'"}'
 
 
-def _encode_all(store: Store, envelopes: Sequence[dict[str, Any]]) -> list[_Encoded]:
+def _encode_all(
+    store: Store, envelopes: Sequence[dict[str, Any]], kinds: KindRegistry
+) -> list[_Encoded]:
     """``_validate`` every envelope, in order, raising the first error it raises.
 
     Large batches are validated, and their signatures checked against the signers'
@@ -252,31 +262,30 @@ def _encode_all(store: Store, envelopes: Sequence[dict[str, Any]]) -> list[_Enco
     """
     global _large_seen
     if len(envelopes) < PARALLEL_FROM:
-        return [_validate(i, env) for i, env in enumerate(envelopes)]
+        return [_validate(i, env, kinds) for i, env in enumerate(envelopes)]
     _large_seen += len(envelopes)
     pool = ready_pool() if _large_seen >= WORKERS_AFTER else None
     if pool is None:
-        return [_validate(i, env) for i, env in enumerate(envelopes)]
+        return [_validate(i, env, kinds) for i, env in enumerate(envelopes)]
     with reading(store.engine) as conn:
         stored_keys = {r.key_id: base64.b64decode(r.public_key) for r in store.keys(conn)}
-    modules = kind_modules()
     futures: list[tuple[int, Future[list[_Checked | None]]]] = []
     try:
         for start in range(0, len(envelopes), _TASK_SIZE):
             chunk = list(envelopes[start : start + _TASK_SIZE])
             keys = {a: stored_keys[a] for a in map(_actor_of, chunk) if a in stored_keys}
-            futures.append((start, pool.submit(_check_envelopes, chunk, keys, modules)))
+            futures.append((start, pool.submit(_check_envelopes, chunk, keys, kinds)))
         checked = [(start, future.result()) for start, future in futures]
     except BrokenProcessPool:
         discard_pool(pool)
-        return [_validate(i, env) for i, env in enumerate(envelopes)]
+        return [_validate(i, env, kinds) for i, env in enumerate(envelopes)]
     encoded: list[_Encoded] = []
     for start, results in checked:
         for offset, result in enumerate(results):
             position = start + offset
             if result is None:  # let the sequential check raise its own error
                 rest = range(position, len(envelopes))
-                return encoded + [_validate(i, envelopes[i]) for i in rest]
+                return encoded + [_validate(i, envelopes[i], kinds) for i in rest]
             entry_len, envelope_bytes, envelope_hash, key, ok = result
             encoded.append(
                 _Encoded(
@@ -305,18 +314,17 @@ _Checked = tuple[int, bytes, bytes, bytes | None, bool]
 
 
 def _check_envelopes(
-    chunk: list[dict[str, Any]], keys: dict[str, bytes], modules: tuple[str, ...]
+    chunk: list[dict[str, Any]], keys: dict[str, bytes], kinds: KindRegistry
 ) -> list[_Checked | None]:
     """In a worker: ``_validate`` each envelope and check its signature when its key is given.
 
     None marks an envelope that failed (the parent repeats the check to report it).
     """
-    import_kind_modules(modules)
     out: list[_Checked | None] = []
     cache: dict[bytes, PublicKey] = {}
     for position, envelope in enumerate(chunk):
         try:
-            item = _validate(position, envelope)
+            item = _validate(position, envelope, kinds)
         except Exception:
             out.append(None)
             continue

@@ -16,7 +16,6 @@ from sqlalchemy import Connection
 from ledger.audit.keystate import KeyState
 from ledger.audit.sourcestate import SOURCE_KINDS, SourceState
 from ledger.errors import PolicyError, VerificationError
-from ledger.model import sources as _sources  # noqa: F401 - registers the source kinds
 from ledger.model.origin import dataset_name
 from ledger.store import Store
 from ledger.store.sources import dataset_owners

@@ -29,7 +29,8 @@ from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.log.tree import Run, grow, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding
 from ledger.model.entry import parse_envelope
-from ledger.model.kinds import validate_body
+from ledger.model.kinds import KindRegistry
+from ledger.model.registry import DEFAULT_KINDS
 
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
 Row = tuple[int, bytes, bytes, str, str]
@@ -70,20 +71,21 @@ class Advanced:
 
 def summarize_signed(
     rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], *,
-    log_id: str
+    log_id: str, kinds: KindRegistry = DEFAULT_KINDS
 ) -> ChunkSummary | None:
     """``check_leaf`` for every row, keeping only what an intact chunk needs; None as soon
     as any leaf would have an error or differ from its stored columns, is a key entry
     (key entries change who may sign, and are replayed leaf by leaf), or is a v1 entry
     after a v2 one."""
     try:
-        return _summarize_signed(rows, public_keys, cache, log_id)
+        return _summarize_signed(rows, public_keys, cache, log_id, registry=kinds)
     except Exception:
         return None
 
 
 def _summarize_signed(
-    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], log_id: str
+    rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], log_id: str,
+    *, registry: KindRegistry,
 ) -> ChunkSummary | None:
     first_v2: int | None = None
     has_v1 = False
@@ -115,7 +117,7 @@ def _summarize_signed(
         kind, actor = entry["kind"], entry["actor"]
         if kind in _KEY_KINDS or kind != stored_kind or actor != stored_actor:
             return None
-        validate_body(kind, entry["body"])
+        registry.validate_body(kind, entry["body"])
         version = entry["v"]
         if version == 2:
             if entry["log"] != log_id:  # a string comparison: the fast path stays fast
@@ -204,6 +206,7 @@ def advance(
     pending: Sequence[tuple[int, bytes]],
     stored_nodes: StoredNodes | None,
     first_v2: int | None = None,
+    kinds: KindRegistry = DEFAULT_KINDS,
 ) -> Advanced | None:
     """The state after ``chunk`` if the replay would find nothing wrong in it, else None.
 
@@ -216,7 +219,7 @@ def advance(
         return None
     if summary.first_prev != prev:
         return None
-    if signatures and not _signers_ok(keys, summary.signers, index=expected):
+    if signatures and not _signers_ok(keys, summary.signers, index=expected, kinds=kinds):
         return None
     if signatures and summary.has_v1 and first_v2 is not None:
         return None  # a v1 entry after the log's first v2 one: the replay names it
@@ -255,7 +258,8 @@ def advance(
     )
 
 
-def _signers_ok(keys: KeyState, signers: frozenset[tuple[str, str]], *, index: int) -> bool:
+def _signers_ok(keys: KeyState, signers: frozenset[tuple[str, str]], *, index: int,
+                kinds: KindRegistry) -> bool:
     """Whether each (actor, kind) may sign at ``index`` and every later index of the chunk.
 
     The chunk holds no key entry, so the key state is the same for all its leaves, and
@@ -264,7 +268,7 @@ def _signers_ok(keys: KeyState, signers: frozenset[tuple[str, str]], *, index: i
     """
     try:
         for actor, kind in signers:
-            keys.signer(index=index, entry={"kind": kind, "actor": actor, "body": {}})
+            keys.signer(index=index, entry={"kind": kind, "actor": actor, "body": {}}, kinds=kinds)
     except Exception:
         return False
     return True

@@ -13,7 +13,8 @@ from typing import Any
 from ledger.crypto.edwards import check_public_point
 from ledger.crypto.keys import key_id_of
 from ledger.errors import InputError, PolicyError
-from ledger.model.kinds import kind_spec
+from ledger.model.kinds import KindRegistry
+from ledger.model.registry import DEFAULT_KINDS
 from ledger.model.roles import Role
 
 
@@ -36,10 +37,13 @@ class KeyState:
     def __init__(self, records: list[KeyRecord] | None = None) -> None:
         self.by_id: dict[str, KeyRecord] = {r.key_id: r for r in records or []}
 
-    def signer(self, *, index: int, entry: dict[str, Any]) -> KeyRecord:
-        """The key that may sign ``entry`` at ``index``; PolicyError says why not."""
+    def signer(
+        self, *, index: int, entry: dict[str, Any], kinds: KindRegistry = DEFAULT_KINDS
+    ) -> KeyRecord:
+        """The key that may sign ``entry`` at ``index`` (of a kind in ``kinds``);
+        PolicyError says why not."""
         actor, kind = entry["actor"], entry["kind"]
-        spec = kind_spec(kind)
+        spec = kinds.spec(kind)
         if index == 0:
             return self._genesis(entry)
         record = self.by_id.get(actor)

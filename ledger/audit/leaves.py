@@ -18,7 +18,8 @@ from ledger.errors import InputError, LedgerError
 from ledger.log.hashing import leaf_hash
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import parse_envelope
-from ledger.model.kinds import validate_body
+from ledger.model.kinds import KindRegistry
+from ledger.model.registry import DEFAULT_KINDS
 
 KEY_KINDS = ("key.added", "key.revoked")
 _PREV_MARK = b',"prev":"'
@@ -50,6 +51,7 @@ def check_leaf(
     cache: dict[str, PublicKey],
     *,
     log_id: str,
+    kinds: KindRegistry = DEFAULT_KINDS,
 ) -> LeafFacts:
     digest = leaf_hash(leaf)
     try:
@@ -61,7 +63,7 @@ def check_leaf(
         parse_envelope(value["envelope"])
         envelope = value["envelope"]
         entry = envelope["entry"]
-        validate_body(entry["kind"], entry["body"])
+        kinds.validate_body(entry["kind"], entry["body"])
     except (ValueError, LedgerError) as exc:
         text = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
         return LeafFacts(index, digest, "", "", "", None, f"malformed leaf: {text}")
@@ -92,23 +94,29 @@ def _failed(facts: LeafFacts, error: str) -> LeafFacts:
 _WORKER_KEYS: dict[str, bytes] = {}
 _WORKER_CACHE: dict[str, PublicKey] = {}
 _WORKER_LOG: list[str] = [""]  # the audited log's id
+_WORKER_KINDS: list[KindRegistry] = [DEFAULT_KINDS]  # the entry kinds the log may hold
 
 
-def init_worker(public_keys: dict[str, bytes], log_id: str) -> None:
+def init_worker(
+    public_keys: dict[str, bytes], log_id: str, kinds: KindRegistry = DEFAULT_KINDS
+) -> None:
     _WORKER_KEYS.clear()
     _WORKER_KEYS.update(public_keys)
     _WORKER_CACHE.clear()
     _WORKER_LOG[0] = log_id
+    _WORKER_KINDS[0] = kinds
 
 
 def check_chunk(chunk: list[tuple[int, bytes]]) -> list[LeafFacts]:
-    log_id = _WORKER_LOG[0]
-    return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE, log_id=log_id) for i, leaf in chunk]
+    log_id, kinds = _WORKER_LOG[0], _WORKER_KINDS[0]
+    return [check_leaf(i, leaf, _WORKER_KEYS, _WORKER_CACHE, log_id=log_id, kinds=kinds)
+            for i, leaf in chunk]
 
 
 def check_rows(rows: list[tuple[int, bytes, bytes, str, str]]) -> ChunkSummary | list[LeafFacts]:
     """A summary of an intact chunk of stored rows (see ``fastpath``), else every leaf's facts."""
-    summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE, log_id=_WORKER_LOG[0])
+    summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE, log_id=_WORKER_LOG[0],
+                               kinds=_WORKER_KINDS[0])
     if summary is not None:
         return summary
     return check_chunk([(row[0], row[1]) for row in rows])

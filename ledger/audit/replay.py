@@ -20,6 +20,8 @@ from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash
 from ledger.log.tree import append_leaves, root_from_frontier
+from ledger.model.kinds import KindRegistry
+from ledger.model.registry import DEFAULT_KINDS
 from ledger.processes import forkserver_context
 
 CHUNK = 4096
@@ -76,6 +78,7 @@ def audit_log(
     keys: KeyState | None = None,
     first_v2: int | None = None,
     projector: ProjectionAudit | None = None,
+    kinds: KindRegistry = DEFAULT_KINDS,
 ) -> AuditReport:
     """Replay the log ``log_id`` (its checkpoint key's id) from ``start`` (with the chain's
     ``prev``, the ``keys`` and the index of the first v2 entry as of there); raise
@@ -93,7 +96,7 @@ def audit_log(
     plan = projector.plan if projector is not None else None
     for chunk, result, changes in _checked_chunks(rows, public_keys, log_id,
                                                   signatures=signatures, workers=workers,
-                                                  plan=plan):
+                                                  plan=plan, kinds=kinds):
         if projector is not None and changes is not None:
             projector.add(changes)
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
@@ -101,7 +104,7 @@ def audit_log(
                             signatures=signatures, stack=frontier.stack, size=frontier.size,
                             tree=start == 0, pending=pending,
                             stored_nodes=stored_nodes if start == 0 else None,
-                            first_v2=first_v2)
+                            first_v2=first_v2, kinds=kinds)
             if state is not None:
                 expected, prev, first_v2 = state.expected, state.prev, state.first_v2
                 frontier.stack, frontier.size = state.stack, state.size
@@ -111,7 +114,7 @@ def audit_log(
                 for kind, count in result.kinds.items():
                     report.kinds[kind] = report.kinds.get(kind, 0) + count
                 continue
-            result = _leaf_facts(chunk, public_keys, log_id, signatures=signatures)
+            result = _leaf_facts(chunk, public_keys, log_id, signatures=signatures, kinds=kinds)
         facts = result
         stored = (
             stored_nodes(chunk[0][0], chunk[-1][0] + 1)
@@ -133,7 +136,8 @@ def audit_log(
                     f"previous leaf hash is {prev[:16]}",
                     index=idx)
             if signatures:
-                _replay_keys(keys, fact, stored_kind=stored_kind, stored_actor=stored_actor)
+                _replay_keys(keys, fact, stored_kind=stored_kind, stored_actor=stored_actor,
+                             kinds=kinds)
                 if fact.version == 2 and first_v2 is None:
                     first_v2 = idx
                 elif fact.version == 1 and first_v2 is not None:
@@ -161,13 +165,14 @@ def audit_log(
     return report
 
 
-def _replay_keys(keys: KeyState, fact: LeafFacts, *, stored_kind: str, stored_actor: str) -> None:
+def _replay_keys(keys: KeyState, fact: LeafFacts, *, stored_kind: str, stored_actor: str,
+                 kinds: KindRegistry) -> None:
     if (fact.kind, fact.actor) != (stored_kind, stored_actor):
         raise VerificationError("stored kind/actor columns differ from the signed entry",
                                 index=fact.index)
     entry = {"kind": fact.kind, "actor": fact.actor, "body": fact.key_body or {}}
     try:
-        keys.signer(index=fact.index, entry=entry)
+        keys.signer(index=fact.index, entry=entry, kinds=kinds)
         keys.apply(index=fact.index, entry=entry)
     except PolicyError as exc:
         raise VerificationError(exc.message, index=fact.index) from exc
@@ -191,11 +196,11 @@ def _compare_nodes(made: dict[tuple[int, int], bytes], stored: dict[tuple[int, i
 
 
 def _leaf_facts(chunk: list[Row], public_keys: dict[str, bytes], log_id: str, *,
-                signatures: bool) -> list[LeafFacts]:
+                signatures: bool, kinds: KindRegistry) -> list[LeafFacts]:
     """Every leaf's facts, checked in this process (a chunk the fast path did not settle)."""
     if not signatures:
         return [_tree_facts(idx, leaf) for idx, leaf, *_ in chunk]
-    init_worker(public_keys, log_id)
+    init_worker(public_keys, log_id, kinds)
     return check_chunk([(r[0], r[1]) for r in chunk])
 
 
@@ -212,24 +217,24 @@ def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, May
 
 def _checked_chunks(
     rows: Iterable[Row], public_keys: dict[str, bytes], log_id: str, *, signatures: bool,
-    workers: int, plan: Plan | None = None,
+    workers: int, plan: Plan | None = None, kinds: KindRegistry = DEFAULT_KINDS,
 ) -> Iterator[tuple[list[Row], Checked, MaybeProjected]]:
     chunks = _chunked(rows)
     if not signatures:
         for chunk in chunks:
             summary = summarize_tree(chunk)
             projected = None if plan is None else project_rows(chunk, plan)
-            yield (chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False),
-                   projected)
+            yield (chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False,
+                                                 kinds=kinds), projected)
         return
     if workers <= 1:
-        init_worker(public_keys, log_id)
+        init_worker(public_keys, log_id, kinds)
         for chunk in chunks:
             yield chunk, *_check_and_project(chunk, plan)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(public_keys, log_id)) as pool:
+                             initargs=(public_keys, log_id, kinds)) as pool:
         inflight: list[tuple[list[Row], Future[tuple[Checked, MaybeProjected]]]] = []
         for chunk in chunks:
             inflight.append((chunk, pool.submit(_check_and_project, chunk, plan)))

@@ -46,6 +46,8 @@ from ledger.log.proofs import (
     verify_inclusion,
 )
 from ledger.log.tree import append_leaves, frontier, root_from_frontier
+from ledger.model.kinds import KindRegistry
+from ledger.model.registry import DEFAULT_KINDS
 from ledger.store import Store
 
 INVESTIGATE = "run 'medledger verify --checkpoint DIR/checkpoint' to investigate"
@@ -91,10 +93,13 @@ def prove_extends(store: Store, conn: Connection, old: Head, new: Head, *, what:
 class LogGuard:
     """One per open ledger: checks before appends and records what the log key signed."""
 
-    def __init__(self, directory: Path, verifier: NoteVerifier) -> None:
+    def __init__(
+        self, directory: Path, verifier: NoteVerifier, *, kinds: KindRegistry = DEFAULT_KINDS
+    ) -> None:
         self.directory = directory
         self.history = History(directory)
         self.verifier = verifier
+        self.kinds = kinds  # the entry kinds the replayed tail may hold
         self.log_id = verifier.public_key.key_id  # the log that v2 entries must name
         self._tip: Trusted | None = None  # the state this process last committed
         self._tip_lock = threading.Lock()
@@ -175,11 +180,11 @@ class LogGuard:
             bases += [s for s in [read_snapshot(self.directory)] if s is not None]
         bases = [b for b in bases if b.size <= head.size]
         if not bases:
-            return replay(store, conn, None, head, log_id=self.log_id)
+            return replay(store, conn, None, head, log_id=self.log_id, kinds=self.kinds)
         base = max(bases, key=lambda b: b.size)
         prove_extends(store, conn, Head(base.size, base.root), head,
                       what="the key and policy state this ledger recorded")
-        return replay(store, conn, base, head, log_id=self.log_id)
+        return replay(store, conn, base, head, log_id=self.log_id, kinds=self.kinds)
 
     # --- recording, after the commit ------------------------------------------------
     def signed(self, note: str, *, size: int, root: bytes) -> None:
@@ -224,7 +229,8 @@ class LogGuard:
 
 
 def replay(
-    store: Store, conn: Connection, base: Trusted | None, head: Head, *, log_id: str
+    store: Store, conn: Connection, base: Trusted | None, head: Head, *, log_id: str,
+    kinds: KindRegistry = DEFAULT_KINDS,
 ) -> Trusted:
     """``base`` advanced over the leaves after it, each checked in full (v2 entries must
     name the log ``log_id``)."""
@@ -242,7 +248,7 @@ def replay(
     keys = state.keys
     try:
         audit_log(rows, log_id=log_id, public_keys=public, checkpoints=[], stored_nodes=None,
-                  start=start, prev=prev, keys=keys)
+                  start=start, prev=prev, keys=keys, kinds=kinds)
     except VerificationError as exc:
         raise VerificationError(
             f"a leaf appended after the last signed checkpoint (size {start}) fails its "

@@ -69,7 +69,7 @@ class RecoveringGuard(LogGuard):
     """The guard for the one append that records a recovery."""
 
     def __init__(self, base: LogGuard, planned: Plan) -> None:
-        super().__init__(base.directory, base.verifier)
+        super().__init__(base.directory, base.verifier, kinds=base.kinds)
         self.planned = planned
         self.note: str | None = None
 
@@ -79,7 +79,7 @@ class RecoveringGuard(LogGuard):
         head = Head(size, tree_root(store, conn, size))
         if head != self.planned.head:
             raise StorageError("the database changed while recovering; run recover again")
-        return replay(store, conn, None, head, log_id=self.log_id)  # all left, in full
+        return replay(store, conn, None, head, log_id=self.log_id, kinds=self.kinds)  # all, in full
 
     def signed(self, note: str, *, size: int, root: bytes) -> None:
         self.note = note

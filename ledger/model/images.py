@@ -11,8 +11,9 @@ from pydantic.config import JsonDict
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.entry import HEX64
-from ledger.model.kinds import register_kind
+from ledger.model.kinds import kind
 from ledger.model.origin import CONSENT_STATUSES, DATASET_PATTERN, NAME_PATTERN
+from ledger.model.projection import Change, Insert, Projection
 from ledger.model.roles import Role
 
 # Per-frame digests are listed for images of up to this many frames (keeps an entry well under
@@ -174,9 +175,34 @@ class ImageRegistered(_Strict):
     image: ImageFacts
 
 
-IMAGE_REGISTERED = register_kind(
-    "image.registered",
-    ImageRegistered,
-    roles=(Role.CURATOR, Role.SUBMITTER),
-    description="an image's signed origin: source, licence, consent and fingerprints",
+KINDS = (
+    kind("image.registered", ImageRegistered, roles=(Role.CURATOR, Role.SUBMITTER),
+         description="an image's signed origin: source, licence, consent and fingerprints"),
 )
+
+
+def pack_keys(hex_keys: list[str]) -> bytes:
+    """Index keys as stored: little-endian uint64s."""
+    return b"".join(int(k, 16).to_bytes(8, "little") for k in hex_keys)
+
+
+def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
+    body = entry["body"]
+    image = body["image"]
+    reference = image["fingerprints"].get(DUP_GRID)
+    return [Insert("images", {
+        "idx": index,
+        "file_sha256": image["file_sha256"],
+        "pixel_sha256": image["pixel_sha256"],
+        "source": body["source"],
+        "dataset": body.get("dataset"),
+        "license": body["license"],
+        "consent": body["consent"],
+        "format": image["format"],
+        "registered": entry["time"],
+        "dup_keys": pack_keys(reference["keys"]) if reference else None,
+        "grid_sha256": reference["grid_sha256"] if reference else None,
+    })]
+
+
+PROJECTIONS: dict[str, Projection] = {"image.registered": _image_registered}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.model.entry import HEX64
-from ledger.model.kinds import register_kind
+from ledger.model.kinds import kind
+from ledger.model.projection import Change, Insert, Projection, Update
 from ledger.model.roles import Role
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -28,9 +31,26 @@ class KeyRevoked(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-KEY_ADDED = register_kind(
-    "key.added", KeyAdded, roles=(), description="a key joins the ledger with a role"
+KINDS = (
+    kind("key.added", KeyAdded, roles=(), description="a key joins the ledger with a role"),
+    kind("key.revoked", KeyRevoked, roles=(), description="a key may sign nothing from here on"),
 )
-KEY_REVOKED = register_kind(
-    "key.revoked", KeyRevoked, roles=(), description="a key may sign nothing from here on"
-)
+
+
+def _key_added(index: int, entry: dict[str, Any]) -> list[Change]:
+    body = entry["body"]
+    return [Insert("keys", {
+        "key_id": body["key_id"],
+        "name": body["name"],
+        "role": body["role"],
+        "public_key": body["public_key"],
+        "added_idx": index,
+        "revoked_idx": None,
+    })]
+
+
+def _key_revoked(index: int, entry: dict[str, Any]) -> list[Change]:
+    return [Update("keys", {"key_id": entry["body"]["key_id"]}, {"revoked_idx": index})]
+
+
+PROJECTIONS: dict[str, Projection] = {"key.added": _key_added, "key.revoked": _key_revoked}

@@ -1,14 +1,15 @@
-"""The registry of entry kinds: each kind names its body model and who may sign it.
+"""Entry kinds: each kind names its body model and who may sign it.
 
-Kinds are open-ended: a later module registers its own (``image.registered``,
-``consent.changed``, ...) with ``register_kind`` and the log, the audit and the
-schemas pick it up. A kind nobody registered is refused, never guessed at.
+A module declares its kinds as a tuple, ``KINDS = (kind("x.y", Body, ...), ...)``, with
+no side effect; ``ledger.model.registry`` builds the one default ``KindRegistry`` from
+the modules it lists. A kind the registry does not hold is refused, never guessed at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,38 +26,63 @@ class KindSpec:
     description: str
 
 
-_KINDS: dict[str, KindSpec] = {}
-
-
-def register_kind(
-    name: str, body: type[BaseModel], *, roles: Iterable[Role], description: str
-) -> KindSpec:
+def kind(name: str, body: type[BaseModel], *, roles: Iterable[Role], description: str) -> KindSpec:
     """Declare an entry kind. Admin may always sign it; ``roles`` adds others."""
-    spec = KindSpec(name, body, frozenset(roles) | {Role.ADMIN}, description)
-    existing = _KINDS.get(name)
-    if existing is not None and existing != spec:
-        raise ValueError(f"entry kind {name} is already registered differently")
-    _KINDS[name] = spec
-    return spec
+    return KindSpec(name, body, frozenset(roles) | {Role.ADMIN}, description)
 
 
-def kind_spec(name: str) -> KindSpec:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise InputError(f"unknown entry kind {name!r}") from None
+class KindRegistry:
+    """An immutable set of entry kinds, looked up by name."""
 
+    __slots__ = ("_specs",)
 
-def all_kinds() -> list[KindSpec]:
-    return [_KINDS[name] for name in sorted(_KINDS)]
+    def __init__(self, specs: Mapping[str, KindSpec]) -> None:
+        self._specs: Mapping[str, KindSpec] = MappingProxyType(dict(specs))
 
+    @classmethod
+    def of(cls, *groups: Iterable[KindSpec]) -> KindRegistry:
+        """The kinds of every group (a module's ``KINDS``); a name declared twice is a
+        programming error."""
+        specs: dict[str, KindSpec] = {}
+        for group in groups:
+            for spec in group:
+                if spec.name in specs:
+                    raise ValueError(f"entry kind {spec.name} is declared twice")
+                specs[spec.name] = spec
+        return cls(specs)
 
-def validate_body(kind: str, body: dict[str, Any]) -> BaseModel:
-    """Validate ``body`` against its kind's model; InputError names the field."""
-    spec = kind_spec(kind)
-    try:
-        return spec.body.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InputError(f"malformed {kind} body: {where}: {first['msg']}") from exc
+    def with_kinds(self, *specs: KindSpec) -> KindRegistry:
+        """A new registry: these kinds and this one's (e.g. a test's or a benchmark's)."""
+        return KindRegistry.of(self, specs)
+
+    def spec(self, name: str) -> KindSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise InputError(f"unknown entry kind {name!r}") from None
+
+    def __iter__(self) -> Iterator[KindSpec]:
+        """The kinds, sorted by name."""
+        return iter([self._specs[name] for name in sorted(self._specs)])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KindRegistry) and dict(self._specs) == dict(other._specs)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._specs.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # for worker processes: by its specs
+        return (KindRegistry, (dict(self._specs),))
+
+    def validate_body(self, kind: str, body: dict[str, Any]) -> BaseModel:
+        """Validate ``body`` against its kind's model; InputError names the field."""
+        spec = self.spec(kind)
+        try:
+            return spec.body.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise InputError(f"malformed {kind} body: {where}: {first['msg']}") from exc

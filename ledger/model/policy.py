@@ -7,14 +7,16 @@ decision reads it. ``log.recovered`` records that the database was restored behi
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger.model.entry import HEX64
-from ledger.model.kinds import register_kind
+from ledger.model.kinds import kind
+from ledger.model.projection import Change, Insert, Projection
 
 REQUIRE_DEIDENTIFIED = "require_deidentified"
 DUP_THRESHOLDS = "dup_thresholds"
@@ -59,15 +61,21 @@ class LogRecovered(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-POLICY_CHANGED = register_kind(
-    "policy.changed", PolicyChanged, roles=(), description="an admin changes a ledger setting"
+KINDS = (
+    kind("policy.changed", PolicyChanged, roles=(),
+         description="an admin changes a ledger setting"),
+    kind("log.recovered", LogRecovered, roles=(),
+         description="the log continues from a restored tree; a signed checkpoint was lost"),
 )
-LOG_RECOVERED = register_kind(
-    "log.recovered",
-    LogRecovered,
-    roles=(),
-    description="the log continues from a restored tree; a signed checkpoint was lost",
-)
+
+
+def _policy_changed(index: int, entry: dict[str, Any]) -> list[Change]:
+    body = entry["body"]
+    value = json.dumps(body["value"], sort_keys=True)
+    return [Insert("policies", {"idx": index, "setting": body["setting"], "value": value})]
+
+
+PROJECTIONS: dict[str, Projection] = {"policy.changed": _policy_changed}
 
 
 def decimals(values: dict[str, float]) -> dict[str, str]:

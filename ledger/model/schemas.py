@@ -13,13 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledger.model import images as _images  # noqa: F401 - registers image.registered
-from ledger.model import keys as _keys  # noqa: F401 - registers the key kinds
-from ledger.model import policy as _policy  # noqa: F401 - registers the policy kinds
-from ledger.model import sources as _sources  # noqa: F401 - registers the source kinds
 from ledger.model.bundle import BundleFile
 from ledger.model.entry import Entry, Envelope, Leaf
-from ledger.model.kinds import all_kinds
+from ledger.model.registry import DEFAULT_KINDS
 
 SCHEMA_BASE = "https://medledger.local/schemas/"
 
@@ -47,7 +43,7 @@ def all_schemas() -> dict[str, dict[str, Any]]:
             BundleFile, "bundle.schema.json", "An offline audit bundle (medledger bundle export)."
         ),
     }
-    for spec in all_kinds():
+    for spec in DEFAULT_KINDS:
         name = f"body.{spec.name}.schema.json"
         out[name] = _schema(
             spec.body,

@@ -7,13 +7,14 @@ that list. Only admin keys sign them. Names are the image.registered source name
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.model.entry import HEX64
-from ledger.model.kinds import register_kind
+from ledger.model.kinds import kind
 from ledger.model.origin import NAME_PATTERN
+from ledger.model.projection import Change, Insert, Projection, Update
 
 MAX_SOURCE_KEYS = 256
 
@@ -44,9 +45,22 @@ class SourceChanged(SourceKeys):
     """A declared source's allowed keys are replaced by this list."""
 
 
-SOURCE_ADDED = register_kind(
-    "source.added", SourceAdded, roles=(), description="a source and the keys that may use it"
+KINDS = (
+    kind("source.added", SourceAdded, roles=(),
+         description="a source and the keys that may use it"),
+    kind("source.changed", SourceChanged, roles=(),
+         description="a source's allowed keys, replaced"),
 )
-SOURCE_CHANGED = register_kind(
-    "source.changed", SourceChanged, roles=(), description="a source's allowed keys, replaced"
-)
+
+
+def _source(index: int, entry: dict[str, Any]) -> list[Change]:
+    body = entry["body"]
+    keys = ",".join(body["keys"])  # sorted by the entry model
+    if entry["kind"] == "source.added":
+        return [Insert("sources", {
+            "name": body["name"], "keys": keys, "added_idx": index, "changed_idx": None,
+        })]
+    return [Update("sources", {"name": body["name"]}, {"keys": keys, "changed_idx": index})]
+
+
+PROJECTIONS: dict[str, Projection] = {"source.added": _source, "source.changed": _source}

@@ -48,7 +48,10 @@ from ledger.log.tree import frontier, root_from_frontier
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import utc_now
 from ledger.model.keys import KEY_NAME_PATTERN
+from ledger.model.kinds import KindRegistry
 from ledger.model.policy import DUP_THRESHOLDS, REQUIRE_DEIDENTIFIED, decimals, numbers
+from ledger.model.projection import Projections
+from ledger.model.registry import DEFAULT_KINDS, DEFAULT_PROJECTIONS
 from ledger.model.roles import Role
 from ledger.projections import projection_audit
 from ledger.rebuild import Rebuilt, rebuild_projections
@@ -106,9 +109,19 @@ def env_passphrase() -> bytes | None:
 class Ledger:
     """An open ledger: its directory, its store and its log identity."""
 
-    def __init__(self, ldir: LedgerDir, store: Store, *, passphrase: bytes | None) -> None:
+    def __init__(
+        self,
+        ldir: LedgerDir,
+        store: Store,
+        *,
+        passphrase: bytes | None,
+        kinds: KindRegistry = DEFAULT_KINDS,
+        projections: Projections = DEFAULT_PROJECTIONS,
+    ) -> None:
         self.dir = ldir
         self.store = store
+        self.kinds = kinds  # the entry kinds it accepts and audits (tests add their own)
+        self.projections = projections
         self._passphrase = passphrase
         self._signer: NoteSigner | None = None
         with reading(store.engine) as conn:
@@ -119,7 +132,7 @@ class Ledger:
         self.origin = origin
         self.verifier = NoteVerifier.from_vkey(vkey)
         self.log_id = self.verifier.public_key.key_id  # what v2 entries name as their log
-        self.guard = LogGuard(ldir.path, self.verifier)
+        self.guard = LogGuard(ldir.path, self.verifier, kinds=kinds)
 
     # --- lifecycle -------------------------------------------------------------
     @classmethod
@@ -131,6 +144,8 @@ class Ledger:
         origin: str | None = None,
         passphrase: bytes | None = None,
         require_deidentified: bool = False,
+        kinds: KindRegistry = DEFAULT_KINDS,
+        projections: Projections = DEFAULT_PROJECTIONS,
     ) -> Ledger:
         ldir = LedgerDir(directory)
         url = normalise_url(database_url) if database_url else ldir.default_database_url()
@@ -152,7 +167,7 @@ class Ledger:
                 store.set_meta(conn, "log_vkey", signer.verifier_key)
                 # a new ledger's findings are all made by this version of the decision
                 store.set_meta(conn, DECISION_SETTING, str(DECISION_VERSION))
-            ledger = cls(ldir, store, passphrase=passphrase)
+            ledger = cls(ldir, store, passphrase=passphrase, kinds=kinds, projections=projections)
             genesis = ledger.sign(
                 "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
             )
@@ -165,9 +180,17 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open(cls, directory: Path, *, passphrase: bytes | None = None) -> Ledger:
+    def open(
+        cls,
+        directory: Path,
+        *,
+        passphrase: bytes | None = None,
+        kinds: KindRegistry = DEFAULT_KINDS,
+        projections: Projections = DEFAULT_PROJECTIONS,
+    ) -> Ledger:
         ldir = LedgerDir(directory)
-        return cls(ldir, Store.open(ldir.database_url()), passphrase=passphrase)
+        return cls(ldir, Store.open(ldir.database_url()), passphrase=passphrase, kinds=kinds,
+                   projections=projections)
 
     def setting(self, name: str) -> str | None:
         with reading(self.store.engine) as conn:
@@ -205,7 +228,8 @@ class Ledger:
             signed.append(self._store_checkpoint(conn, size, root))
 
         results = append(
-            self.store, envelopes, log_id=self.log_id, guard=self.guard, after=sign_now
+            self.store, envelopes, log_id=self.log_id, guard=self.guard, after=sign_now,
+            kinds=self.kinds, projections=self.projections,
         )
         if signed:
             self.guard.keep_snapshot()
@@ -311,7 +335,8 @@ class Ledger:
         def sign_now(conn: Connection, size: int, root: bytes) -> None:
             self._store_checkpoint(conn, size, root, guard=recovering)
 
-        append(self.store, [envelope], log_id=self.log_id, guard=recovering, after=sign_now)
+        append(self.store, [envelope], log_id=self.log_id, guard=recovering, after=sign_now,
+               kinds=self.kinds, projections=self.projections)
         self.guard.forget_tip()
         assert recovering.note is not None  # noqa: S101 - the append above always signs
         self.dir.replace_checkpoint(recovering.note)
@@ -391,7 +416,7 @@ class Ledger:
         envelope = self.sign("policy.changed", {"setting": setting, "value": value}, key=key)
         append(self.store, [envelope], log_id=self.log_id, guard=self.guard,
                after=self.checkpoint_if_due,
-               within=within)
+               within=within, kinds=self.kinds, projections=self.projections)
         self.checkpoint()
 
     # --- reading the log -------------------------------------------------------------
@@ -461,7 +486,7 @@ class Ledger:
                 workers = (os.cpu_count() or 1) if big else 1
             history = history_checkpoints(self.store, conn, self.guard)
             opened += history.checkpoints
-            with nullcontext() if tree_only else projection_audit() as projector:
+            with nullcontext() if tree_only else projection_audit(self.projections) as projector:
                 report = audit_log(
                     self.store.iter_leaves(conn),
                     log_id=self.log_id,
@@ -471,6 +496,7 @@ class Ledger:
                     signatures=not tree_only,
                     workers=workers,
                     projector=projector,
+                    kinds=self.kinds,
                 )
                 if projector is not None:  # the log is sound: now what was made of it
                     projector.compare(lambda name: stored_rows(conn, name),
@@ -494,7 +520,8 @@ class Ledger:
         def phase(name: str) -> Callable[[int, int], None] | None:
             return None if progress is None else lambda d, t: progress(name, d, t)
 
-        rebuilt = rebuild_projections(self.store, progress=phase("rebuilding"))
+        rebuilt = rebuild_projections(self.store, projections=self.projections,
+                                      progress=phase("rebuilding"))
         (self.dir.path / "similarity" / CACHE_NAME).unlink(missing_ok=True)  # derived: rebuilt
         index = self.duplicate_index()
         rebuilt.rescanned = scan(index, workers=workers, progress=phase("rescanning"))

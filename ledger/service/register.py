@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.model.images import DUP_GRID
-from ledger.model.kinds import kind_spec
 from ledger.model.origin import check_consent, check_dataset, check_name, normalise_license
+from ledger.model.registry import kind_spec
 from ledger.registration.pipeline import (
     Progress,
     RegisterOptions,
@@ -155,7 +155,7 @@ def _zero_preamble_dir(directory: Path | None, paths: Sequence[Path]) -> str | N
 def _check_role(ledger: Ledger, name: str) -> None:
     """Refuse a key that may not register before decoding a single file."""
     info = ledger.key_info(name)
-    allowed = kind_spec("image.registered").roles
+    allowed = kind_spec("image.registered", ledger.kinds).roles
     if info.role not in allowed:
         raise PolicyError(
             f"key {name} has role {info.role}; image.registered needs one of "
@@ -280,6 +280,8 @@ def _append_checked(
         guard=run.ledger.guard,
         after=run.ledger.checkpoint_if_due,
         within=record,
+        kinds=run.ledger.kinds,
+        projections=run.ledger.projections,
     )
     for path in skipped + also_known:
         summary.already_known += 1

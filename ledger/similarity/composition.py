@@ -53,7 +53,7 @@ from ledger.store.tables import DupScanRow, ImageRow
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
 _SCANS = DupScanRow.__table__  # type: ignore[attr-defined]
 CHUNK = 500
-KINDS: tuple[Kind, ...] = ("source", "dataset")
+GROUP_KINDS: tuple[Kind, ...] = ("source", "dataset")  # not entry kinds
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -214,7 +214,7 @@ def composition(
         direct_info = images(conn, {d for it in items for d in it.direct} - exclude)
         seen = _seen(conn, items, outside, direct_info)
         found: dict[SketchKey, set[int]] = {}
-        for kind in KINDS:
+        for kind in GROUP_KINDS:
             names = {k.name for k in candidates if k.kind == kind}
             by_name = _attribute(conn, kind, items, range(len(items)), names, outside, direct_info)
             explained = set().union(*by_name.values()) if by_name else set()

@@ -12,6 +12,7 @@ import rfc8785
 
 from ledger.crypto.keys import SigningKey
 from ledger.errors import PolicyError
+from ledger.model.registry import DEFAULT_KINDS
 from ledger.sequencer import _check_envelopes, append
 from ledger.service import Ledger
 from ledger.store import reading
@@ -50,7 +51,8 @@ def test_worker_check_verifies_each_version_under_its_own_domain(ledger: Ledger)
     v2 = _key_entry(key, v=2, log=ledger.log_id)
     v1 = _key_entry(key, v=1, log=None)
     v2_signed_as_v1 = {**v2, "sig": _key_entry(key, v=1, log=None)["sig"]}
-    results = _check_envelopes([v2, v1, v2_signed_as_v1], {key.public_key.key_id: raw}, ())
+    results = _check_envelopes([v2, v1, v2_signed_as_v1], {key.public_key.key_id: raw},
+                               DEFAULT_KINDS)
     assert [r[4] if r is not None else None for r in results] == [True, True, False]
 
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError, VerificationError
-from ledger.model import kinds
 from ledger.model.entry import MAX_ENVELOPE_BYTES
+from ledger.model.kinds import kind
+from ledger.model.registry import DEFAULT_KINDS
 from ledger.model.roles import Role
 from ledger.sequencer import PARALLEL_FROM, append
 from ledger.service import Ledger
@@ -29,16 +30,23 @@ class Note(BaseModel):
     text: str
 
 
-@pytest.fixture
-def note_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``test.note``, signable by submitters (and admins), in a private registry copy."""
-    monkeypatch.setattr(kinds, "_KINDS", dict(kinds._KINDS))
-    kinds.register_kind("test.note", Note, roles=[Role.SUBMITTER], description="a test note")
+# ``test.note``, signable by submitters (and admins): the default kinds and this one
+NOTE_KINDS = DEFAULT_KINDS.with_kinds(
+    kind("test.note", Note, roles=[Role.SUBMITTER], description="a test note")
+)
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     made = Ledger.init(tmp_path / "ledger")
+    yield made
+    made.store.engine.dispose()
+
+
+@pytest.fixture
+def note_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger that also accepts (and audits) ``test.note`` entries."""
+    made = Ledger.init(tmp_path / "ledger", kinds=NOTE_KINDS)
     yield made
     made.store.engine.dispose()
 
@@ -122,10 +130,10 @@ def test_an_envelope_twice_in_one_batch_is_stored_once(ledger: Ledger) -> None:
     assert ledger.size() == 2
 
 
-@pytest.mark.usefixtures("note_kind")
-def test_a_re_encoded_signature_is_not_a_second_copy(ledger: Ledger) -> None:
+def test_a_re_encoded_signature_is_not_a_second_copy(note_ledger: Ledger) -> None:
     """The same signature in another base64 spelling (non-zero padding bits) is the
     same signed entry: never a second leaf."""
+    ledger = note_ledger
     admin = ledger.signing_key("admin")
     envelope = ledger.sign("test.note", {"text": "once"}, key=admin)
     ledger.submit([envelope])
@@ -152,8 +160,8 @@ def _padded_note(ledger: Ledger, size: int, key: SigningKey) -> dict[str, Any]:
     return envelope
 
 
-@pytest.mark.usefixtures("note_kind")
-def test_entry_size_limit(ledger: Ledger) -> None:
+def test_entry_size_limit(note_ledger: Ledger) -> None:
+    ledger = note_ledger
     admin = ledger.signing_key("admin")
     before = state(ledger)
     with pytest.raises(InputError, match=f"limit is {MAX_ENVELOPE_BYTES}") as caught:
@@ -217,6 +225,54 @@ def test_large_batches_are_all_or_nothing_too(ledger: Ledger) -> None:
     assert ledger.verify(workers=1).size == len(batch) + 1
 
 
+@pytest.mark.slow
+def test_worker_processes_check_the_ledger_s_own_kinds(note_ledger: Ledger) -> None:
+    """The audit's and the sequencer's worker processes get the ledger's kinds with their
+    tasks: a kind outside the default registry is accepted there, and only there."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ledger.processes import forkserver_context
+    from ledger.sequencer import _check_envelopes
+
+    ledger = note_ledger
+    admin = ledger.signing_key("admin")
+    notes = [ledger.sign("test.note", {"text": f"note {i}"}, key=admin) for i in range(300)]
+    ledger.submit(notes)
+    report = ledger.verify(workers=2)
+    assert (report.size, report.kinds["test.note"]) == (301, 300)
+    with ProcessPoolExecutor(1, mp_context=forkserver_context()) as pool:
+        checked = pool.submit(_check_envelopes, notes[:3], {}, NOTE_KINDS).result()
+        refused = pool.submit(_check_envelopes, notes[:3], {}, DEFAULT_KINDS).result()
+    assert all(item is not None for item in checked)
+    assert refused == [None, None, None]
+
+
+def test_the_guard_replays_an_unsigned_tail_with_the_ledger_s_kinds(
+    note_ledger: Ledger,
+) -> None:
+    """A note appended with no checkpoint is replayed by the next process's guard: with the
+    ledger's kinds it is accepted; a ledger opened with the default kinds refuses it."""
+    ledger = note_ledger
+    admin = ledger.signing_key("admin")
+    note = ledger.sign("test.note", {"text": "unsigned tail"}, key=admin)
+    append(ledger.store, [note], log_id=ledger.log_id, guard=ledger.guard, kinds=ledger.kinds)
+    plain = Ledger.open(ledger.dir.path)
+    try:
+        before = state(plain)
+        with pytest.raises(VerificationError, match=r"unknown entry kind 'test\.note'"):
+            plain.submit([key_added(plain, "late", "verifier", by=admin)])
+        assert state(plain) == before
+    finally:
+        plain.store.engine.dispose()
+    reopened = Ledger.open(ledger.dir.path, kinds=NOTE_KINDS)
+    try:
+        reopened.submit([reopened.sign("test.note", {"text": "next"}, key=admin)])
+        assert reopened.size() == 3
+        assert reopened.verify().kinds["test.note"] == 2
+    finally:
+        reopened.store.engine.dispose()
+
+
 # --- who may sign -----------------------------------------------------------------------------
 
 
@@ -247,12 +303,12 @@ def test_unknown_key_cannot_sign(ledger: Ledger) -> None:
     assert state(ledger) == before
 
 
-@pytest.mark.usefixtures("note_kind")
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [("admin", True), ("submitter", True), ("curator", False), ("verifier", False)],
 )
-def test_roles_decide_who_signs_a_kind(ledger: Ledger, role: str, allowed: bool) -> None:
+def test_roles_decide_who_signs_a_kind(note_ledger: Ledger, role: str, allowed: bool) -> None:
+    ledger = note_ledger
     ledger.add_key("someone", role)
     envelope = ledger.sign("test.note", {"text": "hi"}, key=ledger.signing_key("someone"))
     if allowed:

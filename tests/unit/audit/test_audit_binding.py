@@ -12,7 +12,6 @@ from ledger.audit.fastpath import advance, summarize_signed
 from ledger.audit.keystate import KeyState
 from ledger.audit.replay import audit_log
 from ledger.errors import VerificationError
-from ledger.model import images as _images  # noqa: F401 - registers image.registered
 
 from .logmaker import ADMIN, LOG_ID, Log, envelope, key, standard
 

@@ -9,8 +9,8 @@ import pytest
 from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.audit.sourcestate import SourceState
 from ledger.errors import InputError, PolicyError
-from ledger.model.kinds import validate_body
 from ledger.model.origin import check_dataset, dataset_name
+from ledger.model.registry import validate_body
 from ledger.model.roles import Role
 
 ADMIN = KeyRecord("a" * 64, "admin", Role.ADMIN, bytes(32), 0)

@@ -16,7 +16,7 @@ from ledger.errors import InputError
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES
 from ledger.model.images import MAX_FRAMES_LISTED, ImageFacts
-from ledger.model.kinds import validate_body
+from ledger.model.registry import validate_body
 
 
 def mth(digests: list[bytes]) -> bytes:

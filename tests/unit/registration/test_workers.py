@@ -21,8 +21,8 @@ from ledger.imaging.analyse import Analysis, analyse
 from ledger.imaging.limits import DecodeLimits
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES, parse_envelope, utc_now
-from ledger.model.kinds import validate_body
 from ledger.model.origin import CONSENT_STATUSES
+from ledger.model.registry import validate_body
 from ledger.registration.workers import (
     ENTRY_RESERVE,
     MAX_FACTS_BYTES,
