@@ -25,10 +25,9 @@ TIERS: list[set[str]] = [
     {"registration"},
     {"imaging"},
     {"fingerprint"},
-    {
-        "sequencer", "projections", "checkpoints", "directory", "workerpool", "handle",
-        "pubkeys", "sourcelog", "rebuild",
-    },
+    {"sequencer", "projections", "workerpool", "handle", "sourcelog", "rebuild"},
+    {"guard"},
+    {"checkpoints", "directory", "pubkeys"},
     {"store", "audit"},
     {"processes", "processguard", "forkserver_guard"},
     {"model"},

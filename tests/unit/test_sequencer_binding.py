@@ -66,7 +66,7 @@ def test_append_refuses_another_log_and_v1_naming_the_envelope(ledger: Ledger) -
         (_key_entry(admin, v=1, log=None), "entry format v1 is refused for new entries"),
     ]:
         with pytest.raises(PolicyError, match=message) as caught:
-            append(ledger.store, [good, bad], log_id=ledger.log_id)
+            append(ledger.store, [good, bad], log_id=ledger.log_id, guard=ledger.guard)
         assert caught.value.diagnostics().startswith("envelope 1: ")
         with reading(ledger.store.engine) as conn:
             assert ledger.store.tail(conn) == before  # all or nothing
