@@ -43,7 +43,7 @@ from ledger.model.kinds import KindRegistry
 from ledger.model.projection import Projections
 from ledger.model.registry import DEFAULT_KINDS, DEFAULT_PROJECTIONS
 from ledger.processes import discard_pool, ready_pool
-from ledger.projections import project
+from ledger.projections import project_batch
 from ledger.sourcelog import source_state
 from ledger.store import Store, locked_write, reading
 
@@ -176,8 +176,7 @@ def _append_locked(
         )
         store.insert_leaves(conn, rows)
         store.insert_nodes(conn, new_nodes)
-        for index, entry in fresh:
-            project(store, conn, index, entry, projections)
+        project_batch(store, conn, fresh, projections)
         new_size = size + len(rows)
         made = {(level, index): h for level, index, h in new_nodes}
         made.update(old_frontier)
