@@ -18,8 +18,9 @@ from sqlalchemy import Connection
 from ledger.audit.projections import ProjectionAudit, TableShape
 from ledger.model.projection import Change, Insert, Projections
 from ledger.model.registry import DEFAULT_PROJECTIONS
+from ledger.sourcelog import RULE_KINDS
 from ledger.store import Store
-from ledger.store.projected import columns_of, key_of
+from ledger.store.projected import columns_of, key_of, stored_range
 from ledger.store.tables import PROJECTION_TABLES
 
 __all__ = ["DEFAULT_PROJECTIONS", "changes_of", "differing_columns", "project",
@@ -62,8 +63,14 @@ def project_batch(store: Store, conn: Connection, entries: Sequence[tuple[int, d
     store.apply_changes(conn, changes)
 
 
-def projection_audit(projections: Projections = DEFAULT_PROJECTIONS) -> ProjectionAudit:
+def projection_audit(projections: Projections = DEFAULT_PROJECTIONS,
+                     conn: Connection | None = None) -> ProjectionAudit:
     """A fresh audit of every table in ``PROJECTION_TABLES`` against ``projections``
-    (give it to ``audit_log``, then ``compare`` with the stored rows)."""
+    (give it to ``audit_log``, then ``compare`` with the stored rows). With ``conn``, the
+    tables keyed by entry index are compared chunk by chunk as the log streams, and the
+    entries the source and dataset rules need are kept (``audit_source_rules``)."""
     shapes = [TableShape(name, columns_of(name), key_of(name)) for name in PROJECTION_TABLES]
-    return ProjectionAudit(shapes, dict(projections))  # a dict: it goes to worker processes
+    if conn is None:
+        return ProjectionAudit(shapes, dict(projections))  # a dict: it goes to worker processes
+    return ProjectionAudit(shapes, dict(projections), kept=RULE_KINDS,
+                           stored_range=lambda name, low, high: stored_range(conn, name, low, high))

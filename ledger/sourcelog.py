@@ -8,7 +8,7 @@ the batch's dataset names; the audit replays every relevant leaf in log order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +21,8 @@ from ledger.store import Store
 from ledger.store.sources import dataset_owners
 
 _KEY_KINDS = ("key.added", "key.revoked")
+# The kinds whose entries the rules replay (what the audit's workers keep for them).
+RULE_KINDS = frozenset((*_KEY_KINDS, *SOURCE_KINDS, "image.registered"))
 
 
 def source_state(store: Store, conn: Connection, entries: Iterable[dict[str, Any]]
@@ -44,12 +46,25 @@ def audit_sources(store: Store, conn: Connection) -> int:
     entry that breaks them. Returns how many image.registered entries were checked.
 
     Runs after the main audit, which has checked every signature and signer."""
+    def entries() -> Iterator[tuple[int, str, Any]]:
+        for index, leaf, _hash, kind, _actor in store.iter_leaves(conn):
+            if kind in RULE_KINDS:
+                try:
+                    yield index, kind, json.loads(leaf)["envelope"]["entry"]
+                except (ValueError, KeyError, TypeError):
+                    yield index, kind, None
+    return audit_source_rules(entries())
+
+
+def audit_source_rules(entries: Iterable[tuple[int, str, Any]]) -> int:
+    """``audit_sources`` over (index, stored kind, entry) of the ``RULE_KINDS`` entries in
+    log order, as the verify's workers keep them (entry None: the leaf does not parse; an
+    image.registered entry may be cut to the fields the rules read)."""
     keys, state, checked = KeyState(), SourceState(), 0
-    for index, leaf, _hash, kind, _actor in store.iter_leaves(conn):
-        if kind not in _KEY_KINDS and kind not in SOURCE_KINDS and kind != "image.registered":
-            continue
+    for index, kind, entry in entries:
         try:
-            entry = json.loads(leaf)["envelope"]["entry"]
+            if entry is None:
+                raise ValueError("unparsed")
             if kind in _KEY_KINDS:
                 keys.apply(index=index, entry=entry)
                 continue
@@ -64,4 +79,3 @@ def audit_sources(store: Store, conn: Connection) -> int:
             raise VerificationError("malformed leaf", index=index) from exc
         checked += kind == "image.registered"
     return checked
-

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -29,6 +29,9 @@ from ledger.model.projection import Insert, Projections, Update
 # (stored idx, leaf bytes, stored leaf hash, stored kind, stored actor)
 Row = tuple[int, bytes, bytes, str, str]
 StoredRows = Callable[[str], Iterable[tuple[Any, ...]]]
+# The stored rows of a table keyed by entry index, idx in lo..hi (inclusive), in idx order.
+StoredRange = Callable[[str, int, int], Iterable[tuple[Any, ...]]]
+_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
 _SHOWN = 60  # characters of a value in a message
 
 
@@ -67,6 +70,19 @@ class Plan:
 
     projections: Projections
     columns: Mapping[str, tuple[str, ...]]
+    kept: frozenset[str] = frozenset()  # kinds whose entries come back (``Kept``), slimmed
+
+
+class Kept(NamedTuple):
+    """An entry the main process needs after the pass (the source and dataset rules), so
+    that no second pass parses the log again: ``entry`` None if the leaf does not parse."""
+
+    entry_index: int
+    kind: str
+    entry: Any
+
+
+_SLIM_BODY = ("source", "dataset")  # all the rules read of an image.registered body
 
 
 class RowUpdate(NamedTuple):
@@ -74,21 +90,32 @@ class RowUpdate(NamedTuple):
     update: Update
 
 
-# A new row: (table, (*values in column order, entry index)); or an update.
-Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate]
+# A new row: (table, (*values in column order, entry index)); an update; a kept entry.
+Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate | Kept]
 
 
 def project_rows(rows: Sequence[Row], plan: Plan) -> Projected | Failure:
     """The row changes of a chunk of leaves, or the first error (the replay names a
     malformed leaf first; a projection error on a valid leaf is reported after it)."""
     out: Projected = []
-    loads, projections, columns = json.loads, plan.projections, plan.columns
+    loads, projections, columns, kept = json.loads, plan.projections, plan.columns, plan.kept
     for idx, leaf, _hash, kind, _actor in rows:
         projection = projections.get(kind)  # the stored kind; the replay checks it
+        if projection is None and kind not in kept:
+            continue
+        try:
+            entry = _entry_of(leaf, loads)
+        except Exception as exc:
+            if projection is None:
+                out.append(Kept(idx, kind, None))
+                continue
+            return Failure(idx, f"its projection fails ({type(exc).__name__}: {exc})")
+        if kind in kept:
+            out.append(Kept(idx, kind, _slim(entry) if kind == "image.registered" else entry))
         if projection is None:
             continue
         try:
-            made = projection(idx, _entry_of(leaf, loads))
+            made = projection(idx, entry)
         except Exception as exc:
             return Failure(idx, f"its projection fails ({type(exc).__name__}: {exc})")
         for change in made:
@@ -102,6 +129,17 @@ def project_rows(rows: Sequence[Row], plan: Plan) -> Projected | Failure:
             else:
                 out.append(RowUpdate(idx, change))
     return out
+
+
+def _slim(entry: Any) -> Any:
+    """An image.registered entry cut to what the rules read (keys kept only if present, so
+    a malformed entry stays malformed): cheap to send back from a worker."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("body"), dict):
+        return entry
+    body = entry["body"]
+    slim = {k: entry[k] for k in ("kind", "actor") if k in entry}
+    slim["body"] = {k: body[k] for k in _SLIM_BODY if k in body}
+    return slim
 
 
 _ENTRY_START = b'{"envelope":{"entry":'
@@ -125,11 +163,22 @@ def _entry_of(leaf: bytes, loads: Callable[[bytes], Any]) -> Any:
 class ProjectionAudit:
     """Collects the log's row changes, then compares with the stored tables (``compare``)."""
 
-    def __init__(self, shapes: Sequence[TableShape], projections: Projections) -> None:
+    def __init__(self, shapes: Sequence[TableShape], projections: Projections, *,
+                 stored_range: StoredRange | None = None, kept: frozenset[str] = frozenset()
+                 ) -> None:  # fmt: skip
+        """``stored_range``: tables keyed by ``idx`` alone are then compared chunk by chunk
+        with the stored rows of the chunk's index range, without the scratch file (each
+        entry makes at most its own row there, never updated). ``kept``: kinds whose
+        entries ``kept`` lists after the pass, in log order."""
         self.shapes = {shape.name: shape for shape in shapes}
-        self.plan = Plan(projections, {shape.name: shape.columns for shape in shapes})
+        self.plan = Plan(projections, {shape.name: shape.columns for shape in shapes}, kept)
         self.rows = 0
+        self.kept: list[Kept] = []
         self._error: tuple[int, str, str | None] | None = None
+        self._range = stored_range
+        self._direct = {s.name for s in shapes if stored_range is not None and s.key == ("idx",)}
+        self._found: dict[str, list[Difference]] = {name: [] for name in self._direct}
+        self._span: tuple[int, int] | None = None  # the entry indexes the chunks covered
         self._dir = tempfile.TemporaryDirectory(prefix="medledger-audit-")
         self._db = sqlite3.connect(Path(self._dir.name) / "expected.db", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
@@ -155,8 +204,9 @@ class ProjectionAudit:
 
     # --- the log's side ----------------------------------------------------------------
 
-    def add(self, changes: Projected | Failure) -> None:
-        """One chunk's changes (``project_rows``), in index order.
+    def add(self, changes: Projected | Failure, span: tuple[int, int] | None = None) -> None:
+        """One chunk's changes (``project_rows``), in index order; ``span``: the first and
+        last stored index of the chunk (needed for the tables compared by range).
 
         A problem is kept for ``compare``, which runs after the replay: an error the replay
         finds at an earlier index (a deleted entry, say) must win."""
@@ -166,26 +216,65 @@ class ProjectionAudit:
             self._error = (changes.entry, changes.text, None)
             return
         try:
-            self._apply(changes)
+            direct = self._apply(changes)
+            if self._direct:
+                self._compare_span(direct, span)
         except VerificationError as exc:
             self._error = (exc.index or 0, exc.message, exc.subject)
 
-    def _apply(self, changes: Projected) -> None:
+    def _apply(self, changes: Projected) -> dict[str, list[tuple[Any, ...]]]:
+        """Rows of the scratch-file tables go there; the rows of range-compared tables are
+        returned by table."""
+        direct: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._direct}
         run: list[tuple[Any, ...]] = []
         run_table = ""
         for item in changes:
+            if isinstance(item, Kept):
+                self.kept.append(item)
+                continue
             if isinstance(item, RowUpdate):
+                if item.update.table in direct:
+                    raise VerificationError(f"entry {item.entry}: its projection updates "
+                                            f"{item.update.table}, whose rows no entry updates",
+                                            subject=item.update.table, index=item.entry)
                 self._flush(run_table, run)
                 run, run_table = [], ""
                 change = item.update
                 self._update(item.entry, change.table, change.key, change.values)
                 continue
             table, values = item
+            rows = direct.get(table)
+            if rows is not None:
+                if values[0] != values[-1]:  # idx first: the key of its own entry
+                    raise VerificationError(f"entry {values[-1]}: its projection writes "
+                                            f"{table} row idx={values[0]!r}, not its own index",
+                                            subject=table, index=values[-1])
+                rows.append(values)
+                continue
             if table != run_table:
                 self._flush(run_table, run)
                 run, run_table = [], table
             run.append(values)
         self._flush(run_table, run)
+        return direct
+
+    def _compare_span(self, direct: dict[str, list[tuple[Any, ...]]],
+                      span: tuple[int, int] | None) -> None:
+        """The chunk's rows of each range-compared table against the stored rows of its
+        index range: equal lists at C speed; the merge names rows only where they differ."""
+        if span is None:
+            raise ValueError("a chunk's span is needed to compare by index range")
+        first, last = span
+        lowest = first if self._span is None else self._span[0]
+        self._span = (lowest, last)
+        for name, rows in direct.items():
+            self.rows += len(rows)
+            stored = list(self._stored_range(name, first, last))
+            found = self._found[name]
+            if len(found) >= _MERGE_LIMIT or [r[:-1] for r in rows] == stored:
+                continue
+            found.extend(_merge(self.shapes[name], iter(rows), iter(stored),
+                                _MERGE_LIMIT - len(found)))
 
     def _flush(self, table: str, run: list[tuple[Any, ...]]) -> None:
         if not run:
@@ -227,6 +316,9 @@ class ProjectionAudit:
             raise VerificationError(text, subject=subject, index=index)
         differences: list[Difference] = []
         for shape in self.shapes.values():
+            if shape.name in self._direct:
+                differences.extend(self._outside_span(shape))
+                continue
             if sqlite_order:
                 try:
                     differences.extend(self._merged(shape, stored(shape.name)))
@@ -242,43 +334,30 @@ class ProjectionAudit:
         more = f" ({len(differences)} differences in all)" if len(differences) > 1 else ""
         raise VerificationError(first.text + more, subject=first.table, index=first.index)
 
+    def _outside_span(self, shape: TableShape) -> list[Difference]:
+        """Stored rows of a range-compared table outside every chunk's range."""
+        found = self._found[shape.name]
+        outside = ((_LOWEST, _HIGHEST),) if self._span is None else (
+            (_LOWEST, self._span[0] - 1), (self._span[1] + 1, _HIGHEST))
+        for low, high in outside:
+            if len(found) < _MERGE_LIMIT:
+                stored = iter(self._stored_range(shape.name, low, high))
+                found.extend(_merge(shape, iter(()), stored, _MERGE_LIMIT - len(found)))
+        return found
+
+    def _stored_range(self, name: str, low: int, high: int) -> Iterable[tuple[Any, ...]]:
+        if self._range is None:  # not reached: no table is range-compared without it
+            raise ValueError("no stored_range given")
+        return self._range(name, low, high)
+
     def _merged(self, shape: TableShape, rows: Iterable[tuple[Any, ...]]) -> list[Difference]:
         """Both sides in primary-key order, compared as they stream (SQLite on both sides:
         its BINARY order of UTF-8 text is Python's order of ``str``; mixed types raise)."""
-        name = shape.name
-        at = [shape.columns.index(c) for c in shape.key]
         cols = ", ".join(f'"{c}"' for c in shape.columns)
         keys = ", ".join(f'"{c}"' for c in shape.key)
-        log_rows = iter(self._db.execute(f"SELECT {cols}, _entry FROM e_{name} ORDER BY {keys}"))  # noqa: S608 - names from the table metadata
-        stored_rows = iter(rows)
-        found: list[Difference] = []
-        want, got = next(log_rows, None), next(stored_rows, None)
-        last: tuple[Any, ...] | None = None
-        try:
-            while (want is not None or got is not None) and len(found) < _MERGE_LIMIT:
-                want_key = None if want is None else tuple(want[i] for i in at)
-                got_key = None if got is None else tuple(got[i] for i in at)
-                if got_key is not None:
-                    if last is not None and not last < got_key:
-                        raise _UnorderedError
-                if want is not None and (got_key is None or want_key < got_key):  # type: ignore[operator]
-                    found.append(_describe(shape, want[-1], want[:-1], None))
-                    want = next(log_rows, None)
-                    continue
-                if got is None:  # not reached: a missing row was handled above
-                    break
-                last = got_key
-                if want is None or got_key < want_key:  # type: ignore[operator]
-                    text = f"stored row {_key_text(shape, got)} has no entry behind it"
-                    found.append(Difference(name, None, text))
-                elif want[:-1] != tuple(got):
-                    found.append(_describe(shape, want[-1], want[:-1], tuple(got)))
-                if want is not None and want_key == got_key:
-                    want = next(log_rows, None)
-                got = next(stored_rows, None)
-        except TypeError as exc:  # keys of mixed types: SQLite's order is not Python's
-            raise _UnorderedError from exc
-        return found
+        query = f"SELECT {cols}, _entry FROM e_{shape.name} ORDER BY {keys}"  # noqa: S608 - names from the table metadata
+        log_rows = iter(self._db.execute(query))
+        return _merge(shape, log_rows, iter(rows), _MERGE_LIMIT)
 
     def _copy_stored(self, shape: TableShape, rows: Iterable[tuple[Any, ...]]) -> None:
         marks = ", ".join("?" * len(shape.columns))
@@ -311,6 +390,43 @@ class ProjectionAudit:
             key = _key_text(shape, stored_row)
             found.append(Difference(name, None, f"stored row {key} has no entry behind it"))
         return found
+
+
+def _merge(shape: TableShape, log_rows: Iterator[tuple[Any, ...]],
+           stored_rows: Iterator[tuple[Any, ...]], limit: int) -> list[Difference]:
+    """Expected rows (values, then the entry) and stored rows, both in primary-key order,
+    compared as they stream: up to ``limit`` differences; _UnorderedError if the stored
+    order is not Python's."""
+    name = shape.name
+    at = [shape.columns.index(c) for c in shape.key]
+    found: list[Difference] = []
+    want, got = next(log_rows, None), next(stored_rows, None)
+    last: tuple[Any, ...] | None = None
+    try:
+        while (want is not None or got is not None) and len(found) < limit:
+            want_key = None if want is None else tuple(want[i] for i in at)
+            got_key = None if got is None else tuple(got[i] for i in at)
+            if got_key is not None:
+                if last is not None and not last < got_key:
+                    raise _UnorderedError
+            if want is not None and (got_key is None or want_key < got_key):  # type: ignore[operator]
+                found.append(_describe(shape, want[-1], want[:-1], None))
+                want = next(log_rows, None)
+                continue
+            if got is None:  # not reached: a missing row was handled above
+                break
+            last = got_key
+            if want is None or got_key < want_key:  # type: ignore[operator]
+                text = f"stored row {_key_text(shape, got)} has no entry behind it"
+                found.append(Difference(name, None, text))
+            elif want[:-1] != tuple(got):
+                found.append(_describe(shape, want[-1], want[:-1], tuple(got)))
+            if want is not None and want_key == got_key:
+                want = next(log_rows, None)
+            got = next(stored_rows, None)
+    except TypeError as exc:  # keys of mixed types: SQLite's order is not Python's
+        raise _UnorderedError from exc
+    return found
 
 
 def _describe(shape: TableShape, entry: int, log_row: tuple[Any, ...],

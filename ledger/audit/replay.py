@@ -98,7 +98,7 @@ def audit_log(
                                                   signatures=signatures, workers=workers,
                                                   plan=plan, kinds=kinds):
         if projector is not None and changes is not None:
-            projector.add(changes)
+            projector.add(changes, (chunk[0][0], chunk[-1][0]) if chunk else None)
         if isinstance(result, ChunkSummary):  # an intact chunk at once, else leaf by leaf
             state = advance(chunk, result, expected=expected, prev=prev, keys=keys,
                             signatures=signatures, stack=frontier.stack, size=frontier.size,

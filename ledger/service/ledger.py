@@ -56,7 +56,7 @@ from ledger.model.roles import Role
 from ledger.projections import projection_audit
 from ledger.rebuild import Rebuilt, rebuild_projections
 from ledger.sequencer import Appended, WithResults, append
-from ledger.sourcelog import audit_sources
+from ledger.sourcelog import audit_source_rules
 from ledger.store import Store, locked_write, normalise_url, reading
 from ledger.store.projected import stored_rows
 
@@ -486,7 +486,8 @@ class Ledger:
                 workers = (os.cpu_count() or 1) if big else 1
             history = history_checkpoints(self.store, conn, self.guard)
             opened += history.checkpoints
-            with nullcontext() if tree_only else projection_audit(self.projections) as projector:
+            with nullcontext() if tree_only else projection_audit(self.projections,
+                                                                   conn) as projector:
                 report = audit_log(
                     self.store.iter_leaves(conn),
                     log_id=self.log_id,
@@ -503,8 +504,7 @@ class Ledger:
                                       sqlite_order=conn.dialect.name == "sqlite")
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
-            if not tree_only:
-                audit_sources(self.store, conn)  # who may register under a source or dataset
+                    audit_source_rules(projector.kept)  # who may register under a source/dataset
         report.recoveries = history.recoveries
         return report
 

@@ -4,7 +4,7 @@ primary-key order, emptying tables for ``rebuild``. Generic over ``PROJECTION_TA
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -83,6 +83,21 @@ def stored_rows(conn: Connection, name: str, *, batch: int = 8192) -> Iterator[t
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
     for part in result.partitions():
         yield from (tuple(row) for row in part)
+
+
+def stored_range(conn: Connection, name: str, low: int, high: int) -> list[tuple[Any, ...]]:
+    """The rows of a table keyed by ``idx`` with ``low <= idx <= high``, in idx order (as
+    ``stored_rows`` gives them: on SQLite, values as stored)."""
+    table = table_of(name)
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        cursor.execute(f'SELECT {cols} FROM "{name}" WHERE idx BETWEEN ? AND ? ORDER BY idx',  # noqa: S608 - metadata
+                       (low, high))
+        rows = cast("list[tuple[Any, ...]]", cursor.fetchall())  # tuples: no row factory
+        return rows
+    query = select(*table.columns).where(table.c.idx.between(low, high)).order_by(table.c.idx)
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def empty_tables(conn: Connection, names: Sequence[str]) -> None:
