@@ -2,10 +2,11 @@
 
 Workers that already check a chunk of leaves also compute that chunk's row changes
 (``project_rows``: the registered projections, applied to the parsed entries). The
-main process applies them, chunk by chunk and in index order, to a scratch SQLite
-file, copies the stored tables beside them, and lets SQLite join the two on the
-primary key: a few C-speed passes instead of a Python comparison per row. Only a
-row that differs comes back to Python, to be named by table, entry and column.
+main process compares them chunk by chunk, in index order. A table keyed by entry
+index alone (given ``stored_range``) is compared with the stored rows of the chunk's
+index range as two lists, at C speed. The others go to a scratch SQLite file; the
+stored tables are copied beside them (or merged as they stream) and SQLite joins the
+two on the primary key. Only a row that differs is named by table, entry and column.
 
 Nothing here knows a table: the shapes (columns, primary key) and the stored rows
 are passed in, so a table added to ``PROJECTION_TABLES`` is audited for free.
