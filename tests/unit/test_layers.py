@@ -20,9 +20,10 @@ ROOT = Path(ledger.__file__).resolve().parent.parent
 TIERS: list[set[str]] = [
     {"cli"},
     {"service"},
-    {"bundle", "reports"},
-    {"similarity"},
-    {"registration"},
+    {"bundle", "reports", "datasets"},
+    {"similarity", "consent"},
+    {"registration", "lineage"},
+    {"forensics"},
     {"imaging"},
     {"fingerprint"},
     {"sequencer", "projections", "workerpool", "handle", "sourcelog", "rebuild"},
