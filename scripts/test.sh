@@ -18,7 +18,7 @@ export MEDLEDGER_REQUIRE_POSTGRES=1
 .venv/bin/python -m ledger.model.schemas "$(mktemp -d)" >/dev/null
 
 set +e
-.venv/bin/pytest -q "$@"
+.venv/bin/pytest -q -n auto "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
