@@ -50,6 +50,9 @@ class Decoded:
     preamble: PreambleKind | None = None  # DICOM files with a preamble
     exif: dict[str, str] | None = None  # photos: Make / Model / Software
     photo_identifying: tuple[str, ...] = ()  # photos: identifying metadata names present
+    # Photos: the file's bytes, for the screening's metadata readers (C2PA, text chunks,
+    # EXIF). DICOM: empty; the header is ``dataset`` and the encoded pixels are released.
+    data: bytes = b""
 
     @property
     def frames(self) -> int:
@@ -98,6 +101,7 @@ def decode(path: str | os.PathLike[str], *, limits: DecodeLimits) -> Decoded:
             signed=signed,
             exif=photo.exif,
             photo_identifying=photo.identifying,
+            data=file.data,
         )
     has_preamble = file.data[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM"
     preamble = check_preamble(name, file.data[: DICM_OFFSET + 4]) if has_preamble else None
