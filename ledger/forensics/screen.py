@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from ledger.errors import InputError
 from ledger.forensics import c2pamanifest, dicomcheck, exifsoftware, pngtext, watermark, xmpsource
 from ledger.forensics.signal import Level, Sample, Signal
 from ledger.imaging.decode import Decoded
@@ -100,6 +101,21 @@ def combine(signals: Sequence[Signal]) -> Level:
     if top == Level.MEDIUM and len(families) >= 2:
         return Level.HIGH
     return Level(top)
+
+
+def quarantine_level(quarantine: str | None, *, screen: bool) -> int | None:
+    """``--quarantine LEVEL`` as a Level value; refused without the screening or as none."""
+    if quarantine is None:
+        return None
+    try:
+        level = Level.parse(quarantine)
+    except ValueError as exc:
+        raise InputError(f"--quarantine: {exc}") from None
+    if level == Level.NONE:
+        raise InputError("--quarantine none would refuse every image; use low, medium or high")
+    if not screen:
+        raise InputError("--quarantine needs the screening; drop --no-screen")
+    return int(level)
 
 
 def sample_of(decoded: Decoded) -> Sample:
