@@ -22,24 +22,25 @@ NAME = "exif.software"
 _PILLOW = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WEBP"}
 _PROCESSING_SOFTWARE = 0x000B
 
-# (pattern, kind, level): matched case-insensitively against the whole value.
+# (pattern, kind, level): matched case-insensitively from the start of a word ("Facetune2").
 _KNOWN: tuple[tuple[str, str, Level], ...] = (
-    (r"stable ?diffusion|automatic1111|comfyui|invokeai|novelai|midjourney|dall[-·]?e|"
-     r"firefly|imagen|leonardo\.?ai|bing image creator|ideogram|flux", "generator", Level.HIGH),
+    (r"stable ?diffusion|automatic1111|comfyui|invokeai|novelai|midjourney|dall[-·]?e\b|"
+     r"firefly|google imagen|leonardo\.?ai|bing image creator|ideogram|flux", "generator",
+     Level.HIGH),
     (r"facetune|faceapp|meitu|beautyplus|beauty ?cam|youcam|airbrush|snow|b612|"
      r"perfect365|retouchme|lensa|remini|picsart|vsco|prisma|snapseed|instagram|"
      r"photoroom|fotor", "filter app", Level.MEDIUM),
     (r"photoshop|lightroom|gimp|affinity|pixelmator|paint\.net|capture one|darktable|"
      r"rawtherapee|luminar|photopea|acdsee|corel|paintshop|krita|topaz", "editor", Level.LOW),
 )
-_COMPILED = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), k, lv) for p, k, lv in _KNOWN)
+_COMPILED = tuple((re.compile(rf"\b(?:{p})", re.IGNORECASE), k, lv) for p, k, lv in _KNOWN)
 _SCORES = {Level.HIGH: 1.0, Level.MEDIUM: 0.7, Level.LOW: 0.4}
 
 
 def detect(sample: Sample) -> list[Signal]:
     label = _PILLOW.get(sample.format)
-    if label is None:
-        return []
+    if label is None or (label == "PNG" and b"eXIf" not in sample.data):
+        return []  # Pillow would read the whole PNG to look for an eXIf chunk
     values = software_values(sample.data, label)
     best: tuple[Level, str, str, str] | None = None
     for tag, value in values.items():

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+from ledger.forensics.pngtext import text_chunks
 from ledger.forensics.signal import Level, Sample, Signal
 
 NAME = "xmp.digital_source_type"
+PNG_KEYWORD = "XML:com.adobe.xmp"
 _MAX_PACKET = 1 << 20
 _TERM = re.compile(
     rb"DigitalSourceType(?:\s*=\s*[\"']|\s*>\s*|\s+rdf:resource\s*=\s*[\"'])\s*"
@@ -35,11 +37,14 @@ def source_type_signal(name: str, term: str, where: str) -> Signal:
 def detect(sample: Sample) -> list[Signal]:
     if sample.format == "dicom":
         return []
-    start = sample.data.find(b"<x:xmpmeta")
+    data = sample.data
+    if sample.format == "png":  # the packet may sit in a compressed iTXt chunk
+        data = text_chunks(data).get(PNG_KEYWORD, "").encode("utf-8") or data
+    start = data.find(b"<x:xmpmeta")
     if start < 0:
         return []
-    end = sample.data.find(b"</x:xmpmeta>", start, start + _MAX_PACKET)
-    packet = sample.data[start : end if end > 0 else start + _MAX_PACKET]
+    end = data.find(b"</x:xmpmeta>", start, start + _MAX_PACKET)
+    packet = data[start : end if end > 0 else start + _MAX_PACKET]
     terms = sorted({m.group(1).decode("ascii") for m in _TERM.finditer(packet)})
     signals = [source_type_signal(NAME, t, "XMP") for t in terms[:4]]
     return sorted(signals, key=lambda s: -s.level)[:1]
