@@ -157,7 +157,12 @@ def _pixel_range(ds: Dataset, sample: Sample, *, lossless: bool) -> list[Signal]
     signed = bool(sample.extra.get("signed", pixels.dtype.kind == "i"))
     lo_ok, hi_ok = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     out = []
-    if low < lo_ok or high > hi_ok:
+    beyond = int(sample.extra.get("beyond_bits_stored", 0))
+    if beyond:  # the decoder masked these words: counted in the native bytes before decoding
+        out.append(Signal("dicom.pixel_range", 0.7, Level.MEDIUM,
+                          f"{beyond} stored words set bits above High Bit (Bits Stored {bits}): "
+                          "written by something other than the modality"))
+    elif low < lo_ok or high > hi_ok:
         out.append(Signal("dicom.pixel_range", 0.7, Level.MEDIUM,
                           f"stored values {low}..{high} exceed Bits Stored {bits} "
                           f"({lo_ok}..{hi_ok}): written by something other than the modality"))

@@ -128,7 +128,8 @@ def sample_of(decoded: Decoded) -> Sample:
         bits_stored=decoded.bits_stored,
         dataset=decoded.dataset,
         transfer_syntax=decoded.transfer_syntax,
-        extra={"color": decoded.color, "signed": decoded.signed},
+        extra={"color": decoded.color, "signed": decoded.signed,
+               "beyond_bits_stored": decoded.beyond_bits_stored},
     )
 
 

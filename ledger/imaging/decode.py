@@ -53,6 +53,7 @@ class Decoded:
     # Photos: the file's bytes, for the screening's metadata readers (C2PA, text chunks,
     # EXIF). DICOM: empty; the header is ``dataset`` and the encoded pixels are released.
     data: bytes = b""
+    beyond_bits_stored: int = 0  # DICOM native data: words with bits set above High Bit
 
     @property
     def frames(self) -> int:
@@ -121,6 +122,7 @@ def decode(path: str | os.PathLike[str], *, limits: DecodeLimits) -> Decoded:
         dataset=dicom.dataset,
         transfer_syntax=dicom.transfer_syntax,
         preamble=preamble,
+        beyond_bits_stored=dicom.beyond_bits_stored,
     )
 
 
