@@ -1,6 +1,6 @@
 """The DWT-DCT invisible watermark of the open Stable Diffusion generators.
 
-Algorithm: ``invisible-watermark`` 0.2.0 (ShieldMnt, ``imwatermark/maxDct.py``, method
+Source: ``invisible-watermark`` 0.2.0 (ShieldMnt, ``imwatermark/maxDct.py``, method
 ``dwtDct``): convert BGR to YUV (OpenCV's 8-bit conversion), take the one-level Haar DWT of
 the U channel (scales [0, 36, 36]: Y is skipped, only channel 1 is read), cut the LL band into
 4x4 blocks in row-major order, and in each block take the coefficient of largest magnitude
