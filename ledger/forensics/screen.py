@@ -1,6 +1,6 @@
 """The screening: every signal module run on one decoded image, combined into one level.
 
-Adding a signal module is one line in ``SIGNAL_MODULES``. Each module's ``detect`` is called
+Adding a signal module is one line in ``SIGNAL_MODULE_NAMES``. Each module's ``detect`` is called
 once with the same ``Sample`` (the registration worker's own decode: nothing is decoded
 twice). A module that fails on an image it cannot judge costs that module's signals only:
 the screening records ``screening.module_failed`` (level none) and goes on, so it never
@@ -16,26 +16,30 @@ Combination rule (``combine``), versioned by ``SCREENING_VERSION``:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from ledger.errors import InputError
-from ledger.forensics import c2pamanifest, dicomcheck, exifsoftware, pngtext, watermark, xmpsource
 from ledger.forensics.signal import Level, Sample, Signal
 from ledger.imaging.decode import Decoded
 
 SCREENING_VERSION = 1
 
-# The modules the screening runs, in this order. One line per module.
-SIGNAL_MODULES: tuple[ModuleType, ...] = (
-    c2pamanifest,
-    xmpsource,
-    pngtext,
-    exifsoftware,
-    watermark,
-    dicomcheck,
+# The modules of ledger.forensics the screening runs, in this order. One line per module.
+SIGNAL_MODULE_NAMES: tuple[str, ...] = (
+    "c2pamanifest",
+    "xmpsource",
+    "pngtext",
+    "exifsoftware",
+    "exifthumb",
+    "watermark",
+    "dicomcheck",
+)
+SIGNAL_MODULES: tuple[ModuleType, ...] = tuple(
+    importlib.import_module(f"ledger.forensics.{name}") for name in SIGNAL_MODULE_NAMES
 )
 
 MAX_SIGNALS = 16  # an entry holds at most this many (strongest first)
