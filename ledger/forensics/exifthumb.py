@@ -32,7 +32,9 @@ def detect(sample: Sample) -> list[Signal]:
     thumb = thumbnail(sample.data)
     if thumb is None:
         return []
-    main = _grey(sample.pixels[0])
+    frame = sample.pixels[0]
+    step = max(1, max(frame.shape[0], frame.shape[1]) // 512)  # a view: no full-size copy
+    main = _grey(frame[::step, ::step])
     small = _trim_bars(thumb)
     if small.shape[0] < 8 or small.shape[1] < 8 or main.shape[0] < 8 or main.shape[1] < 8:
         return []

@@ -33,6 +33,9 @@ SCALE = 36
 BLOCK = 4
 MIN_PIXELS = 256 * 256  # the package refuses smaller images
 MATCH_FRACTION = 41 / 48
+# Rows read: the bit of a block depends on its index in row-major order, so whole rows of
+# blocks are kept; ~4 million pixels hold thousands of blocks per bit and bound the memory.
+MAX_READ_PIXELS = 4_000_000
 
 
 def _bits_of_bytes(text: bytes) -> tuple[int, ...]:
@@ -79,7 +82,8 @@ def _rgb8(sample: Sample) -> np.ndarray | None:
         return None
     if color not in ("RGB", "RGBA") or pixels.shape[1] * pixels.shape[2] < MIN_PIXELS:
         return None
-    return pixels[0, :, :, :3]
+    rows = max(8, MAX_READ_PIXELS // pixels.shape[2] // 8 * 8)
+    return pixels[0, :rows, :, :3]
 
 
 def u_channel(rgb: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
+CHUNK = 1 << 20  # words per step
 
 
 def beyond_bits_stored(
@@ -22,9 +23,14 @@ def beyond_bits_stored(
     size = bits_allocated // 8
     order = ">" if syntax == BIG_ENDIAN else "<"
     usable = len(raw) // size * size
-    words = np.frombuffer(raw[:usable], dtype=np.dtype(f"{order}u{size}"))
-    if signed:  # the high bits must all equal the sign bit: 0...0 or 1...1
-        high = words >> (bits_stored - 1)
-        all_ones = (1 << (bits_allocated - bits_stored + 1)) - 1
-        return int(np.count_nonzero((high != 0) & (high != all_ones)))
-    return int(np.count_nonzero(words >> bits_stored))
+    words = np.frombuffer(memoryview(raw)[:usable], dtype=np.dtype(f"{order}u{size}"))
+    all_ones = (1 << (bits_allocated - bits_stored + 1)) - 1
+    count = 0
+    for start in range(0, words.size, CHUNK):  # bounded temporaries, whatever the image size
+        part = words[start : start + CHUNK]
+        if signed:  # the high bits must all equal the sign bit: 0...0 or 1...1
+            high = part >> (bits_stored - 1)
+            count += int(np.count_nonzero((high != 0) & (high != all_ones)))
+        else:
+            count += int(np.count_nonzero(part >> bits_stored))
+    return count

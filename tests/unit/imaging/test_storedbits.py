@@ -28,3 +28,10 @@ def test_big_endian_and_full_width_words() -> None:
                               syntax=BIG_ENDIAN) == 1
     assert beyond_bits_stored(words, bits_allocated=16, bits_stored=16, signed=False,
                               syntax=BIG_ENDIAN) == 0
+
+
+def test_counted_across_chunks() -> None:
+    words = np.zeros(3 * (1 << 20) + 5, dtype="<u2")
+    words[[0, 1 << 20, words.size - 1]] = 4096
+    assert beyond_bits_stored(words.tobytes(), bits_allocated=16, bits_stored=12, signed=False,
+                              syntax=LE) == 3
