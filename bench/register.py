@@ -447,6 +447,7 @@ def stages(files: list[str]) -> dict[str, float]:
     """Mean CPU ms per file of each step of the floor and of ``analyse``, in this process."""
     from ledger.fingerprint.descriptor import describe
     from ledger.fingerprint.hashes import THUMBNAIL_SIZE, fingerprints
+    from ledger.forensics.screen import screen_decoded
     from ledger.imaging.analyse import analyse
     from ledger.imaging.decode import decode
     from ledger.imaging.deid import deid_status
@@ -497,6 +498,7 @@ def stages(files: list[str]) -> dict[str, float]:
         clock("analyse: describe", describe, thumb)
         analysis = clock("analyse: whole analyse()", analyse, path, secret=SECRET, limits=limits)
         clock("analyse: to_json", analysis.to_json)
+        clock("screen: screen_decoded (issue 22)", screen_decoded, decoded)
     return {name: 1000.0 * total / len(files) for name, total in sums.items()}
 
 
@@ -783,6 +785,9 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
         # The per-file CPU budget: what the target allows against what register spends.
         floor_ms = steps["floor: read + sha256"] + steps["floor: decode"]
         analyse_ms = steps["analyse: whole analyse()"]
+        result["screening_cpu_fraction_of_analyse"] = round(
+            steps["screen: screen_decoded (issue 22)"] / analyse_ms, 3
+        )
         # The main process also analyses the first files itself while workers start.
         inline = (best.get("workers") or {}).get("files_analysed_inline", 0)
         main_ms = (1000.0 * best["main_cpu"] - inline * analyse_ms) / len(files)

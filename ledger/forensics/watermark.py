@@ -87,10 +87,14 @@ def _rgb8(sample: Sample) -> np.ndarray | None:
 
 
 def u_channel(rgb: np.ndarray) -> np.ndarray:
-    """OpenCV's 8-bit BGR->YUV U: round(0.492 (B - Y)) + 128, saturated, as float."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return np.clip(np.rint(0.492 * (b - y) + 128.0), 0, 255)
+    """OpenCV's 8-bit BGR->YUV U: round(0.492 (B - Y)) + 128, saturated (float32)."""
+    # 0.492 (B - Y) with Y = 0.299 R + 0.587 G + 0.114 B, as one product per pixel.
+    weights = np.array([-0.492 * 0.299, -0.492 * 0.587, 0.492 * (1 - 0.114)], np.float32)
+    u = rgb.astype(np.float32) @ weights
+    u += 128.0
+    np.rint(u, out=u)
+    clipped: np.ndarray = np.clip(u, 0, 255, out=u)
+    return clipped
 
 
 def block_bits(u: np.ndarray) -> np.ndarray:
