@@ -22,8 +22,8 @@ def inspect_command(
 ) -> None:
     """Screen images for generated or filter-altered content: signals, evidence, a level.
 
-    A screening, never a verdict: "suspected" or "no signal found" (which is not evidence
-    of authenticity). Example: medledger inspect scan.dcm photo.png --json
+    A screening, never a verdict: "suspected" or "no signal found" (which never shows that
+    an image is unaltered). Example: medledger inspect scan.dcm photo.png --json
     """
     results = inspect(images, limits=DecodeLimits())
     if html is not None:

@@ -28,7 +28,7 @@ def screening_page(results: Sequence[dict[str, Any]]) -> str:
         "text-align:left;vertical-align:top}.lv{color:#fff;padding:1px 6px;border-radius:3px}"
         "</style></head><body><h1>Screening for generated or altered images</h1>",
         "<p>A screening signal, never a verdict: \"suspected\" means a signal was found; "
-        "\"no signal found\" is not evidence of authenticity (docs/forensics.md).</p>",
+        "\"no signal found\" never shows that an image is unaltered (docs/forensics.md).</p>",
     ]
     for item in results:
         level = str(item["level"])

@@ -58,6 +58,7 @@ def test_inspect_html_page(cli: RunCli, files: dict[str, Path], tmp_path: Path) 
     html = page.read_text("utf-8")
     assert "png.generator_text" in html and "suspected (high)" in html
     assert "Content-Security-Policy" in html and "<script" not in html
+    assert "fake" not in html.lower() and "authentic" not in html.lower()
 
 
 def test_inspect_bad_input_is_one_line_exit_2(
