@@ -9,8 +9,9 @@ raises for an image that decoded.
 Combination rule (``combine``), versioned by ``SCREENING_VERSION``:
 
 * the overall level is the highest level of any signal;
-* two or more signals at ``medium`` from different modules raise it to ``high``
-  (independent evidence corroborates);
+* two or more signals at ``medium`` from different families (the name before its first
+  dot: ``c2pa``, ``exif``, ``dicom``, ...) raise it to ``high`` (independent evidence
+  corroborates);
 * no signal above ``none``: "no signal found" — never evidence of authenticity.
 """
 
@@ -28,7 +29,8 @@ from ledger.imaging.decode import Decoded
 
 SCREENING_VERSION = 1
 
-# The modules of ledger.forensics the screening runs, in this order. One line per module.
+# The modules of ledger.forensics the screening runs, in this order. One line per module;
+# adding, removing or recalibrating one changes what a level means: bump SCREENING_VERSION.
 SIGNAL_MODULE_NAMES: tuple[str, ...] = (
     "c2pamanifest",
     "xmpsource",
