@@ -114,3 +114,17 @@ def test_xmp_digital_source_type_in_png_and_jpeg(tmp_path: Path, term: str, leve
     for path in (png, jpeg):
         [signal] = named(screened(path), "xmp.digital_source_type")
         assert signal.level == level and term in signal.evidence, path.name
+
+
+def test_xmp_source_type_as_an_element_or_a_resource(tmp_path: Path) -> None:
+    iptc = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+    forms = (
+        f"<Iptc4xmpExt:DigitalSourceType>{iptc}algorithmicMedia</Iptc4xmpExt:DigitalSourceType>",
+        f'<Iptc4xmpExt:DigitalSourceType rdf:resource="{iptc}algorithmicMedia"/>',
+    )
+    for n, form in enumerate(forms):
+        packet = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>{form}</rdf:RDF></x:xmpmeta>'
+        path = tmp_path / f"{n}.jpg"
+        Image.fromarray(PIXELS).save(path, "JPEG", xmp=packet.encode())
+        [signal] = named(screened(path), "xmp.digital_source_type")
+        assert signal.level == Level.HIGH, form
