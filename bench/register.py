@@ -343,14 +343,16 @@ def new_ledger(directory: Path) -> Any:
 
 
 def child_register(
-    directory: Path, workers: int, ledger_dir: Path, cprofile: bool, skip_dup_check: bool = False
+    directory: Path, workers: int, ledger_dir: Path, cprofile: bool, skip_dup_check: bool = False,
+    screen: bool = True,
 ) -> dict[str, Any]:
     from ledger.registration.pipeline import RegisterOptions
     from ledger.service.register import register
 
     led = new_ledger(ledger_dir)
     options = RegisterOptions(
-        source=SOURCE, license="CC-BY-4.0", consent="waived", key=KEY, workers=workers
+        source=SOURCE, license="CC-BY-4.0", consent="waived", key=KEY, workers=workers,
+        screen=screen,
     )
     profile = MainProfile()
     outcomes: dict[str, int] = {}
@@ -445,6 +447,7 @@ def stages(files: list[str]) -> dict[str, float]:
     """Mean CPU ms per file of each step of the floor and of ``analyse``, in this process."""
     from ledger.fingerprint.descriptor import describe
     from ledger.fingerprint.hashes import THUMBNAIL_SIZE, fingerprints
+    from ledger.forensics.screen import screen_decoded
     from ledger.imaging.analyse import analyse
     from ledger.imaging.decode import decode
     from ledger.imaging.deid import deid_status
@@ -495,6 +498,7 @@ def stages(files: list[str]) -> dict[str, float]:
         clock("analyse: describe", describe, thumb)
         analysis = clock("analyse: whole analyse()", analyse, path, secret=SECRET, limits=limits)
         clock("analyse: to_json", analysis.to_json)
+        clock("screen: screen_decoded (issue 22)", screen_decoded, decoded)
     return {name: 1000.0 * total / len(files) for name, total in sums.items()}
 
 
@@ -711,6 +715,7 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
     _warm(files)
     floors: list[dict[str, Any]] = []
     registers: list[dict[str, Any]] = []
+    unscreened: list[dict[str, Any]] = []  # --screening-cost: the same run without screening
     for attempt in range(args.repeat):
         floors.append(run_child(["floor", str(directory), str(args.workers)]))
         _log(args.json, f"{kind}: floor {len(files) / floors[-1]['seconds']:.1f} files/s")
@@ -720,6 +725,11 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
         child += ["--skip-dup-check"] if args.skip_dup_check else []
         registers.append(run_child(child))
         shutil.rmtree(ledger_dir, ignore_errors=True)
+        if args.screening_cost:
+            unscreened.append(run_child([*child, "--no-screen"]))
+            shutil.rmtree(ledger_dir, ignore_errors=True)
+            _log(args.json, f"{kind}: register without screening "
+                 f"{len(files) / unscreened[-1]['seconds']:.1f} files/s")
         if registers[-1]["files"] != len(files):
             raise RuntimeError(f"registered {registers[-1]['files']} of {len(files)} files")
         ratio = floors[-1]["seconds"] / registers[-1]["seconds"]
@@ -760,6 +770,14 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
     }
     if "cprofile" in registers[0]:
         result["cprofile"] = registers[0]["cprofile"]
+    if unscreened:
+        fastest = min(r["seconds"] for r in unscreened)
+        result["screening"] = {
+            "register_no_screen_files_per_s": round(len(files) / fastest, 1),
+            "register_s": round(best["seconds"], 3),
+            "register_no_screen_s": round(fastest, 3),
+            "added_fraction": round(best["seconds"] / fastest - 1, 3),  # issue 22: <= 0.20
+        }
     if args.stages:
         sample = files[: min(len(files), args.stages)]
         steps = stages(sample)
@@ -767,6 +785,9 @@ def bench_format(kind: str, args: argparse.Namespace, data: Path, work: Path) ->
         # The per-file CPU budget: what the target allows against what register spends.
         floor_ms = steps["floor: read + sha256"] + steps["floor: decode"]
         analyse_ms = steps["analyse: whole analyse()"]
+        result["screening_cpu_fraction_of_analyse"] = round(
+            steps["screen: screen_decoded (issue 22)"] / analyse_ms, 3
+        )
         # The main process also analyses the first files itself while workers start.
         inline = (best.get("workers") or {}).get("files_analysed_inline", 0)
         main_ms = (1000.0 * best["main_cpu"] - inline * analyse_ms) / len(files)
@@ -835,6 +856,14 @@ def print_text(report: dict[str, Any]) -> None:
             f"{r['floor_files_per_s']:9.1f} {r['register_files_per_s']:11.1f} "
             f"{r['ratio']:6.3f}  {'met' if r['ratio'] >= 0.85 else 'MISSED'}"
         )
+    for r in report["formats"]:
+        if "screening" in r:
+            cost = r["screening"]
+            print(
+                f"{r['format']:7} screening adds {100 * cost['added_fraction']:.1f}% "
+                f"({cost['register_s']} s with, {cost['register_no_screen_s']} s without; "
+                f"target <= 20%: {'met' if cost['added_fraction'] <= 0.20 else 'MISSED'})"
+            )
     formats = report["formats"]
     if formats:
         header = f"{'':24}" + "".join(f"{r['format']:>9}" for r in formats)
@@ -907,7 +936,8 @@ def child_main(argv: list[str]) -> int:
         result = child_floor(directory, workers)
     else:
         result = child_register(
-            directory, workers, Path(argv[3]), "--cprofile" in argv, "--skip-dup-check" in argv
+            directory, workers, Path(argv[3]), "--cprofile" in argv, "--skip-dup-check" in argv,
+            screen="--no-screen" not in argv,
         )
     print(json.dumps(result))
     return 0
@@ -943,6 +973,11 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-dup-check", action="store_true",
         help="register's duplicate check finds nothing at no cost (the phantoms are all "
         "near-duplicates of one another: its worst case); timed separately otherwise",
+    )  # fmt: skip
+    parser.add_argument(
+        "--screening-cost", action="store_true",
+        help="also register each format without the forensic screening (--no-screen) and "
+        "report the time the screening adds (issue 22: at most 20%%)",
     )  # fmt: skip
     parser.add_argument("--data", help="folder for the generated files, kept and reused")
     parser.add_argument("--json", action="store_true", help="print JSON only")

@@ -13,6 +13,7 @@ from cli import (
     datasetcmd,
     demo,
     dupscmd,
+    inspectcmd,
     keys,
     logcmd,
     rebuildcmd,
@@ -53,6 +54,7 @@ app.command("dups")(dupscmd.dups)
 app.command("leakage")(dupscmd.leakage)
 app.command("overlap")(datasetcmd.overlap)
 app.command("composition")(datasetcmd.composition)
+app.command("inspect")(inspectcmd.inspect_command)
 
 
 @app.command("init")

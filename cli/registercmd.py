@@ -70,6 +70,14 @@ def register_command(
             "the preamble zeroed, written to DIR, instead.",
         ),
     ] = None,
+    quarantine: Annotated[
+        str | None,
+        typer.Option(metavar="LEVEL", help="Refuse images the screening rates at or above "
+                     "LEVEL (low, medium, high): exit 2 for them, the rest registered."),
+    ] = None,
+    screen: Annotated[
+        bool, typer.Option(help="Screen for generated or altered images (docs/forensics.md).")
+    ] = True,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -89,6 +97,8 @@ def register_command(
         defer_duplicate_check=defer_duplicate_check,
         worker_memory=None if worker_memory_mb is None else worker_memory_mb * 1024 * 1024,
         zero_preamble=zero_preamble,
+        screen=screen,
+        quarantine=quarantine,
     )
     columns = (TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -129,6 +139,8 @@ def register_command(
             only = summary.refused[0]
             raise InputError(only["reason"], subject=only["path"])
         raise InputError(f"nothing registered: all {len(summary.refused)} files were refused")
+    if summary.quarantined:
+        raise typer.Exit(2)  # each quarantined file was named on its own line above
 
 
 def show_command(
@@ -155,13 +167,26 @@ def show_command(
             f"  signed by {signer['name']} ({signer['role']}): signature {reg['signature']}, "
             f"inclusion in tree {result.checkpoint['size']}: {reg['inclusion']}\n"
             f"  pixels {reg['image']['pixel_sha256']} ({reg['image']['format']}, "
-            f"{reg['image']['pixel_form']})" + _frames_line(reg["image"]),
+            f"{reg['image']['pixel_form']})" + _frames_line(reg["image"])
+            + _screening_line(reg["image"]),
             markup=False,
         )
         if reg["projection_differs"]:
             out.print(f"  the images table differs from this signed entry in "
                       f"{', '.join(reg['projection_differs'])}: shown as signed", markup=False)
     result.require_verified()
+
+
+def _screening_line(image: dict[str, Any]) -> str:
+    """The screening recorded in the signed entry, if it ran (docs/forensics.md)."""
+    screening = image.get("screening")
+    if screening is None:
+        return ""
+    level = screening["level"]
+    verdict = "no signal found" if level == "none" else f"suspected ({level})"
+    found = [f"{s['name']} {s['level']} {s['score']}" for s in screening["signals"]]
+    return (f"\n  screening v{screening['v']} at registration: {verdict}"
+            + (f": {'; '.join(found)}" if found else ""))
 
 
 def _frames_line(image: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+# The watermark tests' oracle, without its torch dependency (tests load only its maxDct.py).
+.venv/bin/pip install -q --disable-pip-version-check --no-deps 'invisible-watermark==0.2.0'
 
 export MEDLEDGER_REQUIRE_POSTGRES=1
 .venv/bin/ruff check .

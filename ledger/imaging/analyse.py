@@ -84,6 +84,20 @@ def analyse(
 ) -> Analysis:
     """Analyse one image file; InputError/PolicyError name the file and the reason."""
     decoded = decode(path, limits=limits)
+    return analyse_decoded(
+        decoded, secret=secret, keep_demographics=keep_demographics,
+        require_deidentified=require_deidentified,
+    )
+
+
+def analyse_decoded(
+    decoded: Decoded,
+    *,
+    secret: bytes,
+    keep_demographics: bool = False,
+    require_deidentified: bool = False,
+) -> Analysis:
+    """``analyse`` of an image already decoded (the worker hands the same decode on)."""
     status = _status(decoded)
     if require_deidentified:
         _require_deidentified(decoded, status)

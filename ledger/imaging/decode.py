@@ -50,6 +50,10 @@ class Decoded:
     preamble: PreambleKind | None = None  # DICOM files with a preamble
     exif: dict[str, str] | None = None  # photos: Make / Model / Software
     photo_identifying: tuple[str, ...] = ()  # photos: identifying metadata names present
+    # Photos: the file's bytes, for the screening's metadata readers (C2PA, text chunks,
+    # EXIF). DICOM: empty; the header is ``dataset`` and the encoded pixels are released.
+    data: bytes = b""
+    beyond_bits_stored: int = 0  # DICOM native data: words with bits set above High Bit
 
     @property
     def frames(self) -> int:
@@ -98,6 +102,7 @@ def decode(path: str | os.PathLike[str], *, limits: DecodeLimits) -> Decoded:
             signed=signed,
             exif=photo.exif,
             photo_identifying=photo.identifying,
+            data=file.data,
         )
     has_preamble = file.data[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM"
     preamble = check_preamble(name, file.data[: DICM_OFFSET + 4]) if has_preamble else None
@@ -117,6 +122,7 @@ def decode(path: str | os.PathLike[str], *, limits: DecodeLimits) -> Decoded:
         dataset=dicom.dataset,
         transfer_syntax=dicom.transfer_syntax,
         preamble=preamble,
+        beyond_bits_stored=dicom.beyond_bits_stored,
     )
 
 

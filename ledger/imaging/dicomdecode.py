@@ -39,6 +39,7 @@ from ledger.imaging.attrs import tag, value
 from ledger.imaging.encapsulated import Header, check_frames
 from ledger.imaging.inflate import read_deflated
 from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.storedbits import beyond_bits_stored
 
 PIXEL_DATA = 0x7FE00010
 PIXEL_TAGS = {
@@ -57,6 +58,7 @@ class DicomPixels:
     bits_stored: int
     signed: bool
     transfer_syntax: str  # UID
+    beyond_bits_stored: int = 0  # native data: words with bits set above High Bit (storedbits)
 
 
 def read_dataset(name: str, data: bytes, *, has_preamble: bool, limits: DecodeLimits) -> Dataset:
@@ -138,6 +140,12 @@ def decode_pixels(name: str, ds: Dataset, *, limits: DecodeLimits) -> DicomPixel
             f"expected {expected} (truncated or corrupt)",
             subject=name,
         )
+    beyond = 0
+    if not tsyntax.is_encapsulated and PIXEL_TAGS[pixel_tag] == "PixelData":
+        beyond = beyond_bits_stored(
+            ds[pixel_tag].value, bits_allocated=bits_allocated, bits_stored=bits_stored,
+            signed=signed, syntax=str(tsyntax),
+        )
     del ds[pixel_tag]  # drop the encoded bytes
     return DicomPixels(
         dataset=ds,
@@ -146,6 +154,7 @@ def decode_pixels(name: str, ds: Dataset, *, limits: DecodeLimits) -> DicomPixel
         bits_stored=int(info.get("bits_stored", bits_stored)),
         signed=signed,
         transfer_syntax=str(tsyntax),
+        beyond_bits_stored=beyond,
     )
 
 

@@ -15,6 +15,7 @@ from ledger.model.kinds import kind
 from ledger.model.origin import CONSENT_STATUSES, DATASET_PATTERN, NAME_PATTERN
 from ledger.model.projection import Change, Insert, Projection
 from ledger.model.roles import Role
+from ledger.model.screening import ScreeningRecord
 
 # Per-frame digests are listed for images of up to this many frames (keeps an entry well under
 # the 64 KiB entry limit); every multi-frame image, of any frame count, has a frame_tree.
@@ -104,6 +105,12 @@ class ImageFacts(_Strict):
     pseudonyms: dict[str, Any] | None
     fingerprints: dict[str, Any]
     preamble: str | None
+    # Absent (never null) when the screening did not run, and in entries made before it existed.
+    screening: ScreeningRecord | None = Field(
+        default=None,
+        description="forensic screening at registration: signals, scores, level, version",
+        json_schema_extra=_omitted_not_null,
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -126,6 +133,12 @@ class ImageFacts(_Strict):
         if DUP_GRID in value:
             DupGridReference.model_validate(value[DUP_GRID])
         return value
+
+    @model_validator(mode="after")
+    def _screening_not_null(self) -> ImageFacts:
+        if self.screening is None and "screening" in self.model_fields_set:
+            raise ValueError("screening is omitted, never null")
+        return self
 
     @model_validator(mode="after")
     def _frames_agree(self) -> ImageFacts:

@@ -48,6 +48,8 @@ class RegisterOptions:
     # default_memory_headroom(limits), 0 for none.
     worker_memory: int | None = None
     zero_preamble: Path | None = None  # register zeroed copies, written here, of polyglots
+    screen: bool = True  # the forensic screening, recorded in each entry (docs/forensics.md)
+    quarantine: str | None = None  # refuse images screened at or above this level
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RegisterSummary:
     first_index: int | None = None
     last_index: int | None = None
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: int = 0  # of the refused, those refused by --quarantine
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class RegisterSummary:
             "refused": self.refused,
             "interrupted": self.interrupted,
             "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
             "entries": None
             if self.first_index is None
             else {"first": self.first_index, "last": self.last_index},

@@ -10,7 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledger.errors import InputError, LedgerError
-from ledger.imaging.analyse import analyse
+from ledger.forensics.screen import screen_decoded
+from ledger.forensics.signal import Level
+from ledger.imaging.analyse import analyse_decoded
+from ledger.imaging.decode import decode
 from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.zeropreamble import zeroed_copy
 from ledger.model.canonical import canonical_json
@@ -38,6 +41,8 @@ class WorkerSettings:
     # A worker's memory ceiling: bytes of address space above its size at start-up
     # (0: no ceiling). The process that runs the pool has none.
     memory_headroom: int = 0
+    screen: bool = True  # run the forensic screening and record it in the entry
+    quarantine: int | None = None  # refuse images screened at or above this Level
 
 
 def default_memory_headroom(limits: DecodeLimits) -> int:
@@ -60,6 +65,7 @@ class Analysed:
     facts: dict[str, Any] | None  # Analysis.to_json(): PHI-free by construction
     refusal: str | None = None
     grid: bytes | None = None  # the near-duplicate grid: kept in the store, never in the log
+    quarantined: bool = False  # refused by --quarantine (the screening's level)
 
 
 _SETTINGS: list[WorkerSettings] = []
@@ -84,13 +90,15 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
         if settings.zero_preamble_dir is not None:
             copy = zeroed_copy(Path(path), Path(settings.zero_preamble_dir))
             path = str(copy) if copy is not None else path
-        analysis = analyse(
-            Path(path),
+        decoded = decode(Path(path), limits=settings.limits)
+        analysis = analyse_decoded(
+            decoded,
             secret=settings.secret,
-            limits=settings.limits,
             keep_demographics=settings.keep_demographics,
             require_deidentified=settings.require_deidentified,
         )
+        screening = screen_decoded(decoded) if settings.screen else None  # the same decode
+        del decoded
     except LedgerError as exc:
         return Analysed(path, None, exc.message)
     except MemoryError:
@@ -101,11 +109,24 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
         # Only the exception's type: decoder messages can quote header values.
         return Analysed(path, None, f"could not be decoded ({type(exc).__name__})")
     facts = analysis.to_json()
+    if screening is not None:
+        facts["screening"] = screening.to_entry()
+        if settings.quarantine is not None and screening.level >= settings.quarantine:
+            return Analysed(path, None, quarantine_reason(screening.level, settings.quarantine,
+                                                          screening.signals), quarantined=True)
     problem = entry_problem(facts)
     if problem is not None:
         return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
     return Analysed(path, facts, grid=grid)
+
+
+def quarantine_reason(level: Level, at: int, signals: tuple[Any, ...]) -> str:
+    named = ", ".join(s.name for s in signals if s.level >= Level.LOW)
+    return (
+        f"quarantined: suspected generated or altered image, screening level {level.label} "
+        f"({named}) is at or above --quarantine {Level(at).label}; `medledger inspect` explains"
+    )
 
 
 def _out_of_memory() -> str:

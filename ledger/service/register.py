@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
+from ledger.forensics.screen import quarantine_level
 from ledger.model.images import DUP_GRID
 from ledger.model.origin import check_consent, check_dataset, check_name, normalise_license
 from ledger.model.registry import kind_spec
@@ -72,6 +73,8 @@ def register(
         ledger.dir.secret(), options.limits, options.keep_demographics, require,
         _zero_preamble_dir(options.zero_preamble, paths),
         memory_headroom=memory_headroom(options.worker_memory, options.limits),
+        screen=options.screen,
+        quarantine=quarantine_level(options.quarantine, screen=options.screen),
     )  # fmt: skip
     origin = {"source": options.source, "license": license_id, "consent": consent}
     if options.dataset:
@@ -90,6 +93,7 @@ def register(
                 break
             if item.facts is None:
                 summary.refused.append({"path": item.path, "reason": item.refusal or "refused"})
+                summary.quarantined += item.quarantined
                 report(item.path, "refused")
                 continue
             batch.append(item)

@@ -18,6 +18,7 @@ from PIL import Image
 import ledger.registration.workers as workers
 from ledger.errors import InputError
 from ledger.imaging.analyse import Analysis, analyse
+from ledger.imaging.decode import Decoded
 from ledger.imaging.limits import DecodeLimits
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES, parse_envelope, utc_now
@@ -146,15 +147,15 @@ def test_only_the_broken_file_of_a_task_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = [png(tmp_path / f"{i}.png", i) for i in range(3)]
-    real = workers.analyse
+    real = workers.analyse_decoded  # the worker decodes once, then analyses and screens
 
-    def analyse_breaking_one(path: Path, **options: Any) -> Analysis:
-        analysis = real(path, **options)
-        if path == paths[1]:
+    def analyse_breaking_one(decoded: Decoded, **options: Any) -> Analysis:
+        analysis = real(decoded, **options)
+        if decoded.name == str(paths[1]):
             return dataclasses.replace(analysis, pixel_form=MARKER * 9)
         return analysis
 
-    monkeypatch.setattr(workers, "analyse", analyse_breaking_one)
+    monkeypatch.setattr(workers, "analyse_decoded", analyse_breaking_one)
     init_worker(SETTINGS, in_pool=False)
     done = analyse_paths([str(p) for p in paths])
     assert [a.path for a in done] == [str(p) for p in paths]

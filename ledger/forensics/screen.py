@@ -1,0 +1,143 @@
+"""The screening: every signal module run on one decoded image, combined into one level.
+
+Adding a signal module is one line in ``SIGNAL_MODULE_NAMES``. Each module's ``detect`` is called
+once with the same ``Sample`` (the registration worker's own decode: nothing is decoded
+twice). A module that fails on an image it cannot judge costs that module's signals only:
+the screening records ``screening.module_failed`` (level none) and goes on, so it never
+raises for an image that decoded.
+
+Combination rule (``combine``), versioned by ``SCREENING_VERSION``:
+
+* the overall level is the highest level of any signal;
+* two or more signals at ``medium`` from different families (the name before its first
+  dot: ``c2pa``, ``exif``, ``dicom``, ...) raise it to ``high`` (independent evidence
+  corroborates);
+* no signal above ``none``: "no signal found" — never evidence of authenticity.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ledger.errors import InputError
+from ledger.forensics.signal import Level, Sample, Signal
+from ledger.imaging.decode import Decoded
+
+SCREENING_VERSION = 1
+
+# The modules of ledger.forensics the screening runs, in this order. One line per module;
+# adding, removing or recalibrating one changes what a level means: bump SCREENING_VERSION.
+SIGNAL_MODULE_NAMES: tuple[str, ...] = (
+    "c2pamanifest",
+    "xmpsource",
+    "pngtext",
+    "exifsoftware",
+    "exifthumb",
+    "watermark",
+    "dicomcheck",
+)
+SIGNAL_MODULES: tuple[ModuleType, ...] = tuple(
+    importlib.import_module(f"ledger.forensics.{name}") for name in SIGNAL_MODULE_NAMES
+)
+
+MAX_SIGNALS = 16  # an entry holds at most this many (strongest first)
+
+
+@dataclass(frozen=True)
+class Screening:
+    level: Level
+    signals: tuple[Signal, ...]
+    version: int = SCREENING_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "level": self.level.label,
+            "signals": [s.to_json() for s in self.signals],
+        }
+
+    def to_entry(self) -> dict[str, Any]:
+        """What the signed image.registered entry records: no evidence text, no floats."""
+        return {
+            "v": self.version,
+            "level": self.level.label,
+            "signals": [
+                {"name": s.name, "score": decimal(s.score), "level": s.level.label}
+                for s in self.signals[:MAX_SIGNALS]
+            ],
+        }
+
+
+def decimal(score: float) -> str:
+    """A score as the log writes it: four decimals, clamped to 0..1."""
+    return f"{min(max(score, 0.0), 1.0):.4f}"
+
+
+Detector = Callable[[Sample], list[Signal]]
+
+
+def screen(sample: Sample, *, modules: Sequence[ModuleType] = SIGNAL_MODULES) -> Screening:
+    signals: list[Signal] = []
+    for module in modules:
+        detect: Detector = module.detect
+        try:
+            signals.extend(detect(sample))
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:  # a module's failure must not cost the other signals
+            short = module.__name__.rsplit(".", 1)[-1]
+            signals.append(Signal(
+                "screening.module_failed", 0.0, Level.NONE,
+                f"{short} could not judge this image ({type(exc).__name__})",
+            ))
+    ordered = tuple(sorted(signals, key=lambda s: (-s.level, -s.score, s.name)))
+    return Screening(combine(ordered), ordered)
+
+
+def combine(signals: Sequence[Signal]) -> Level:
+    """The overall level under the rule in this module's docstring."""
+    if not signals:
+        return Level.NONE
+    top = max(s.level for s in signals)
+    families = {s.name.split(".", 1)[0] for s in signals if s.level >= Level.MEDIUM}
+    if top == Level.MEDIUM and len(families) >= 2:
+        return Level.HIGH
+    return Level(top)
+
+
+def quarantine_level(quarantine: str | None, *, screen: bool) -> int | None:
+    """``--quarantine LEVEL`` as a Level value; refused without the screening or as none."""
+    if quarantine is None:
+        return None
+    try:
+        level = Level.parse(quarantine)
+    except ValueError as exc:
+        raise InputError(f"--quarantine: {exc}") from None
+    if level == Level.NONE:
+        raise InputError("--quarantine none would refuse every image; use low, medium or high")
+    if not screen:
+        raise InputError("--quarantine needs the screening; drop --no-screen")
+    return int(level)
+
+
+def sample_of(decoded: Decoded) -> Sample:
+    """The screening's view of one decode (no copy of the pixels is made)."""
+    return Sample(
+        name=decoded.name,
+        data=decoded.data,
+        format=decoded.format,
+        pixels=decoded.pixels,
+        bits_stored=decoded.bits_stored,
+        dataset=decoded.dataset,
+        transfer_syntax=decoded.transfer_syntax,
+        extra={"color": decoded.color, "signed": decoded.signed,
+               "beyond_bits_stored": decoded.beyond_bits_stored},
+    )
+
+
+def screen_decoded(decoded: Decoded) -> Screening:
+    return screen(sample_of(decoded))
