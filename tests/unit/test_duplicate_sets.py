@@ -13,7 +13,6 @@ from ledger.similarity.catalog import CACHE_MAGIC, _parse_cache
 from ledger.similarity.linkage import complete_linkage
 from ledger.similarity.sets import Link
 
-
 PairCase = tuple[int, list[tuple[int, int]]]
 pair_cases = st.integers(min_value=1, max_value=30).flatmap(
     lambda n: st.tuples(
