@@ -203,7 +203,7 @@ def composition(
     if index is None:
         index = prepare(ledger)
     if target.registered:
-        direct = _recorded(ledger, target)
+        direct = _recorded(ledger, target, index)
     else:
         direct = _searched(ledger, target, index, progress)
     with reading(ledger.store.engine) as conn:
@@ -236,9 +236,11 @@ def _names(info: ImageInfo) -> list[tuple[Kind, str]]:
     return out
 
 
-def _recorded(ledger: IndexedLedger, target: ImageSet) -> list[_Direct]:
+def _recorded(ledger: IndexedLedger, target: ImageSet, index: LedgerIndex) -> list[_Direct]:
     """A registered D: each image's recorded edges to earlier images outside D (every edge
-    points from the later image to the earlier one)."""
+    points from the later image to the earlier one). Registration stops verifying an
+    image's candidates after a few near-duplicates, so an image with a near edge is searched
+    again here, for the earlier copies that check did not reach."""
     idxs = [m.idx for m in target.members if m.idx is not None]
     inside = set(idxs)
     with reading(ledger.store.engine) as conn:
@@ -247,6 +249,16 @@ def _recorded(ledger: IndexedLedger, target: ImageSet) -> list[_Direct]:
     for e in sorted(edges, key=lambda e: (e.idx, e.kind != EXACT, e.match_idx)):
         if e.match_idx not in inside and e.match_idx < e.idx:
             out[e.idx].append((e.match_idx, e.kind, e.detail))
+    for m in target.members:
+        found = out.get(m.idx, []) if m.idx is not None else []
+        if m.idx is None or m.descriptor is None or m.descriptor.flat:
+            continue
+        if not any(kind == NEAR for _, kind, _ in found):
+            continue
+        known = {e for e, _, _ in found}
+        for x in index.search(m.descriptor, exclude=sorted(known | inside)):
+            if x.image < m.idx:
+                found.append((x.image, NEAR, near_detail(x.verdict.explain())))
     return [out.get(m.idx, []) if m.idx is not None else [] for m in target.members]
 
 

@@ -252,3 +252,22 @@ def test_overlap_of_synthetic_sets(ledger: Ledger) -> None:
     assert (found.shared_clusters, found.clusters) == (2, 7)
     with pytest.raises(InputError):
         overlap(ledger, resolve(ledger, ["a@1"]), resolve(ledger, ["nosuch@1"]))
+
+
+def test_a_source_with_many_unrelated_images_is_still_listed(ledger: Ledger) -> None:
+    """The user's report: a source vanished after registering 4,500 unrelated images. Its
+    sketch then held the shared pictures as a tiny fraction, so the sketches did not propose
+    it, and another listed source held the same pictures, so nothing looked further. (The
+    same happens with 600; listing is now from each image's own matches, without sketches.)"""
+    submit(ledger, [("aggregator", "agg@1", f"s{n}") for n in range(5)])
+    submit(ledger, [("small-site", "small@1", f"t{n}") for n in range(20)])
+    big = [("big-site", "big@1", f"u{n}") for n in range(600)]
+    submit(ledger, big + [("big-site", "big@1", f"s{n}") for n in range(5)])
+    mix = [(f"t{n}") for n in range(20)] + [f"s{n}" for n in range(5)]
+    submit(ledger, [("me", "mix@1", p) for p in mix + [f"new{n}" for n in range(15)]])
+    prepare(ledger)
+    found = composition(ledger, resolve(ledger, ["mix@1"]))
+    listed = {(s.kind, s.name): s.images for s in found.shares}
+    assert listed[("source", "big-site")] == listed[("dataset", "big@1")] == 5
+    assert listed[("source", "aggregator")] == 5 and listed[("source", "small-site")] == 20
+    assert found.unseen == 15
