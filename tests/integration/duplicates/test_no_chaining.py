@@ -1,11 +1,11 @@
 """A chain A ~ B ~ C of verified pairs, where A and C are unrelated, never joins A and C.
 
-Three synthetic pictures share one layout (four bright and dark regions with wavy borders):
-A and C each carry their own coarse texture (independent seeds), B almost none. A grey-level
-map flattens a texture onto B's two levels, so A ~ B and B ~ C verify; A and C differ in
-every block, so A ~ C does not. (The test checks these three facts first, with the search
-and verification as shipped.) Under connected components, A, B and C made one group, and a
-later copy of C was counted as coming from A's repository.
+Three synthetic pictures share one layout (chains.py): A and C each carry their own coarse
+texture, B none. A grey-level map flattens a texture onto B's two levels, so A ~ B and
+B ~ C verify; A and C differ in every block, so A ~ C does not. (The test checks these
+three facts first, with the search and verification as shipped.) Under connected
+components, A, B and C made one group, and a later copy of C was counted as coming from
+A's repository.
 
 Registered: x@1 (repo-x: A), w@1 (repo-w: A's pixels in other bytes), y@1 (repo-y: B), then
 z@1 (repo-z: C and an unrelated photograph).
@@ -25,7 +25,6 @@ import pytest
 import skimage.data
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from scipy.ndimage import gaussian_filter
 
 from ledger.registration.pipeline import RegisterOptions
 from ledger.service import Ledger
@@ -36,35 +35,18 @@ from ledger.store import reading
 from ledger.store.duplicates import images
 
 from ..registration.support import SUBMITTER, make_ledger
+from .chains import chain, grey8
 
 RunCli = Callable[..., Any]
-SIDE = 256
-TEXTURE = 0.14  # of the step between the two levels; A~B and B~C verify, A~C does not
-
-
-def _texture(seed: int, amplitude: float) -> np.ndarray:
-    noise = gaussian_filter(np.random.default_rng(seed).standard_normal((SIDE, SIDE)), 12)
-    return np.clip(noise / noise.std(), -1.3, 1.3) * amplitude
 
 
 def _pictures() -> dict[str, np.ndarray]:
-    yy, xx = np.mgrid[0:SIDE, 0:SIDE] / SIDE
-    wave_x = np.sin(2 * np.pi * (xx + 0.1) + 0.6 * np.sin(2 * np.pi * yy))
-    wave_y = np.sin(2 * np.pi * (yy + 0.2) + 0.4 * np.sin(3 * xx))
-    layout = gaussian_filter((wave_x * wave_y > 0).astype(float), 0.5)
-    low, high = 60.0, 190.0
-    base = low + (high - low) * layout
-    step = high - low
-    return {
-        "a.png": base + _texture(5, TEXTURE * step),
-        "b.png": base,
-        "c.png": base + _texture(6, TEXTURE * step),
-    }
+    return {f"{name}.png": pixels for name, pixels in chain().items()}
 
 
 def _save(pixels: np.ndarray, path: Path, **kwargs: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, **kwargs)
+    Image.fromarray(grey8(pixels)).save(path, **kwargs)
     return path
 
 
