@@ -422,6 +422,12 @@ def unrelated(root: Path) -> dict[str, Any]:
         "new_folder_images": fresh.total,
         "new_share": round(100 * fresh.unseen_share, 2),
         "new_folder_attributed": {s.name: s.images for s in fresh.shares},
+        "new_folder_false_matches": sorted(
+            f"{Path(m.image).name} ~ entry {m.entry}: {m.detail}"
+            for s in fresh.shares
+            if s.kind == "source"
+            for m in s.matched
+        ),
         "dups_images": len(names),
         "dups_groups": len(groups),
         "dups_largest_group": max((len(g.members) for g in groups), default=0),
@@ -470,7 +476,8 @@ def main() -> None:
             f"Unrelated images ({u['registered_images']} registered: tiles, DICOM, chains)\n"
             f"  a folder no repository holds ({u['new_folder_images']} tiles): "
             f"{u['new_share']}% new (target >= 99); attributed: {u['new_folder_attributed']}\n"
-            f"  dups over {u['dups_images']} images: {u['dups_groups']} groups, largest "
+            + "".join(f"    {line}\n" for line in u["new_folder_false_matches"])
+            + f"  dups over {u['dups_images']} images: {u['dups_groups']} groups, largest "
             f"{u['dups_largest_group']}; groups with two unrelated originals: "
             f"{u['groups_with_unrelated_originals']} (target 0) {u['mixed_examples']}\n"
             f"  pairs of unrelated originals in one group: {u['unrelated_pairs_in_groups']}, "
