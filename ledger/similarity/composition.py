@@ -255,8 +255,8 @@ def _recorded(ledger: IndexedLedger, target: ImageSet, index: LedgerIndex) -> li
             continue
         if not any(kind == NEAR for _, kind, _ in found):
             continue
-        known = {e for e, _, _ in found}
-        for x in index.search(m.descriptor, exclude=sorted(known | inside)):
+        known = [e for e, _, _ in found]
+        for x in index.search(m.descriptor, exclude=known + idxs):  # D's own copies too
             if x.image < m.idx:
                 found.append((x.image, NEAR, near_detail(x.verdict.explain())))
     return [out.get(m.idx, []) if m.idx is not None else [] for m in target.members]
