@@ -17,9 +17,16 @@ Scale: ``--datasets`` registered datasets (default 100) of ``--images`` images e
 and 40% new pictures. Entries are signed image.registered entries with synthetic facts
 (no descriptor: copies are exact pixel copies), appended with ``Ledger.submit`` and
 checked by the catch-up scan, so the store rows come from the real code path. Timed:
-composition with the sketches built from scratch (cold), and again with the cache
-(warm); the baseline in the same run is the exact all-pairs comparison (the target's
-duplicate groups against every registered source's and dataset's groups).
+composition of the target; the baseline in the same run is the exact all-pairs
+comparison (the target's duplicate groups against every registered source's and
+dataset's groups), which with exact copies only gives the same counts.
+
+Unrelated images (issue 21): tiles of large pictures (each its own original), DICOM
+files and synthetic chains A ~ B ~ C (A and C unrelated) are registered; a folder of
+tiles no repository holds must be reported >= 99% new, and ``dups`` over everything plus
+real copies must hold no group with two unrelated originals. Prints how many pairs of
+unrelated originals share a group, and how many of those were verified directly rather
+than joined through a chain.
 
     python bench/composition.py --quick     # 20 datasets x 200 images, target 2,000
     python bench/composition.py             # 100 x 500, target 10,000
