@@ -34,7 +34,7 @@ from ledger.similarity.proven import dataset_images
 from ledger.similarity.scan import ScanProgress, scan
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
 from ledger.store import reading
-from ledger.store.duplicates import ImageInfo, edges_touching
+from ledger.store.duplicates import Edge, ImageInfo, edges_touching
 
 FileProgress = Callable[[str], None]
 
@@ -187,12 +187,46 @@ def _stored_links(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> list[Link]
             for i in pos_a.get(x, ()):
                 for j in pos_b.get(y, ()):
                     out.append(Link(i, j, e.kind, e.distance, e.detail))
+    out += _searched_again(ledger, a, b, edges, pos_a, pos_b)
     by_pixels: dict[str, list[int]] = defaultdict(list)
     for j, m in enumerate(b.members):
         by_pixels[m.pixel_sha256].append(j)
     for i, m in enumerate(a.members):
         out += [Link(i, j, EXACT, 0, EXACT_DETAIL) for j in by_pixels.get(m.pixel_sha256, ())]
     return [x for x in out if not (a is b and x.a == x.b)]
+
+
+def _searched_again(
+    ledger: IndexedLedger,
+    a: ImageSet,
+    b: ImageSet,
+    edges: Sequence[Edge],
+    pos_a: dict[int, list[int]],
+    pos_b: dict[int, list[int]],
+) -> list[Link]:
+    """Registration verifies only an image's closest candidates and stops after a few
+    near-duplicates, so an image with a recorded near edge (it has copies) may have more
+    than were recorded: it is searched again in the ledger's index, and the verified
+    matches that fall in the other set are links too."""
+    copied = {i for e in edges if e.kind == NEAR for i in (e.idx, e.match_idx)}
+    wanted = sorted(copied & (set(pos_a) | set(pos_b)))
+    if not wanted:
+        return []
+    descriptor = {m.idx: m.descriptor for m in (*a.members, *b.members) if m.idx is not None}
+    index = ledger.duplicate_index()
+    index.sync()
+    out: list[Link] = []
+    for idx in wanted:
+        query = descriptor.get(idx)
+        if query is None or query.flat:
+            continue
+        for match in index.search(query, exclude=[idx]):
+            why = near_detail(match.verdict.explain())
+            for x, y in ((idx, match.image), (match.image, idx)):
+                for i in pos_a.get(x, ()):
+                    for j in pos_b.get(y, ()):
+                        out.append(Link(i, j, NEAR, match.distance, why))
+    return out
 
 
 def _positions(s: ImageSet) -> dict[int, list[int]]:

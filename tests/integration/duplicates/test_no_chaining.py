@@ -38,6 +38,8 @@ from ..registration.support import SUBMITTER, make_ledger
 from .chains import chain, grey8
 
 RunCli = Callable[..., Any]
+SOURCES_OF_CAMERA_COPIES = (("source", "repo-x"), ("dataset", "x@1"), ("source", "repo-w"),
+                            ("dataset", "w@1"))  # fmt: skip
 
 
 def _pictures() -> dict[str, np.ndarray]:
@@ -56,6 +58,7 @@ class World:
     chain: Path  # a folder with a.png, b.png, c.png
     z: Path  # the folder registered as z@1
     entry: dict[str, int]  # registered file name -> its entry
+    digests: dict[str, str]  # registered file's SHA-256 -> its name
 
 
 def _register(ledger: Path, folder: Path, source: str, dataset: str) -> None:
@@ -82,12 +85,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     _save(pictures["a.png"], w / "a-again.png", pnginfo=marked)
     _save(pictures["b.png"], y / "b.png")
     _save(pictures["c.png"], z / "c.png")
-    _save(np.asarray(skimage.data.camera(), dtype=float), z / "camera.png")
+    # Three earlier copies of the camera picture, one per repository: registering the
+    # original in z@1 records edges to two of them (the check's budget), composition finds
+    # the third by searching again.
+    camera = np.asarray(skimage.data.camera(), dtype=float)
+    _save(camera, x / "camera-q80.jpg", quality=80)
+    small = Image.fromarray(grey8(camera)).resize((384, 384), Image.LANCZOS)
+    _save(np.asarray(small, dtype=float), w / "camera-small.png")
+    _save(255 * (camera / 255) ** 0.8, y / "camera-gamma.png")
+    _save(camera, z / "camera.png")
     ledger = make_ledger(root / "ledger")
     for folder, source, dataset in ((x, "repo-x", "x@1"), (w, "repo-w", "w@1"),
                                     (y, "repo-y", "y@1"), (z, "repo-z", "z@1")):  # fmt: skip
         _register(ledger, folder, source, dataset)
-    files = [x / "a.png", w / "a-again.png", y / "b.png", z / "c.png", z / "camera.png"]
+    files = [x / "a.png", w / "a-again.png", y / "b.png", z / "c.png", z / "camera.png",
+             x / "camera-q80.jpg", w / "camera-small.png", y / "camera-gamma.png"]  # fmt: skip
     digests = {hashlib.sha256(f.read_bytes()).hexdigest(): f.name for f in files}
     opened = Ledger.open(ledger)
     try:
@@ -97,7 +109,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         opened.store.engine.dispose()
     entry = {digests[i.file_sha256]: i.idx for i in found.values()}
     assert len(entry) == len(files)
-    return World(ledger, chain, z, entry)
+    return World(ledger, chain, z, entry, digests)
 
 
 def test_the_three_pictures_form_a_chain(world: World) -> None:
@@ -153,34 +165,48 @@ def test_composition_counts_direct_matches_and_lists_them(
     assert result.rc == 0, result.stderr
     body = result.json()
     shares = {(s["kind"], s["name"]): s["share"] for s in body["sources"]}
-    want = {("source", "repo-y"): 0.5, ("dataset", "y@1"): 0.5}
+    # C is from repo-y only (B, its direct match), the camera from all three repositories.
+    want = {("source", "repo-y"): 1.0, ("dataset", "y@1"): 1.0}
+    want |= {(kind, name): 0.5 for kind, name in SOURCES_OF_CAMERA_COPIES}
     if target == "folder":  # the registered folder is found too, itself (documented)
         want |= {("source", "repo-z"): 1.0, ("dataset", "z@1"): 1.0}
     assert shares == want
-    assert body["unseen_share"] == (0.0 if target == "folder" else 0.5)
-    c_label = str(world.z / "c.png") if target == "folder" else None
+    assert body["unseen_share"] == 0.0 and body["unseen"] == []
+    copies = {
+        "repo-x": "camera-q80.jpg",
+        "repo-w": "camera-small.png",
+        "repo-y": "camera-gamma.png",
+    }
+    label = {"c": str(world.z / "c.png"), "camera": str(world.z / "camera.png")}
     for s in body["sources"]:
-        if s["name"] not in ("repo-y", "y@1"):
+        name = s["name"] if s["kind"] == "source" else "repo-" + s["name"].removesuffix("@1")
+        if name not in copies:
             continue
-        assert [m["entry"] for m in s["matched"]] == [world.entry["b.png"]]
-        (matched,) = s["matched"]
-        assert matched["kind"] == "near" and len(matched["digest"]) == 64
-        if c_label is not None:
-            assert matched["image"] == c_label
-    assert len(body["unseen"]) == (0 if target == "folder" else 1)
+        entries = {m["entry"] for m in s["matched"]}
+        wanted = {world.entry[copies[name]]} | (
+            {world.entry["b.png"]} if name == "repo-y" else set()
+        )
+        assert entries == wanted, s["name"]  # never A, nor A's other-bytes copy, for C
+        assert all(m["kind"] == "near" and len(m["digest"]) == 64 for m in s["matched"])
+        if target == "folder":
+            assert {m["image"] for m in s["matched"]} <= set(label.values())
     html = page.read_text(encoding="utf-8")
     assert "Matched images" in html and f"entry {world.entry['b.png']}" in html
-    assert "repo-x" not in html
 
 
 def test_overlap_and_leakage_need_a_direct_match(world: World, cli: RunCli) -> None:
+    """x@1 = {A, camera copy}, z@1 = {C, camera}: only the camera pair is shared."""
     apart = cli("overlap", "x@1", "z@1", "--json", ledger=world.ledger).json()
-    assert (apart["exact"], apart["near"], apart["jaccard"]) == (0, 0, 0.0)
+    assert (apart["exact"], apart["near"]) == (0, 1)
+    assert apart["jaccard"] == 1 / 3  # clusters {A}, {C}, {camera copy, camera}
     near = cli("overlap", "y@1", "z@1", "--json", ledger=world.ledger).json()
-    assert (near["exact"], near["near"]) == (0, 1)
-    assert near["jaccard"] == 1 / 2  # clusters {B, C} and {camera}
+    assert (near["exact"], near["near"]) == (0, 2)
+    assert near["jaccard"] == 1.0  # {B, C} and {camera copy, camera}
     leaks = cli("leakage", "--train", "x@1", "--test", "z@1", "--json", ledger=world.ledger)
-    assert leaks.rc == 0 and leaks.json()["pairs"] == []
+    assert leaks.rc == 0
+    pairs = [(p["train"], p["test"]) for p in leaks.json()["pairs"]]
+    name = world.digests
+    assert [(name[a], name[b]) for a, b in pairs] == [("camera-q80.jpg", "camera.png")]
 
 
 def test_similar_on_a_renamed_copy_lists_every_registration_of_its_pixels_first(
