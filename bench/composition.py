@@ -17,9 +17,16 @@ Scale: ``--datasets`` registered datasets (default 100) of ``--images`` images e
 and 40% new pictures. Entries are signed image.registered entries with synthetic facts
 (no descriptor: copies are exact pixel copies), appended with ``Ledger.submit`` and
 checked by the catch-up scan, so the store rows come from the real code path. Timed:
-composition with the sketches built from scratch (cold), and again with the cache
-(warm); the baseline in the same run is the exact all-pairs comparison (the target's
-duplicate groups against every registered source's and dataset's groups).
+composition of the target; the baseline in the same run is the exact all-pairs
+comparison (the target's duplicate groups against every registered source's and
+dataset's groups), which with exact copies only gives the same counts.
+
+Unrelated images (issue 21): tiles of large pictures (each its own original), DICOM
+files and synthetic chains A ~ B ~ C (A and C unrelated) are registered; a folder of
+tiles no repository holds must be reported >= 99% new, and ``dups`` over everything plus
+real copies must hold no group with two unrelated originals. Prints how many pairs of
+unrelated originals share a group, and how many of those were verified directly rather
+than joined through a chain.
 
     python bench/composition.py --quick     # 20 datasets x 200 images, target 2,000
     python bench/composition.py             # 100 x 500, target 10,000
@@ -50,12 +57,13 @@ from ledger.registration.pipeline import RegisterOptions
 from ledger.service import Ledger
 from ledger.service.register import register
 from ledger.similarity.composition import composition
+from ledger.similarity.groups import duplicate_groups
 from ledger.similarity.sets import prepare, resolve
-from ledger.similarity.sketches import CACHE_NAME, DEFAULT_THRESHOLD, NUM_PERM, open_sketches
 from ledger.store import reading
 from ledger.store.tables import DupScanRow, ImageRow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest sees it
+from integration.duplicates.chains import chain, grey8
 from integration.duplicates.exports import eight_bit
 
 KEY = "curator"
@@ -272,14 +280,9 @@ def scale(root: Path, datasets: int, per_dataset: int, target: int) -> dict[str,
         index = prepare(ledger)
         scanned = time.perf_counter() - t0
         frank = resolve(ledger, ["frank@1"])
-        timings = {}
-        for run in ("cold", "warm"):
-            if run == "cold":
-                (ledger.dir.path / "similarity" / CACHE_NAME).unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            sketches = open_sketches(ledger.store, ledger.dir.path)
-            found = composition(ledger, frank, index=index, sketches=sketches)
-            timings[run] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        found = composition(ledger, frank, index=index)
+        took = time.perf_counter() - t0
         t0 = time.perf_counter()
         resolve(ledger, ["frank@1"])
         resolved = time.perf_counter() - t0
@@ -302,16 +305,145 @@ def scale(root: Path, datasets: int, per_dataset: int, target: int) -> dict[str,
         "append_s": round(appended, 1),
         "catch_up_scan_s": round(scanned, 1),
         "resolve_target_s": round(resolved, 2),
-        "composition_cold_s": round(timings["cold"], 2),
-        "composition_warm_s": round(timings["warm"], 2),
+        "composition_s": round(took, 2),
         "baseline_all_pairs_s": round(baseline, 2),
-        "sketch_candidates": len(found.candidates),
-        "sketches": len(sketches.sketches),
         "listed": len(found.shares),
         "error_points": errors,
         "listed_shares_equal_all_pairs": agree,
-        "threshold": DEFAULT_THRESHOLD,
-        "num_perm": NUM_PERM,
+    }
+
+
+# --- unrelated images: new share, chained groups ------------------------------------------
+
+REGISTERED_TILED = ("camera", "moon", "brick", "grass", "gravel", "coins", "cell", "retina",
+                    "hubble_deep_field", "page", "text")  # fmt: skip
+NEW_TILED = ("astronaut", "coffee", "chelsea", "immunohistochemistry", "rocket", "horse",
+             "shepp_logan_phantom", "clock", "binary_blobs", "cat")  # fmt: skip
+TILE = 128
+CHAINS = 8
+
+
+def _grey_full(name: str) -> np.ndarray:
+    pixels = np.asarray(getattr(skimage.data, name)(), dtype=np.float64)
+    if pixels.ndim == 3:
+        pixels = pixels[..., :3].mean(axis=-1)
+    if pixels.max() <= 1:
+        pixels = pixels * 255
+    return grey8(pixels)
+
+
+def _tiles(name: str, out: Path, limit: int = 24) -> list[Path]:
+    """Non-overlapping tiles (each its own original: they share no pixel of the picture)."""
+    pixels = _grey_full(name)
+    side = TILE if min(pixels.shape) < 4 * TILE else 2 * TILE
+    made: list[Path] = []
+    for y in range(0, pixels.shape[0] - side + 1, side):
+        for x in range(0, pixels.shape[1] - side + 1, side):
+            if len(made) < limit:
+                path = out / f"{name}-{y}-{x}.png"
+                Image.fromarray(pixels[y : y + side, x : x + side]).save(path)
+                made.append(path)
+    return made
+
+
+def unrelated(root: Path) -> dict[str, Any]:
+    """Targets: a folder no repository holds is >= 99% new; no dups group holds two
+    unrelated originals (tiles of large pictures, chains A ~ B ~ C, and real copies)."""
+    reg, new, chains, copies = (root / n for n in ("registered", "new", "chains", "copies"))
+    for folder in (reg, new, chains, copies):
+        folder.mkdir(parents=True)
+    family: dict[str, str] = {}  # file name -> its original
+    related: set[frozenset[str]] = set()  # originals that are one picture's parts (A-B, B-C)
+    for name in REGISTERED_TILED:
+        family |= {p.name: p.stem for p in _tiles(name, reg)}
+    for name in B_FILES:
+        found = get_testdata_file(name)
+        assert found is not None, name
+        shutil.copyfile(str(found), reg / name)
+        family[name] = name
+    for name in NEW_TILED:
+        family |= {p.name: p.stem for p in _tiles(name, new)}
+    for k in range(CHAINS):
+        parts = chain(phase=k / CHAINS, seeds=(5 + 2 * k, 6 + 2 * k))
+        for part, pixels in parts.items():
+            Image.fromarray(grey8(pixels)).save(chains / f"chain{k}-{part}.png")
+            family[f"chain{k}-{part}.png"] = f"chain{k}-{part}"
+        related |= {frozenset((f"chain{k}-a", f"chain{k}-b")),
+                    frozenset((f"chain{k}-b", f"chain{k}-c"))}  # fmt: skip
+    # Real copies of every fourth registered tile and of each chain's A and C.
+    originals = sorted(p for p in reg.iterdir() if p.suffix == ".png")[::4]
+    originals += sorted(p for p in chains.iterdir() if not p.stem.endswith("-b"))
+    for n, path in enumerate(originals):
+        image = Image.open(path)
+        out = copies / f"copy-{path.stem}"
+        if n % 2:
+            image.save(out.with_suffix(".jpg"), quality=80)
+            family[out.with_suffix(".jpg").name] = family[path.name]
+        else:
+            _scaled(image, 0.8).save(out.with_suffix(".png"))
+            family[out.with_suffix(".png").name] = family[path.name]
+    ledger = Ledger.init(root / "unrelated-ledger")
+    ledger.add_key(KEY, "curator")
+    try:
+        _register(ledger, reg, "repo-tiles", "tiles@1")
+        _register(ledger, chains, "repo-chains", "chains@1")
+        index = prepare(ledger)
+        fresh = composition(ledger, resolve(ledger, [str(new)], workers=1), index=index)
+        everything = resolve(ledger, [str(reg), str(new), str(chains), str(copies)], workers=1)
+        t0 = time.perf_counter()
+        groups = list(duplicate_groups(ledger, everything))
+        grouping_s = time.perf_counter() - t0
+    finally:
+        ledger.store.engine.dispose()
+    names = [Path(m.label).name for m in everything.members]
+
+    def unrelated_pair(g: list[int]) -> bool:
+        origins = sorted({family[names[i]] for i in g})
+        return any(
+            frozenset((x, y)) not in related
+            for n, x in enumerate(origins)
+            for y in origins[n + 1 :]
+        )
+
+    mixed = [sorted(names[i] for i in g.members) for g in groups if unrelated_pair(g.members)]
+    # Pairs of unrelated originals put in one group, and how many of them were verified
+    # directly (a false link of the verification) rather than joined through a chain.
+    co_grouped = direct = 0
+    for g in groups:
+        verified = {frozenset((x.a, x.b)) for x in g.links}
+        for n, i in enumerate(g.members):
+            for j in g.members[n + 1 :]:
+                x, y = family[names[i]], family[names[j]]
+                if x != y and frozenset((x, y)) not in related:
+                    co_grouped += 1
+                    direct += frozenset((i, j)) in verified
+    copy_pairs = {(family[n], n) for n in names if n.startswith("copy-")}
+    together = sum(
+        1 for origin, name in copy_pairs
+        if any(name in {names[i] for i in g.members}
+               and any(family[names[i]] == origin and names[i] != name for i in g.members)
+               for g in groups)
+    )  # fmt: skip
+    return {
+        "registered_images": sum(1 for _ in reg.iterdir()) + sum(1 for _ in chains.iterdir()),
+        "new_folder_images": fresh.total,
+        "new_share": round(100 * fresh.unseen_share, 2),
+        "new_folder_attributed": {s.name: s.images for s in fresh.shares},
+        "new_folder_false_matches": sorted(
+            f"{Path(m.image).name} ~ entry {m.entry}: {m.detail}"
+            for s in fresh.shares
+            if s.kind == "source"
+            for m in s.matched
+        ),
+        "dups_images": len(names),
+        "dups_groups": len(groups),
+        "dups_largest_group": max((len(g.members) for g in groups), default=0),
+        "groups_with_unrelated_originals": len(mixed),
+        "mixed_examples": mixed[:3],
+        "unrelated_pairs_in_groups": co_grouped,
+        "of_which_verified_directly": direct,
+        "copies_grouped_with_their_original": f"{together}/{len(copy_pairs)}",
+        "grouping_s": round(grouping_s, 2),
     }
 
 
@@ -323,6 +455,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=10_000)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-unrelated", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -331,6 +464,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="medledger-composition-") as tmp:
         if not args.skip_accuracy:
             report["accuracy"] = accuracy(Path(tmp))
+        if not args.skip_unrelated:
+            report["unrelated"] = unrelated(Path(tmp) / "unrelated")
         if not args.skip_scale:
             report["scale"] = scale(Path(tmp), args.datasets, args.images, args.target)
     if args.json:
@@ -342,17 +477,31 @@ def main() -> None:
         for key in ("folder_error_points", "registered_error_points"):
             worst = max(abs(v) for v in acc[key].values())
             print(f"  {key}: {acc[key]}  (worst {worst:.1f} points)")
+    if "unrelated" in report:
+        u = report["unrelated"]
+        print(
+            f"Unrelated images ({u['registered_images']} registered: tiles, DICOM, chains)\n"
+            f"  a folder no repository holds ({u['new_folder_images']} tiles): "
+            f"{u['new_share']}% new (target >= 99); attributed: {u['new_folder_attributed']}\n"
+            + "".join(f"    {line}\n" for line in u["new_folder_false_matches"])
+            + f"  dups over {u['dups_images']} images: {u['dups_groups']} groups, largest "
+            f"{u['dups_largest_group']}; groups with two unrelated originals: "
+            f"{u['groups_with_unrelated_originals']} (target 0) {u['mixed_examples']}\n"
+            f"  pairs of unrelated originals in one group: {u['unrelated_pairs_in_groups']}, "
+            f"of which verified directly: {u['of_which_verified_directly']} (the rest chained)\n"
+            f"  copies grouped with their original: {u['copies_grouped_with_their_original']};"
+            f" grouping {u['grouping_s']} s"
+        )
     if "scale" in report:
         s = report["scale"]
         print(
             f"Scale: {s['registered_datasets']} datasets x {s['images_per_dataset']} images "
             f"+ a {s['target_images']}-image target ({s['log_entries']} entries; append "
             f"{s['append_s']} s, catch-up scan {s['catch_up_scan_s']} s)\n"
-            f"  composition: cold {s['composition_cold_s']} s (sketches built), warm "
-            f"{s['composition_warm_s']} s; resolving the target {s['resolve_target_s']} s\n"
-            f"  baseline all-pairs group comparison: {s['baseline_all_pairs_s']} s\n"
-            f"  sketch candidates {s['sketch_candidates']} of {s['sketches']} sketches "
-            f"(threshold {s['threshold']}, num_perm {s['num_perm']}); listed {s['listed']}\n"
+            f"  composition: {s['composition_s']} s; resolving the target "
+            f"{s['resolve_target_s']} s\n"
+            f"  baseline all-pairs group comparison: {s['baseline_all_pairs_s']} s; "
+            f"listed {s['listed']}\n"
             f"  error in points: {s['error_points']}; listed shares equal all-pairs counts: "
             f"{s['listed_shares_equal_all_pairs']}"
         )

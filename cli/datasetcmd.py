@@ -11,7 +11,7 @@ from rich.progress import Progress
 from cli import setcmds
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
-from ledger.errors import InputError
+from ledger.errors import InputError, printable
 from ledger.service import Ledger
 from ledger.service import similarity as service
 from ledger.service.pages import composition_page
@@ -98,6 +98,9 @@ def composition(
             f"  ({setcmds.plural(s.images, 'image')})",
             markup=False,
         )
+        if s.kind == "source":  # a dataset's matches are its source's, listed once
+            for m in s.matched:
+                out.print(f"      {printable(m.image)} -> entry {m.entry} ({m.kind})", markup=False)
     out.print(
         f"  {'':<8} {'unseen':<{width}} {result.unseen_share:>7.1%}  "
         f"({setcmds.plural(result.unseen, 'image')} seen nowhere before)",

@@ -81,16 +81,34 @@ def dups(
         f"of duplicates ({setcmds.plural(grouped, 'image')} in groups)",
         markup=False,
     )
+    m = image_set.members
     for n, group in enumerate(groups, 1):
+        out.print(
+            f"\ngroup {n}: {len(group.members)} images, every two verified "
+            f"({setcmds.plural(len(group.links), 'verified pair')})",
+            markup=False,
+        )
         reached = group.reached_by()
-        out.print(f"\ngroup {n}: {len(group.members)} images", markup=False)
         for i in group.members:
-            line = "  " + printable(describe(image_set.members[i]))
+            line = "  " + printable(describe(m[i]))
             link = reached.get(i)
-            if link is not None:
-                other = image_set.members[link.a if link.b == i else link.b]
-                line += f"\n    duplicate of {printable(other.label)}: {explain(link)}"
+            if i == group.representative:
+                line += "  [representative]"
+            elif link is not None:
+                rep = m[group.representative]
+                line += f"\n    duplicate of {printable(rep.label)}: {explain(link)}"
             out.print(line, markup=False)
+    if groups.other:
+        out.print(
+            f"\n{setcmds.plural(len(groups.other), 'verified pair')} between groups "
+            "(not verified against every member, so not grouped):",
+            markup=False,
+        )
+        for x in groups.other:
+            out.print(
+                f"  {printable(m[x.a].label)}\n    ~ {printable(m[x.b].label)}: {explain(x)}",
+                markup=False,
+            )
     setcmds.print_refused(image_set)
 
 

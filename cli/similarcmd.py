@@ -36,7 +36,7 @@ def similar_command(
             f"entry {r['index']}  {r['kind']}  distance {r['distance']}  {r['source']}"
             + (f" / {r['dataset']}" if r["dataset"] else "")
             + f"  registered {r['registered']}  consent {r['consent']}\n"
-            f"  {r['digest']}  {r['detail']}",
+            f"  {r['digest']}  {r['detail']}" + ("  (this very file)" if r["same_file"] else ""),
             markup=False,
         )
 

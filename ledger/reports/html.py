@@ -64,10 +64,13 @@ class CompositionShare:
     kind: Literal["source", "dataset"]
     share: float
     images: int
+    # (image of the dataset, the registered entry it duplicates, why): what a curator acts on
+    matched: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise InputError("a composition share needs a non-empty name", subject="report")
+        _check_rows(self.matched, _clean(self.name))
         if self.kind not in ("source", "dataset"):
             raise InputError(
                 f"kind must be 'source' or 'dataset', got {self.kind!r}", subject=_clean(self.name)
@@ -82,9 +85,17 @@ def dups_report(
     *,
     generated: str,
     notes: Sequence[str] = (),
+    pairs: Sequence[Sequence[tuple[str, str, str]]] = (),
+    between: Sequence[tuple[str, str, str]] = (),
 ) -> str:
-    """Groups of duplicates, the images of each side by side."""
+    """Groups of duplicates, the images of each side by side, then the verified pairs
+    (a, b, why) behind each group (``pairs``, one list per group) and those between groups."""
     checked = [_images(group, f"group {n}") for n, group in enumerate(groups, 1)]
+    if pairs and len(pairs) != len(checked):
+        raise InputError(f"{len(pairs)} lists of pairs for {len(checked)} groups", subject="report")
+    for n, rows in enumerate(pairs, 1):
+        _check_rows(rows, f"group {n}")
+    _check_rows(between, "between groups")
     for n, group in enumerate(checked, 1):
         if not group:
             raise InputError("a duplicate group needs at least one image", subject=f"group {n}")
@@ -104,6 +115,16 @@ def dups_report(
             '<div class="images">',
             *(_figure(image) for image in group),
             "</div>",
+            *(_rows_table(pairs[n - 1], ("Image", "Verified against", "Why")) if pairs else []),
+            "</section>",
+        ]
+    if between:
+        body += [
+            '<section class="between">',
+            "<h2>Verified pairs between groups</h2>",
+            '<p class="caveat">Each pair verified, but its two images are not in one group: '
+            "a group holds only images verified against every other member.</p>",
+            *_rows_table(between, ("Image", "Verified against", "Why")),
             "</section>",
         ]
     return _page(title, "Duplicate groups", body, generated=generated, notes=notes)
@@ -209,7 +230,41 @@ def composition_report(
         "</table>",
         "</section>",
     ]
+    listed = [s for s in ordered if s.matched]
+    if listed:
+        body += ['<section class="matched">', "<h2>Matched images</h2>"]
+        for s in listed:
+            body += [
+                f'<h3>{_text(s.name)} <span class="size">{_text(s.kind)}, '
+                f"{_plural(s.images, 'image')}</span></h3>",
+                *_rows_table(s.matched, ("Image in this dataset", "Registered entry", "Why")),
+            ]
+        body.append("</section>")
     return _page(title, "Dataset composition", body, generated=generated, notes=notes)
+
+
+def _rows_table(rows: Sequence[tuple[str, str, str]], heads: tuple[str, str, str]) -> list[str]:
+    head = "".join(f'<th scope="col">{_text(h)}</th>' for h in heads)
+    return [
+        '<table class="rows">',
+        f"<thead><tr>{head}</tr></thead>",
+        "<tbody>",
+        *(
+            f"<tr><td><code>{_text(a)}</code></td><td><code>{_text(b)}</code></td>"
+            f'<td class="why">{_text(why)}</td></tr>'
+            for a, b, why in rows
+        ),
+        "</tbody>",
+        "</table>",
+    ]
+
+
+def _check_rows(rows: object, where: str) -> None:
+    if isinstance(rows, str) or not isinstance(rows, Sequence):
+        raise InputError("expected a sequence of (text, text, text) rows", subject=where)
+    for row in rows:
+        if not (isinstance(row, tuple) and len(row) == 3 and all(isinstance(x, str) for x in row)):
+            raise InputError("a row is a tuple of three strings", subject=where)
 
 
 def _chart(ordered: Sequence[CompositionShare], unseen: float, unseen_images: int) -> str:

@@ -23,14 +23,18 @@ from ledger.reports import (
     leakage_report,
     thumbnail_data_uri,
 )
-from ledger.similarity.groups import Group, explain, short
+from ledger.similarity.groups import Groups, explain, short
 from ledger.similarity.sets import ImageSet, Link, Member
 
 if TYPE_CHECKING:  # datasketch: imported when a composition is computed, not at startup
-    from ledger.similarity.composition import Composition
+    from ledger.similarity.composition import Composition, Matched
 
 THUMB = 128  # px on a report thumbnail's long side
 GRID_NOTE = "registered images show their stored 32 x 32 grid: the ledger keeps no picture"
+GROUPING_NOTE = (
+    "every two images of a group were verified as duplicates of each other (complete "
+    "linkage): a group never joins images only through a third"
+)
 
 
 class Pictures:
@@ -83,9 +87,7 @@ def report_image(pictures: Pictures, member: Member, *lines: str) -> ReportImage
     return ReportImage(member.label, thumb, captions(member, missing) + tuple(lines))
 
 
-def dups_page(
-    image_set: ImageSet, groups: Sequence[Group], *, generated: str, pictures: Pictures
-) -> str:
+def dups_page(image_set: ImageSet, groups: Groups, *, generated: str, pictures: Pictures) -> str:
     m = image_set.members
     rows = []
     for group in groups:
@@ -93,14 +95,26 @@ def dups_page(
         row = []
         for i in group.members:
             link = reached.get(i)
-            lines: tuple[str, ...] = ()
+            lines: tuple[str, ...] = ("representative",) if i == group.representative else ()
             if link is not None:
-                other = link.a if link.b == i else link.b
-                lines = (f"duplicate of {short(m[other])}", explain(link))
+                lines = (f"duplicate of {short(m[group.representative])}", explain(link))
             row.append(report_image(pictures, m[i], *lines))
         rows.append(row)
-    notes = _notes(image_set) + ([GRID_NOTE] if image_set.registered else [])
-    return dups_report(f"Duplicates in {image_set.name}", rows, generated=generated, notes=notes)
+    notes = [*_notes(image_set), GROUPING_NOTE]
+    notes += [GRID_NOTE] if image_set.registered else []
+    return dups_report(
+        f"Duplicates in {image_set.name}",
+        rows,
+        generated=generated,
+        notes=notes,
+        pairs=[[_pair_row(image_set, x) for x in g.links] for g in groups],
+        between=[_pair_row(image_set, x) for x in groups.other],
+    )
+
+
+def _pair_row(image_set: ImageSet, link: Link) -> tuple[str, str, str]:
+    m = image_set.members
+    return (m[link.a].label, m[link.b].label, explain(link))
 
 
 def leakage_page(
@@ -132,10 +146,20 @@ def _notes(image_set: ImageSet) -> list[str]:
 
 def composition_page(result: Composition) -> str:
     """The self-contained HTML report of a composition."""
-    shares = [CompositionShare(s.name, s.kind, s.share, s.images) for s in result.shares]
+    shares = [
+        CompositionShare(
+            s.name,
+            s.kind,
+            s.share,
+            s.images,
+            tuple(_matched_row(m) for m in s.matched),
+        )
+        for s in result.shares
+    ]
     notes = [
         "An image counts for a source or dataset when one of its images, registered before "
-        "it and not part of this dataset, is an exact or near duplicate of it."
+        "it and not part of this dataset, was verified as an exact or near duplicate of it "
+        "directly (never through a third image)."
     ]
     return composition_report(
         f"Composition of {result.target.name}",
@@ -145,3 +169,7 @@ def composition_page(result: Composition) -> str:
         generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         notes=notes,
     )
+
+
+def _matched_row(m: Matched) -> tuple[str, str, str]:
+    return (m.image, f"entry {m.entry} ({m.digest})", f"{m.kind}: {m.detail}")

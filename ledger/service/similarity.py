@@ -15,6 +15,7 @@ from ledger.service.ledger import Ledger
 from ledger.similarity.catalog import LedgerIndex
 from ledger.similarity.groups import (
     Group,
+    Groups,
     describe,
     duplicate_groups,
     dups_json,
@@ -110,6 +111,7 @@ def composition(
 __all__ = [
     "Decision",
     "Group",
+    "Groups",
     "ImageSet",
     "LedgerIndex",
     "Link",

@@ -1,58 +1,50 @@
 """Dataset overlap and composition ("Frankenstein" reports), over image sets (sets.py).
 
+Both count **direct evidence only**: a pair of images that was compared and verified (a
+recorded duplicate edge, or a search of a folder's image), or that has the same pixels.
+Sharing a duplicate group is not evidence: groups recorded at registration are connected
+components, and one false link chains unrelated pictures together.
+
 Overlap of A and B (each a registered dataset or a folder):
 
 * ``exact``: images of A with an identical pixel digest in B;
-* ``near``: images of A with any duplicate (exact or near) in B, so ``near >= exact``;
+* ``near``: images of A with a verified duplicate (exact or near) in B, so ``near >= exact``;
 * ``containment_a_in_b`` = near / |A|; ``containment_b_in_a`` = images of B with a
   duplicate in A / |B|;
-* ``jaccard``: over duplicate clusters. Union-find over A and B with every link (within
-  A, within B and across); |clusters with members in both| / |clusters|.
+* ``jaccard``: over duplicate clusters of A and B together, formed by complete linkage
+  (every pair in a cluster verified, linkage.py); clusters with members in both / clusters.
 
-Composition of a set D: an image of D is *from* a registered source or dataset X when an
-image of X, registered before it (every registered image counts for a folder) and not a
-member of D, duplicates it: the same duplicate group or a recorded edge (for a folder,
-the images the ledger's index and the pixel digest find, and their groups' members).
-share(X) = images of D from X / |D|; the unseen share = images of D from nowhere / |D|.
-An image found in several sources counts for each, so shares can add up to more than 1.
+Composition of a set D: an image d of D is *from* a registered source or dataset X when an
+image x of X, registered before d (every registered image counts for a folder) and not a
+member of D, duplicates d directly: a recorded edge from d to x (for a folder: x is found by
+the ledger's index search of d, or has d's pixels). share(X) = images of D from X / |D|;
+the unseen share = images of D from nowhere / |D|. An image found in several sources counts
+for each, so shares can add up to more than 1. Each share lists the pairs behind it
+(D's image -> the registered entry), so a curator can act on it.
 
-Candidates come from the dataset sketches (sketches.py): the sources and datasets
-estimated to hold at least ``threshold`` of D's duplicate groups. Each candidate is then
-confirmed image by image with the store, so every listed share is exact. Seen images
-that no candidate explains are looked up on their own; the sources and datasets found
-that way are confirmed over all of D too. So the list holds every source or dataset that
-explains an image no sketch candidate explains, and (up to the sketches' false
-negatives) every one holding at least ``threshold`` of D.
+Every source or dataset with a direct match is listed, however many other images it holds:
+the attribution reads each of D's images' own matches, so its cost grows with D and its
+matches, not with the ledger.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import ColumnElement, Connection, func, not_, or_, select
+from typing import Any, Literal
 
 from ledger.errors import InputError
-from ledger.similarity import unionfind
 from ledger.similarity.catalog import IndexedLedger, LedgerIndex
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.groups import pair_check
+from ledger.similarity.linkage import complete_linkage
 from ledger.similarity.proven import images, images_with_pixels
-from ledger.similarity.sets import ImageSet, links, prepare
-from ledger.similarity.sketches import (
-    DEFAULT_THRESHOLD,
-    DatasetSketches,
-    Kind,
-    SketchKey,
-    open_sketches,
-)
+from ledger.similarity.sets import ImageSet, Link, links, prepare
 from ledger.store import reading
-from ledger.store.duplicates import edges_touching, groups
-from ledger.store.tables import DupScanRow, ImageRow
+from ledger.store.duplicates import ImageInfo, edges_touching
 
-_IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
-_SCANS = DupScanRow.__table__  # type: ignore[attr-defined]
-CHUNK = 500
+Kind = Literal["source", "dataset"]
 GROUP_KINDS: tuple[Kind, ...] = ("source", "dataset")  # not entry kinds
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -118,27 +110,38 @@ def overlap(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> Overlap:
     b_near = {j for j, m in enumerate(b.members) if m.pixel_sha256 in a_pixels}
     b_near |= {x.b for x in across}
     n = len(a.members)
-    pairs: list[tuple[int, int]] = [(x.a, x.b) for x in links(ledger, a)]
-    pairs += [(n + x.a, n + x.b) for x in links(ledger, b)]
-    pairs += [(x.a, n + x.b) for x in across]
-    # Same pixels are one picture even where no link was recorded between the two.
-    first_a: dict[str, int] = {}
-    for i, m in enumerate(a.members):
-        first_a.setdefault(m.pixel_sha256, i)
-    pairs += [
-        (first_a[m.pixel_sha256], n + j)
-        for j, m in enumerate(b.members)
-        if m.pixel_sha256 in first_a
-    ]
-    roots = unionfind.roots(n + len(b.members), pairs)
-    sides: dict[int, set[bool]] = defaultdict(set)
-    for node, r in enumerate(roots):
-        sides[r].add(node >= n)
-    shared = sum(1 for s in sides.values() if len(s) == 2)
-    return Overlap(a, b, len(exact), len(near), len(b_near), len(sides), shared)
+    both = a.members + b.members
+    pairs = list(links(ledger, a))
+    pairs += [Link(n + x.a, n + x.b, x.kind, x.distance, x.detail) for x in links(ledger, b)]
+    pairs += [Link(x.a, n + x.b, x.kind, x.distance, x.detail) for x in across]
+    clusters, _ = complete_linkage(len(both), pairs, pair_check(both))
+    grouped = {i for c in clusters for i in c.members}
+    shared = sum(1 for c in clusters if min(c.members) < n <= max(c.members))
+    total = len(clusters) + len(both) - len(grouped)
+    return Overlap(a, b, len(exact), len(near), len(b_near), total, shared)
 
 
 # --- composition -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Matched:
+    """One image of D and the registered entry it directly duplicates."""
+
+    image: str  # D's member: its path (folder) or file digest (registered)
+    entry: int
+    digest: str  # the registered file's SHA-256
+    kind: str  # exact or near
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "entry": self.entry,
+            "digest": self.digest,
+            "kind": self.kind,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,16 @@ class Share:
     kind: Kind
     images: int
     share: float
+    matched: tuple[Matched, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "share": self.share, "images": self.images}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "share": self.share,
+            "images": self.images,
+            "matched": [m.to_json() for m in self.matched],
+        }
 
 
 @dataclass
@@ -157,7 +167,7 @@ class Composition:
     target: ImageSet
     shares: list[Share]
     unseen: int
-    candidates: list[SketchKey] = field(default_factory=list)
+    unseen_labels: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -172,18 +182,13 @@ class Composition:
             "sources": [s.to_json() for s in self.shares],
             "unseen_share": self.unseen_share,
             "unseen_images": self.unseen,
+            "unseen": self.unseen_labels,
             "dataset": _set_json(self.target),
-            "sketch_candidates": [{"name": k.name, "kind": k.kind} for k in self.candidates],
         }
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One image of D: what counts as its earlier duplicates."""
-
-    limit: int | None  # only registered images with a smaller index count; None: all
-    group: int | None  # its duplicate group (for a folder image: its matches' smallest)
-    direct: tuple[int, ...]  # registered images it duplicates directly (edges, matches)
+# Per image of D: its direct matches among the registered images, (entry, kind, detail).
+_Direct = list[tuple[int, str, str]]
 
 
 def composition(
@@ -191,189 +196,92 @@ def composition(
     target: ImageSet,
     *,
     index: LedgerIndex | None = None,
-    sketches: DatasetSketches | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
     progress: Progress | None = None,
 ) -> Composition:
     """Which registered sources and datasets ``target`` is made of, and what is new."""
     _nonempty(target)
     if index is None:
         index = prepare(ledger)
-    if sketches is None:
-        sketches = open_sketches(ledger.store, ledger.dir.path)
-    sketches.sync()
-    sketches.save()
-    items = _items(ledger, target, index, progress)
-    tokens: list[int | str] = [
-        it.group if it.group is not None else f"new:{n}" for n, it in enumerate(items)
-    ]
-    candidates = sketches.candidates(tokens, threshold=threshold)
-    outside = _outside_condition(target)
-    exclude = {m.idx for m in target.members if m.idx is not None}
-    with reading(ledger.store.engine) as conn:
-        direct_info = images(conn, {d for it in items for d in it.direct} - exclude)
-        seen = _seen(conn, items, outside, direct_info)
-        found: dict[SketchKey, set[int]] = {}
-        for kind in GROUP_KINDS:
-            names = {k.name for k in candidates if k.kind == kind}
-            by_name = _attribute(conn, kind, items, range(len(items)), names, outside, direct_info)
-            explained = set().union(*by_name.values()) if by_name else set()
-            residual = [n for n in sorted(seen) if n not in explained]
-            if residual:
-                more = _attribute(conn, kind, items, residual, None, outside, direct_info)
-                extra = set(more) - names
-                if extra:
-                    by_name |= _attribute(
-                        conn, kind, items, range(len(items)), extra, outside, direct_info
-                    )
-            found |= {SketchKey(kind, name): hits for name, hits in by_name.items() if hits}
-    total = len(items)
-    shares = [Share(k.name, k.kind, len(v), len(v) / total) for k, v in found.items()]
-    shares.sort(key=lambda s: (-s.images, s.kind != "source", s.name))
-    return Composition(target, shares, total - len(seen), candidates)
-
-
-def _items(
-    ledger: IndexedLedger, target: ImageSet, index: LedgerIndex, progress: Progress | None
-) -> list[_Item]:
     if target.registered:
-        idxs = [m.idx for m in target.members if m.idx is not None]
-        with reading(ledger.store.engine) as conn:
-            group_of = groups(conn, idxs)
-            edges = edges_touching(conn, idxs)
-        earlier: dict[int, list[int]] = defaultdict(list)
-        for e in edges:
-            earlier[e.idx].append(e.match_idx)
-        return [
-            _Item(m.idx, group_of.get(m.idx, m.idx), tuple(earlier.get(m.idx, ())))
-            for m in target.members
-            if m.idx is not None
-        ]
-    with reading(ledger.store.engine) as conn:
-        exact = images_with_pixels(conn, [m.pixel_sha256 for m in target.members])
-    matched: list[set[int]] = []
-    for n, m in enumerate(target.members):
-        found = {i.idx for i in exact.get(m.pixel_sha256, [])}
-        if m.descriptor is not None and not m.descriptor.flat:
-            found |= {x.image for x in index.search(m.descriptor, exclude=sorted(found))}
-        matched.append(found)
-        if progress is not None:
-            progress(n + 1, len(target.members))
-    with reading(ledger.store.engine) as conn:
-        group_of = groups(conn, set().union(*matched))
-    return [
-        _Item(None, min((group_of.get(i, i) for i in found), default=None), tuple(sorted(found)))
-        for found in matched
-    ]
-
-
-def _outside_condition(target: ImageSet) -> ColumnElement[bool] | None:
-    """SQL condition: a registered image is not a member of ``target`` (None: all are)."""
-    if not target.registered:
-        return None
-    column = _IMAGES.c.dataset
-    name = target.name
-    if "@" in name:
-        member = column == name
+        direct = _recorded(ledger, target, index)
     else:
-        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        member = or_(column == name, column.like(escaped + "@%", escape="\\"))
-    return or_(column.is_(None), not_(member))
+        direct = _searched(ledger, target, index, progress)
+    with reading(ledger.store.engine) as conn:
+        info = images(conn, {e for found in direct for e, _, _ in found})
+    by_key: dict[tuple[Kind, str], dict[int, list[Matched]]] = defaultdict(dict)
+    unseen: list[str] = []
+    for position, (member, found) in enumerate(zip(target.members, direct, strict=True)):
+        hits = [(info[e], kind, detail) for e, kind, detail in found if e in info]
+        if not hits:
+            unseen.append(member.label)
+            continue
+        for registered, kind, detail in hits:
+            matched = Matched(member.label, registered.idx, registered.file_sha256, kind, detail)
+            for group_kind, name in _names(registered):
+                by_key[(group_kind, name)].setdefault(position, []).append(matched)
+    total = len(target.members)
+    shares = [
+        Share(name, kind, len(per_image), len(per_image) / total,
+              tuple(m for ms in per_image.values() for m in ms))
+        for (kind, name), per_image in by_key.items()
+    ]  # fmt: skip
+    shares.sort(key=lambda s: (-s.images, s.kind != "source", s.name))
+    return Composition(target, shares, len(unseen), unseen)
 
 
-def _earliest(
-    conn: Connection,
-    group_ids: Iterable[int],
-    column: str | None,
-    names: set[str] | None,
-    outside: ColumnElement[bool] | None,
-) -> dict[tuple[int, str], int]:
-    """(group, source or dataset name) -> the earliest member outside D; column None: any."""
-    label = None if column is None else _IMAGES.c[column]
-    out: dict[tuple[int, str], int] = {}
-    wanted = sorted(set(group_ids))
-    for start in range(0, len(wanted), CHUNK):
-        part = wanted[start : start + CHUNK]
-        cols = [_SCANS.c.group_idx, func.min(_IMAGES.c.idx)]
-        keys = [_SCANS.c.group_idx]
-        if label is not None:
-            cols.insert(1, label)
-            keys.append(label)
-        query = (
-            select(*cols)
-            .select_from(_SCANS.join(_IMAGES, _IMAGES.c.idx == _SCANS.c.idx))
-            .where(_SCANS.c.group_idx.in_(part))
-        )
-        if outside is not None:
-            query = query.where(outside)
-        if label is not None:
-            query = query.where(label.is_not(None))
-            if names is not None:
-                query = query.where(label.in_(sorted(names)))
-        for row in conn.execute(query.group_by(*keys)):
-            if label is None:
-                out[(int(row[0]), "")] = int(row[1])
-            else:
-                out[(int(row[0]), str(row[1]))] = int(row[2])
+def _names(info: ImageInfo) -> list[tuple[Kind, str]]:
+    out: list[tuple[Kind, str]] = [("source", info.source)]
+    if info.dataset is not None:
+        out.append(("dataset", info.dataset))
     return out
 
 
-def _before(limit: int | None, idx: int) -> bool:
-    return limit is None or idx < limit
+def _recorded(ledger: IndexedLedger, target: ImageSet, index: LedgerIndex) -> list[_Direct]:
+    """A registered D: each image's recorded edges to earlier images outside D (every edge
+    points from the later image to the earlier one). Registration stops verifying an
+    image's candidates after a few near-duplicates, so an image with a near edge is searched
+    again here, for the earlier copies that check did not reach."""
+    idxs = [m.idx for m in target.members if m.idx is not None]
+    inside = set(idxs)
+    with reading(ledger.store.engine) as conn:
+        edges = edges_touching(conn, idxs)
+    out: dict[int, _Direct] = defaultdict(list)
+    for e in sorted(edges, key=lambda e: (e.idx, e.kind != EXACT, e.match_idx)):
+        if e.match_idx not in inside and e.match_idx < e.idx:
+            out[e.idx].append((e.match_idx, e.kind, e.detail))
+    for m in target.members:
+        found = out.get(m.idx, []) if m.idx is not None else []
+        if m.idx is None or m.descriptor is None or m.descriptor.flat:
+            continue
+        if not any(kind == NEAR for _, kind, _ in found):
+            continue
+        known = [e for e, _, _ in found]
+        for x in index.search(m.descriptor, exclude=known + idxs):  # D's own copies too
+            if x.image < m.idx:
+                found.append((x.image, NEAR, near_detail(x.verdict.explain())))
+    return [out.get(m.idx, []) if m.idx is not None else [] for m in target.members]
 
 
-def _seen(
-    conn: Connection,
-    items: Sequence[_Item],
-    outside: ColumnElement[bool] | None,
-    direct_info: dict[int, Any],
-) -> set[int]:
-    """Positions of the images of D with an earlier duplicate outside D."""
-    earliest = _earliest(conn, {it.group for it in items if it.group is not None}, None, None,
-                         outside)  # fmt: skip
-    seen: set[int] = set()
-    for n, it in enumerate(items):
-        first = earliest.get((it.group, "")) if it.group is not None else None
-        if first is not None and _before(it.limit, first):
-            seen.add(n)
-        elif any(d in direct_info and _before(it.limit, d) for d in it.direct):
-            seen.add(n)
-    return seen
+def _searched(
+    ledger: IndexedLedger, target: ImageSet, index: LedgerIndex, progress: Progress | None
+) -> list[_Direct]:
+    """A folder: each image's registered copies by pixel digest, then its verified
+    near-duplicates from the ledger's index (what registering it would record)."""
+    with reading(ledger.store.engine) as conn:
+        exact = images_with_pixels(conn, [m.pixel_sha256 for m in target.members])
+    out: list[_Direct] = []
+    for n, m in enumerate(target.members):
+        copies = sorted(i.idx for i in exact.get(m.pixel_sha256, []))
+        found: _Direct = [(i, EXACT, EXACT_DETAIL) for i in copies]
+        if m.descriptor is not None and not m.descriptor.flat:
+            found += [
+                (x.image, NEAR, near_detail(x.verdict.explain()))
+                for x in index.search(m.descriptor, exclude=copies)
+            ]
+        out.append(found)
+        if progress is not None:
+            progress(n + 1, len(target.members))
+    return out
 
 
-def _attribute(
-    conn: Connection,
-    kind: Kind,
-    items: Sequence[_Item],
-    positions: Iterable[int],
-    names: set[str] | None,
-    outside: ColumnElement[bool] | None,
-    direct_info: dict[int, Any],
-) -> dict[str, set[int]]:
-    """name -> positions (among ``positions``) of images of D from that source or dataset.
-
-    ``names`` None: any name."""
-    chosen = [(n, items[n]) for n in positions]
-    if names is not None and not names:
-        return {}
-    groups_wanted = {it.group for _, it in chosen if it.group is not None}
-    earliest = _earliest(conn, groups_wanted, kind, names, outside)
-    by_group: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for (group, name), first in earliest.items():
-        by_group[group].append((name, first))
-    out: dict[str, set[int]] = defaultdict(set)
-    for n, it in chosen:
-        for name, first in by_group.get(it.group, []) if it.group is not None else []:
-            if _before(it.limit, first):
-                out[name].add(n)
-        for d in it.direct:
-            info = direct_info.get(d)
-            if info is None or not _before(it.limit, d):
-                continue
-            name = info.source if kind == "source" else info.dataset
-            if name is not None and (names is None or name in names):
-                out[name].add(n)
-    return dict(out)
-
-
-__all__ = ["Composition", "Overlap", "Share", "composition", "overlap"]
+__all__ = ["Composition", "Matched", "Overlap", "Share", "composition", "overlap"]

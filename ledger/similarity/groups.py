@@ -1,59 +1,68 @@
 """Duplicate groups within one image set and leakage pairs between two, as JSON and text.
 
-Built on :mod:`ledger.similarity.sets`: ``links`` finds the pairs, this module turns them
-into what ``medledger dups`` and ``medledger leakage`` print.
+Built on :mod:`ledger.similarity.sets`: ``links`` finds the verified pairs (and equal
+pixels), this module turns them into what ``medledger dups`` and ``medledger leakage`` print.
 
-* A **group** is a connected component of the links within a set (two or more images),
-  largest first; its members in set order, each after the first explained by the link
-  that first reached it from the group's first member (breadth first).
-* A **leak** is a link between a training and a test image, in training-set order.
-
-A link between two registered images that were never compared directly (they share a
-duplicate group through other registered copies) carries distance -1; it is compared
-here when both grids are stored, which gives it a real distance and explanation. Exact
-copies always have distance 0.
+* A **group** is a set of images in which every pair is a verified pair (complete linkage,
+  :mod:`ledger.similarity.linkage`): never a chain, so one false link between two
+  unrelated pictures cannot merge their copies. A pair inside a candidate group that no
+  search compared is compared here, with the same search and verification. Each group
+  lists its representative (first) and the verified pairs behind it; links between
+  groups are listed apart (``other_pairs``).
+* A **leak** is a verified link between a training and a test image, in training-set order.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import InputError
 from ledger.similarity.catalog import IndexedLedger
-from ledger.similarity.findings import EXACT, EXACT_DETAIL, near_detail
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.linkage import complete_linkage, grouped_pairs
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
-from ledger.similarity.sets import ImageSet, Link, Member, components, dataset_set, links
+from ledger.similarity.sets import ImageSet, Link, Member, dataset_set, links
 
 DIGEST_CHARS = 16  # a registered image's digest as shown in captions
 
 
 @dataclass(frozen=True)
 class Group:
-    """Positions of a set's members that duplicate each other, and the links among them."""
+    """Positions of a set's members that all duplicate each other (the representative
+    first), and the verified pairs among them."""
 
     members: list[int]
     links: list[Link]
 
+    @property
+    def representative(self) -> int:
+        return self.members[0]
+
     def reached_by(self) -> dict[int, Link]:
-        """For each member but the first, the link that reaches it (breadth first)."""
-        touching: dict[int, list[Link]] = {m: [] for m in self.members}
-        for link in self.links:
-            touching[link.a].append(link)
-            touching[link.b].append(link)
-        first = self.members[0]
+        """For each member but the representative, its verified pair with the representative."""
+        rep = self.representative
         found: dict[int, Link] = {}
-        queue = deque([first])
-        while queue:
-            here = queue.popleft()
-            for link in touching[here]:
-                there = link.b if link.a == here else link.a
-                if there != first and there not in found:
-                    found[there] = link
-                    queue.append(there)
+        for link in self.links:
+            if rep in (link.a, link.b):
+                other = link.b if link.a == rep else link.a
+                found.setdefault(other, link)
         return found
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The groups of a set, largest first, and the verified pairs that lie between them."""
+
+    groups: list[Group]
+    other: list[Link]
+
+    def __iter__(self) -> Iterator[Group]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
 
 
 def registered_set(ledger: IndexedLedger, name: str) -> ImageSet:
@@ -78,40 +87,50 @@ def require_images(image_set: ImageSet) -> None:
     raise InputError("no image files found", subject=image_set.name)
 
 
-def duplicate_groups(ledger: IndexedLedger, image_set: ImageSet) -> list[Group]:
-    """Groups of duplicates within ``image_set``, largest first."""
-    found = [settle(x, image_set, image_set) for x in links(ledger, image_set)]
-    out = []
-    for members in components(len(image_set.members), found):
-        inside = set(members)
-        out.append(Group(members, [x for x in found if x.a in inside]))
-    return out
+def duplicate_groups(ledger: IndexedLedger, image_set: ImageSet) -> Groups:
+    """Groups of duplicates within ``image_set`` (complete linkage), largest first."""
+    found = links(ledger, image_set)
+    clusters, used = complete_linkage(len(image_set.members), found, pair_check(image_set.members))
+    inside = grouped_pairs(clusters)
+    groups = [Group(c.members, [used[n] for n in c.pairs]) for c in clusters]
+    other = [x for n, x in enumerate(used) if n not in inside]
+    return Groups(groups, sorted(other, key=lambda x: (x.a, x.b)))
 
 
 def leaks(ledger: IndexedLedger, train: ImageSet, test: ImageSet) -> list[Link]:
-    """Every duplicate pair of a training image (``a``) and a test image (``b``)."""
-    found = [settle(x, train, test) for x in links(ledger, train, test)]
-    return sorted(found, key=lambda x: (x.a, x.b))
+    """Every verified duplicate pair of a training image (``a``) and a test image (``b``)."""
+    return sorted(links(ledger, train, test), key=lambda x: (x.a, x.b))
 
 
-def settle(link: Link, a: ImageSet, b: ImageSet) -> Link:
-    """``link`` with a real distance: exact copies 0, group-only near links compared now."""
-    if link.distance >= 0:
-        return link
-    if link.kind == EXACT:
-        return replace(link, distance=0, detail=EXACT_DETAIL)
-    query, stored = a.members[link.a].descriptor, b.members[link.b].descriptor
-    if query is None or stored is None or query.flat or stored.flat:
-        return link
+def pair_check(members: Sequence[Member]) -> Callable[[int, int], Link | None]:
+    """Compares two members no search compared: equal pixels, or the near-duplicate search
+    (candidates, then verification) of each against the other."""
+
+    def check(i: int, j: int) -> Link | None:
+        if members[i].pixel_sha256 == members[j].pixel_sha256:
+            return Link(i, j, EXACT, 0, EXACT_DETAIL)
+        for query, stored in ((i, j), (j, i)):
+            match = compare(members[query], members[stored])
+            if match is not None:
+                return Link(i, j, NEAR, *match)
+        return None
+
+    return check
+
+
+def compare(query: Member, stored: Member) -> tuple[int, str] | None:
+    """(distance, detail) when ``query`` is verified as a near-duplicate of ``stored``."""
+    q, d = query.descriptor, stored.descriptor
+    if q is None or d is None or q.flat or d.flat:
+        return None
     grids = MemoryDescriptors()
-    grids.put(0, stored)
+    grids.put(0, d)
     engine = NearDuplicateIndex(descriptors=grids)
-    engine.add(0, stored)
-    matches = engine.search(query)
+    engine.add(0, d)
+    matches = engine.search(q)
     if not matches:
-        return link  # linked only through other copies: distance -1, "same duplicate group"
-    best = matches[0]
-    return replace(link, distance=best.distance, detail=near_detail(best.verdict.explain()))
+        return None
+    return matches[0].distance, near_detail(matches[0].verdict.explain())
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -136,18 +155,21 @@ def set_json(image_set: ImageSet) -> dict[str, Any]:
     }
 
 
-def dups_json(image_set: ImageSet, groups: Sequence[Group]) -> dict[str, Any]:
-    """``{"groups": [[label, ...]], "details": [{"images", "links"}], "set": {...}}``."""
+def dups_json(image_set: ImageSet, groups: Groups) -> dict[str, Any]:
+    """``{"groups": [[label, ...]], "details": [{"representative", "images", "links"}],
+    "other_pairs": [...], "set": {...}}``; ``links`` are the verified pairs of a group."""
     m = image_set.members
     return {
         "groups": [[m[i].label for i in g.members] for g in groups],
         "details": [
             {
+                "representative": m[g.representative].label,
                 "images": [m[i].to_json() for i in g.members],
                 "links": [link_json(x, image_set, image_set, ("a", "b")) for x in g.links],
             }
             for g in groups
         ],
+        "other_pairs": [link_json(x, image_set, image_set, ("a", "b")) for x in groups.other],
         "set": set_json(image_set),
     }
 

@@ -4,8 +4,10 @@ A set argument is a folder or file when such a path exists, otherwise a dataset 
 ``NAME@V`` is exactly that version, ``NAME`` every version. Folders are analysed with the
 registration pipeline (same decoding, limits and refusals) but nothing is registered.
 
-Links between two registered sets come from the store: the duplicate edges recorded when
-each image was registered, and the duplicate groups (an image and every copy found of it).
+Links are direct evidence only: a pair whose two images were compared and verified, or
+that have the same pixels. Between two registered sets they come from the store (the
+duplicate edges recorded when each image was checked against the images before it), never
+from sharing a duplicate group, which can chain unrelated pictures through others.
 Links that involve a folder are searched directly: the other set's descriptors go into an
 in-memory index and each image of the first is searched in it, and then the other way
 round (the candidate stage is not symmetric: a query probes many windows of itself, an
@@ -26,16 +28,14 @@ from ledger.imaging.limits import DecodeLimits
 from ledger.model.images import DUP_GRID
 from ledger.registration.pipeline import analysed_stream, default_workers
 from ledger.registration.workers import WorkerSettings
-from ledger.similarity import unionfind
 from ledger.similarity.catalog import IndexedLedger, LedgerIndex, StoredDescriptors, descriptor_of
 from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
 from ledger.similarity.proven import dataset_images
 from ledger.similarity.scan import ScanProgress, scan
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
 from ledger.store import reading
-from ledger.store.duplicates import ImageInfo, edges_touching, groups
+from ledger.store.duplicates import Edge, ImageInfo, edges_touching
 
-SAME_GROUP = "same duplicate group"
 FileProgress = Callable[[str], None]
 
 
@@ -169,36 +169,64 @@ def links(ledger: IndexedLedger, a: ImageSet, b: ImageSet | None = None) -> list
     if b is None:  # each pair once, whichever of its two images found it
         found = [x if x.a < x.b else x.swapped() for x in found if x.a != x.b]
     unique: dict[tuple[int, int], Link] = {}
-    for x in sorted(found, key=lambda x: (x.a, x.b, x.kind != EXACT, x.detail == SAME_GROUP)):
+    for x in sorted(found, key=lambda x: (x.a, x.b, x.kind != EXACT)):
         unique.setdefault((x.a, x.b), x)
     return list(unique.values())
 
 
 def _stored_links(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> list[Link]:
+    """Direct evidence only: the recorded edges, and equal pixel digests. Two images that
+    merely share a duplicate group (through other copies) are not linked: groups chain."""
     pos_a = _positions(a)
     pos_b = _positions(b)
     with reading(ledger.store.engine) as conn:
         edges = edges_touching(conn, set(pos_a) | set(pos_b))
-        group_of = groups(conn, set(pos_a) | set(pos_b))
     out: list[Link] = []
     for e in edges:
         for x, y in ((e.idx, e.match_idx), (e.match_idx, e.idx)):
             for i in pos_a.get(x, ()):
                 for j in pos_b.get(y, ()):
                     out.append(Link(i, j, e.kind, e.distance, e.detail))
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for idx, positions in pos_b.items():
-        if idx in group_of:
-            by_group[group_of[idx]].extend(positions)
-    for idx, positions in pos_a.items():
-        for j in by_group.get(group_of.get(idx, -1), ()):
-            for i in positions:
-                if i != j or a is not b:
-                    if a.members[i].pixel_sha256 == b.members[j].pixel_sha256:
-                        out.append(Link(i, j, EXACT, 0, EXACT_DETAIL))
-                    else:
-                        out.append(Link(i, j, NEAR, -1, SAME_GROUP))
+    out += _searched_again(ledger, a, b, edges, pos_a, pos_b)
+    by_pixels: dict[str, list[int]] = defaultdict(list)
+    for j, m in enumerate(b.members):
+        by_pixels[m.pixel_sha256].append(j)
+    for i, m in enumerate(a.members):
+        out += [Link(i, j, EXACT, 0, EXACT_DETAIL) for j in by_pixels.get(m.pixel_sha256, ())]
     return [x for x in out if not (a is b and x.a == x.b)]
+
+
+def _searched_again(
+    ledger: IndexedLedger,
+    a: ImageSet,
+    b: ImageSet,
+    edges: Sequence[Edge],
+    pos_a: dict[int, list[int]],
+    pos_b: dict[int, list[int]],
+) -> list[Link]:
+    """Registration verifies only an image's closest candidates and stops after a few
+    near-duplicates, so an image with a recorded near edge (it has copies) may have more
+    than were recorded: it is searched again in the ledger's index, and the verified
+    matches that fall in the other set are links too."""
+    copied = {i for e in edges if e.kind == NEAR for i in (e.idx, e.match_idx)}
+    wanted = sorted(copied & (set(pos_a) | set(pos_b)))
+    if not wanted:
+        return []
+    descriptor = {m.idx: m.descriptor for m in (*a.members, *b.members) if m.idx is not None}
+    index = ledger.duplicate_index()
+    index.sync()
+    out: list[Link] = []
+    for idx in wanted:
+        query = descriptor.get(idx)
+        if query is None or query.flat:
+            continue
+        for match in index.search(query, exclude=[idx]):
+            why = near_detail(match.verdict.explain())
+            for x, y in ((idx, match.image), (match.image, idx)):
+                for i in pos_a.get(x, ()):
+                    for j in pos_b.get(y, ()):
+                        out.append(Link(i, j, NEAR, match.distance, why))
+    return out
 
 
 def _positions(s: ImageSet) -> dict[int, list[int]]:
@@ -230,12 +258,3 @@ def _searched_links(a: ImageSet, b: ImageSet) -> list[Link]:
                 Link(i, match.image, NEAR, match.distance, near_detail(match.verdict.explain()))
             )
     return out
-
-
-def components(size: int, pairs: Sequence[Link]) -> list[list[int]]:
-    """Connected groups (two or more members) of a set under its links, largest first."""
-    grouped: dict[int, list[int]] = defaultdict(list)
-    for i, r in enumerate(unionfind.roots(size, ((link.a, link.b) for link in pairs))):
-        grouped[r].append(i)
-    found = [g for g in grouped.values() if len(g) > 1]
-    return sorted(found, key=lambda g: (-len(g), g[0]))

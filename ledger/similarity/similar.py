@@ -11,22 +11,25 @@ from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
 from ledger.registration.lookup import digest_of
 from ledger.similarity.catalog import IndexedLedger, StoredDescriptors
-from ledger.similarity.findings import Finding, Submission, check
+from ledger.similarity.findings import EXACT, Finding, Submission, check
 from ledger.store import reading
 
 
 def similar(
     ledger: IndexedLedger, target: str, *, top: int = 10, limits: DecodeLimits | None = None
 ) -> list[dict[str, Any]]:
-    """Exact copies first, then verified near-duplicates by correlation; at most ``top``."""
+    """Every registration of the query's pixels first (its own file's included, marked
+    ``same_file``), then at most ``top`` verified near-duplicates by correlation."""
     if top < 1:
         raise InputError(f"--top must be at least 1, got {top}")
     submission, own = _query(ledger, target, limits or DecodeLimits())
     index = ledger.duplicate_index()
     found = check(index, [submission])[0]
     index.save()
-    matches = [f for f in found if f.image is not None and f.image.idx not in own]
-    return [_row(f) for f in matches[:top]]
+    registered = [(f.image.idx, f) for f in found if f.image is not None]
+    exact = sorted((idx, f) for idx, f in registered if f.kind == EXACT)
+    near = [f for idx, f in registered if f.kind != EXACT and idx not in own]
+    return [_row(f, own) for _, f in exact] + [_row(f, own) for f in near[:top]]
 
 
 def _query(ledger: IndexedLedger, target: str, limits: DecodeLimits) -> tuple[Submission, set[int]]:
@@ -51,7 +54,7 @@ def _registered(ledger: IndexedLedger, file_sha256: str) -> set[int]:
         return {r.idx for r in ledger.store.images_by_digest(conn, file_sha256)}
 
 
-def _row(finding: Finding) -> dict[str, Any]:
+def _row(finding: Finding, own: set[int]) -> dict[str, Any]:
     out = finding.to_json()
     return {
         "digest": out["digest"],
@@ -63,4 +66,5 @@ def _row(finding: Finding) -> dict[str, Any]:
         "index": out["index"],
         "kind": out["kind"],
         "detail": out["detail"],
+        "same_file": out["index"] in own,
     }

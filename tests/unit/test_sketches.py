@@ -213,8 +213,7 @@ def reference_composition(ledger: Ledger, name: str) -> tuple[dict[tuple[str, st
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("threshold", [0.05, 0.5])
-def test_composition_agrees_with_the_reference(ledger: Ledger, seed: int, threshold: float) -> None:
+def test_composition_agrees_with_the_reference(ledger: Ledger, seed: int) -> None:
     rng = random.Random(seed)
     pool = [f"p{n}" for n in range(120)]
     batch: list[tuple[str, str | None, str]] = []
@@ -229,23 +228,17 @@ def test_composition_agrees_with_the_reference(ledger: Ledger, seed: int, thresh
     submit(ledger, [("site0", "later@1", p) for p in pool[:60]])  # after: never counts
     prepare(ledger)
     mix = resolve(ledger, ["mix@1"])
-    found = composition(ledger, mix, threshold=threshold)
+    found = composition(ledger, mix)
     want, unseen = reference_composition(ledger, "mix@1")
     listed = {(s.kind, s.name): s.images for s in found.shares}
     assert found.unseen == unseen
-    # Every listed share is exact.
-    assert listed == {key: len(want[key]) for key in listed}
+    # Every source and dataset with a copy is listed, with its exact share.
+    assert listed == {key: len(positions) for key, positions in want.items()}
     assert all(s.share == s.images / len(mix.members) for s in found.shares)
-    # Every seen image is explained by a listed source and a listed dataset (if it has one).
-    for kind in ("source", "dataset"):
-        explained = set().union(*(want[k] for k in listed if k[0] == kind))
-        for key, positions in want.items():
-            if key[0] == kind:
-                assert positions <= explained, key
-    # Whatever is left out is below the threshold (the sketches have no false negative here).
-    for key, positions in want.items():
-        if key not in listed:
-            assert len(positions) / len(mix.members) < threshold, key
+    # Each share names the images behind it: D's image -> an earlier entry of that source.
+    labels = [m.label for m in mix.members]
+    for s in found.shares:
+        assert {labels.index(m.image) for m in s.matched} == want[(s.kind, s.name)]
 
 
 def test_overlap_of_synthetic_sets(ledger: Ledger) -> None:
@@ -259,3 +252,22 @@ def test_overlap_of_synthetic_sets(ledger: Ledger) -> None:
     assert (found.shared_clusters, found.clusters) == (2, 7)
     with pytest.raises(InputError):
         overlap(ledger, resolve(ledger, ["a@1"]), resolve(ledger, ["nosuch@1"]))
+
+
+def test_a_source_with_many_unrelated_images_is_still_listed(ledger: Ledger) -> None:
+    """The user's report: a source vanished after registering 4,500 unrelated images. Its
+    sketch then held the shared pictures as a tiny fraction, so the sketches did not propose
+    it, and another listed source held the same pictures, so nothing looked further. (The
+    same happens with 600; listing is now from each image's own matches, without sketches.)"""
+    submit(ledger, [("aggregator", "agg@1", f"s{n}") for n in range(5)])
+    submit(ledger, [("small-site", "small@1", f"t{n}") for n in range(20)])
+    big = [("big-site", "big@1", f"u{n}") for n in range(600)]
+    submit(ledger, big + [("big-site", "big@1", f"s{n}") for n in range(5)])
+    mix = [(f"t{n}") for n in range(20)] + [f"s{n}" for n in range(5)]
+    submit(ledger, [("me", "mix@1", p) for p in mix + [f"new{n}" for n in range(15)]])
+    prepare(ledger)
+    found = composition(ledger, resolve(ledger, ["mix@1"]))
+    listed = {(s.kind, s.name): s.images for s in found.shares}
+    assert listed[("source", "big-site")] == listed[("dataset", "big@1")] == 5
+    assert listed[("source", "aggregator")] == 5 and listed[("source", "small-site")] == 20
+    assert found.unseen == 15

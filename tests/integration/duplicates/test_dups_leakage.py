@@ -31,8 +31,8 @@ from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_voi_lut
 
 from ledger.service import Ledger
-from ledger.similarity.groups import settle
-from ledger.similarity.sets import SAME_GROUP, Link, resolve
+from ledger.similarity.groups import pair_check
+from ledger.similarity.sets import resolve
 
 from ..builders import snapshot
 
@@ -410,10 +410,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "empty"]
 
 
-# --- links known only through a duplicate group ----------------------------------------------
+# --- pairs no search compared -----------------------------------------------------------------
 
 
-def test_a_link_known_only_through_a_group_is_compared_to_get_its_distance(
+def test_a_pair_inside_a_candidate_group_is_compared_on_demand(
     world: World, tmp_path: Path
 ) -> None:
     folder = pick(world.images, tmp_path / "pair", ("camera.png", "camera_flip.png", "moon.png"))
@@ -424,11 +424,9 @@ def test_a_link_known_only_through_a_group_is_compared_to_get_its_distance(
         ledger.store.engine.dispose()
     at = {Path(m.label).name: i for i, m in enumerate(files.members)}
     camera, flip, moon = at["camera.png"], at["camera_flip.png"], at["moon.png"]
-
-    near = settle(Link(camera, flip, "near", -1, SAME_GROUP), files, files)
-    assert near.distance >= 0 and "mirror" in near.detail
-    exact = settle(Link(camera, camera, "exact", -1, SAME_GROUP), files, files)
-    assert (exact.distance, exact.detail) == (0, "same pixel digest")
-    # Different pictures linked only through other copies keep the group as their reason.
-    apart = settle(Link(camera, moon, "near", -1, SAME_GROUP), files, files)
-    assert (apart.distance, apart.detail) == (-1, SAME_GROUP)
+    check = pair_check(files.members)
+    near = check(camera, flip)
+    assert near is not None and near.kind == "near" and "mirror" in near.detail
+    assert near.distance >= 0
+    # Different pictures are not a verified pair, whatever else they were linked to.
+    assert check(camera, moon) is None

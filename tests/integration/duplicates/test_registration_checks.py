@@ -192,9 +192,13 @@ def test_similar_finds_the_original_from_a_copy_and_from_a_digest(
 
     _register(cli, ledger, tmp_path / "copies", source="rehost-b")
     by_digest = cli("similar", ct, "--json", "--top", "3", ledger=ledger).json()
-    assert len(by_digest) == 3
-    assert {r["source"] for r in by_digest} == {"rehost-b"}
-    assert ct not in {r["digest"] for r in by_digest}  # never itself
+    exact = [r for r in by_digest if r["kind"] == "exact"]
+    assert by_digest[: len(exact)] == exact  # every registration of its pixels first,
+    assert [r["digest"] for r in exact if r["same_file"]] == [ct]  # itself included
+    near = by_digest[len(exact) :]
+    assert len(near) == 3  # --top bounds the near matches
+    assert {r["source"] for r in near} == {"rehost-b"}
+    assert ct not in {r["digest"] for r in near}  # never itself as a near match
 
 
 def test_similar_bad_input_is_one_line_exit_2(cli: RunCli, ledger: Path, tmp_path: Path) -> None:
