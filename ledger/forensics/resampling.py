@@ -1,0 +1,139 @@
+"""Resampling and upsampling: periodic traces of interpolation in a linear-predictor residue.
+
+Sources: A. C. Popescu and H. Farid, "Exposing digital forgeries by detecting traces of
+resampling" (IEEE TSP 2005), in the fast form of M. Kirchner, "Fast and reliable resampling
+detection by spectral analysis of fixed linear predictor residue" (ACM MM&Sec 2008): the
+residue of a fixed 3 x 3 predictor becomes a p-map ``exp(-e^2)``, whose rows (and columns)
+are averaged as A. C. Gallagher does ("Detection of linear and cubic interpolation in JPEG
+compressed images", CRV 2005); an upsampled image, interpolated by any linear kernel, by
+zero insertion and a low-pass filter or by pixel repetition (nearest neighbour), gives the
+averaged profile a periodic component, seen as a peak in its spectrum above the median.
+The spectrum is read from period 2 to period 10 (a factor up to 10); frequencies of the
+8 x 8 block grid are left out, because a JPEG compression anywhere in the image's history
+puts peaks there. Pixel repetition (nearest neighbour) keeps the symmetric predictor's
+residue symmetric, so the first differences' p-map (every other one zero after a 2x
+repetition) is read the same way.
+
+Nearest-neighbour repetition in a lossless file is also shown directly: adjacent non-flat
+rows or columns that repeat exactly, periodically (``repetition``).
+
+Not found: downsampling by large factors, resampling followed by strong JPEG compression, and
+upsampling by exactly 2 in a JPEG file (its peak falls on the block grid's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ledger.forensics.pixelview import (
+    Calibration,
+    format_class,
+    plane,
+    spread,
+    to_8bit_scale,
+)
+from ledger.forensics.signal import Sample, Signal
+
+NAME = "resampling.periodicity"
+
+# Calibrated on the clean controls of bench/forensics.py, per format class (docs/forensics.md).
+CALIBRATION = {
+    "lossless": Calibration(low=8.0, medium=14.0, high=30.0),
+    "dicom": Calibration(low=8.0, medium=14.0, high=30.0),
+    "jpeg": Calibration(low=8.0, medium=14.0, high=30.0),
+}
+# Exact periodic repetition of lines: nothing but pixel repetition produces it.
+REPETITION = Calibration(low=0.1, medium=0.25, high=0.5)
+_PREDICTOR = np.array([[-0.25, 0.5, -0.25], [0.5, 0.0, 0.5], [-0.25, 0.5, -0.25]])
+_MIN_PERIOD, _MAX_PERIOD = 2.0, 10.0
+
+
+def residue(grey: np.ndarray) -> np.ndarray:
+    """Kirchner's fixed-predictor residue over the interior pixels."""
+    e = grey[1:-1, 1:-1].copy()
+    for dy in range(3):
+        for dx in range(3):
+            weight = _PREDICTOR[dy, dx]
+            if weight:
+                e -= weight * grey[dy : dy + e.shape[0], dx : dx + e.shape[1]]
+    return e
+
+
+def peak_ratio(profile: np.ndarray) -> tuple[float, float]:
+    """(highest spectral peak / median magnitude, its period) of a profile.
+
+    The 8-pixel block grid of a JPEG in the image's history puts peaks at 1/8, 2/8 and 3/8
+    (and 4/8) cycles per pixel; those are never read, and 1/2 (upsampling by 2) only by
+    how far it stands above the grid's other harmonics.
+    """
+    n = profile.size
+    spectrum = np.abs(np.fft.rfft(profile - profile.mean()))
+    reference = float(np.median(spectrum[1:])) if spectrum.size > 2 else 0.0
+    if reference <= 0:
+        return 0.0, 0.0
+    freqs = np.arange(spectrum.size) / n
+    band = (freqs >= 1 / _MAX_PERIOD) & (freqs <= 1 / _MIN_PERIOD)
+    grid = np.abs(freqs - np.rint(freqs * 8) / 8) * n <= 1.5
+    best, period = 0.0, 0.0
+    if (band & ~grid).any():
+        index = int(np.flatnonzero(band & ~grid)[np.argmax(spectrum[band & ~grid])])
+        best, period = float(spectrum[index] / reference), float(1 / freqs[index])
+    if n % 2 == 0 and n >= 16:
+        harmonics = [spectrum[round(n * k / 8)] for k in (1, 2, 3)]
+        half = float((spectrum[n // 2] - max(harmonics)) / reference)
+        if half > best:
+            best, period = half, 2.0
+    return best, period
+
+
+def repetition(grey: np.ndarray) -> float:
+    """How periodically adjacent non-flat lines repeat exactly (0 none, 1 every period).
+
+    For each axis and each period 2..5, the share of repeated lines is taken at each phase;
+    the statistic is the largest spread between phases. Nearest-neighbour upsampling by 2
+    repeats every other line (1.0); a flat-shaded drawing repeats lines at every phase (0).
+    """
+    best = 0.0
+    for a in (grey, grey.T):
+        repeated = np.all(a[1:] == a[:-1], axis=1) & (np.ptp(a[1:], axis=1) > 0)
+        for period in range(2, 6):
+            usable = repeated.size // period * period
+            if usable < 4 * period:
+                continue
+            rates = repeated[:usable].reshape(-1, period).mean(axis=0)
+            best = max(best, float(rates.max() - rates.min()))
+    return best
+
+
+def statistic(grey: np.ndarray) -> tuple[float, float]:
+    """The highest peak over both axes of two p-maps: the predictor's and the first difference's.
+
+    The symmetric predictor sees interpolation; pixel repetition (nearest neighbour) leaves
+    its residue symmetric too, but makes every other first difference zero.
+    """
+    p = np.exp(-np.square(residue(grey)))
+    found = [peak_ratio(p.mean(axis=axis)) for axis in (0, 1)]
+    for a in (grey, grey.T):
+        d = a[:, 1:] - a[:, :-1]
+        found.append(peak_ratio(np.exp(-np.square(d)).mean(axis=0)))
+    return max(found)
+
+
+def detect(sample: Sample) -> list[Signal]:
+    grey = plane(sample)
+    if grey is None:
+        return []
+    view = to_8bit_scale(grey, sample.bits_stored)
+    if spread(view) == 0:
+        return []
+    ratio, period = statistic(view)
+    repeated = repetition(view)
+    calibration = CALIBRATION[format_class(sample)]
+    level = max(calibration.level(ratio), REPETITION.level(repeated))
+    score = max(calibration.score(ratio), REPETITION.score(repeated))
+    evidence = (
+        f"p-map spectrum peak {ratio:.1f}x the median at period {period:.2f} px "
+        f"(medium at {calibration.medium:g}); periodic exact line repetition {repeated:.2f} "
+        f"(medium at {REPETITION.medium:g})"
+    )
+    return [Signal(NAME, score, level, evidence)]
