@@ -27,9 +27,9 @@ SIDE = 256
 
 # Calibrated on the clean controls of bench/forensics.py, per format class (docs/forensics.md).
 CALIBRATION = {
-    "lossless": Calibration(low=0.6, medium=0.78, high=0.9),
-    "dicom": Calibration(low=0.6, medium=0.78, high=0.9),
-    "jpeg": Calibration(low=0.6, medium=0.78, high=0.9),
+    "lossless": Calibration(low=0.76, medium=0.785, high=0.85),
+    "dicom": Calibration(low=0.76, medium=0.785, high=0.85),
+    "jpeg": Calibration(low=0.74, medium=0.76, high=0.85),
 }
 _PINCH = 8
 _CUT = 32  # of 256 frequencies: the top three quarters of the band count as high

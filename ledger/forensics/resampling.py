@@ -35,16 +35,19 @@ from ledger.forensics.pixelview import (
 from ledger.forensics.signal import Sample, Signal
 
 NAME = "resampling.periodicity"
+SIDE = 256  # the analysis crop
 
 # Calibrated on the clean controls of bench/forensics.py, per format class (docs/forensics.md).
 CALIBRATION = {
-    "lossless": Calibration(low=8.0, medium=14.0, high=30.0),
-    "dicom": Calibration(low=8.0, medium=14.0, high=30.0),
-    "jpeg": Calibration(low=8.0, medium=14.0, high=30.0),
+    "lossless": Calibration(low=12.0, medium=24.0, high=40.0),
+    "dicom": Calibration(low=12.0, medium=24.0, high=40.0),
+    "jpeg": Calibration(low=10.0, medium=16.0, high=30.0),
 }
 # Exact periodic repetition of lines: nothing but pixel repetition produces it.
-REPETITION = Calibration(low=0.1, medium=0.25, high=0.5)
-_PREDICTOR = np.array([[-0.25, 0.5, -0.25], [0.5, 0.0, 0.5], [-0.25, 0.5, -0.25]])
+REPETITION = Calibration(low=0.3, medium=0.4, high=0.6)
+_PREDICTOR = np.array(
+    [[-0.25, 0.5, -0.25], [0.5, 0.0, 0.5], [-0.25, 0.5, -0.25]], dtype=np.float32
+)
 _MIN_PERIOD, _MAX_PERIOD = 2.0, 10.0
 
 
@@ -120,7 +123,7 @@ def statistic(grey: np.ndarray) -> tuple[float, float]:
 
 
 def detect(sample: Sample) -> list[Signal]:
-    grey = plane(sample)
+    grey = plane(sample, SIDE)
     if grey is None:
         return []
     view = to_8bit_scale(grey, sample.bits_stored)

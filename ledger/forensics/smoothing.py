@@ -27,10 +27,12 @@ NAME = "smoothing.median_roots"
 SIDE = 256  # the analysis crop
 
 # Calibrated on the clean controls of bench/forensics.py, per format class (docs/forensics.md).
+# Noise-free clean images (drawings, phantoms) are all median roots (1.0), as a smoothed
+# image is: for lossless files and DICOM the signal never goes beyond "low".
 CALIBRATION = {
-    "lossless": Calibration(low=0.90, medium=0.97, high=0.995),
-    "dicom": Calibration(low=0.90, medium=0.97, high=0.995),
-    "jpeg": Calibration(low=0.90, medium=0.97, high=0.995),
+    "lossless": Calibration(low=0.97, medium=1.01, high=1.02),
+    "dicom": Calibration(low=0.97, medium=1.01, high=1.02),
+    "jpeg": Calibration(low=0.90, medium=0.995, high=1.0),
 }
 _TEXTURE = 6.0  # 8-bit grey levels a 3 x 3 cross must span to count as textured
 _MIN_PIXELS = 500
