@@ -29,6 +29,7 @@ Corpus (built on the fly in a temporary folder, nothing downloaded):
     python bench/forensics.py              # every base
     python bench/forensics.py --json
     python bench/forensics.py --calibrate  # percentiles of each statistic on the clean controls
+    python bench/forensics.py --timing-only --repeat 50
 """
 
 from __future__ import annotations
@@ -554,9 +555,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--repeat", type=int, default=20, help="timing: best of N calls")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.timing_only:
+        for label, value in timing(args.repeat).items():
+            print(f"{label}: {json.dumps(value)}")
+        return 0
     start = time.perf_counter()
     results = run(bases(quick=args.quick), OPERATIONS, seed=args.seed)
     fig = figures(results)
@@ -564,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate:
         fig["calibration"] = calibration(results)
     if not args.no_timing:
-        fig["timing_ms"] = timing()
+        fig["timing_ms"] = timing(args.repeat)
     if args.json:
         print(json.dumps(fig, indent=2))
         return 0

@@ -47,7 +47,9 @@ def overshoot(grey: np.ndarray) -> tuple[float, int]:
     floor = max(0.15 * spread(grey), 8.0)
     for a in (grey, grey.T):
         step = a[:, 1:] - a[:, :-1]
-        cut = max(float(np.quantile(np.abs(step), _STRONG)), floor)
+        magnitude = np.abs(step).ravel()
+        k = int(_STRONG * (magnitude.size - 1))
+        cut = max(float(np.partition(magnitude, k)[k]), floor)
         rows, cols = np.nonzero(np.abs(step) >= cut)
         keep = (cols >= _REACH) & (cols + 1 + _REACH < a.shape[1])
         rows, cols = rows[keep], cols[keep]

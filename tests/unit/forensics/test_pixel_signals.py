@@ -91,6 +91,18 @@ def test_nearest_neighbour_2x_shows_periodicity(folder: Path, clean_png: Sample)
     assert positive.score > control.score
 
 
+def test_zero_insertion_2x_shows_an_empty_top_band(folder: Path, clean_png: Sample) -> None:
+    half = natural(256, seed=7).astype(np.float64)
+    spectrum = np.fft.fftshift(np.fft.fft2(half))
+    padded = np.pad(spectrum, 128)  # zeros inserted between samples, ideal low-pass
+    up = np.real(np.fft.ifft2(np.fft.ifftshift(padded))) * 4
+    image = np.clip(np.rint(up), 0, 255).astype(np.uint8)
+    positive = signal(screened(folder, "zero.png", encode(image, "PNG")), resampling.NAME)
+    control = signal(clean_png, resampling.NAME)
+    assert positive.level >= Level.MEDIUM, positive.evidence
+    assert control.level == Level.NONE, control.evidence
+
+
 def test_linear_upsampling_scores_above_its_control(folder: Path, clean_png: Sample) -> None:
     half = Image.fromarray(natural(320, seed=6))
     up = np.asarray(half.resize((512, 512), Image.Resampling.BILINEAR))
