@@ -19,7 +19,8 @@ rows or columns that repeat exactly, periodically (``repetition``).
 
 An enlargement by zero insertion and a long low-pass filter (a near-ideal interpolator)
 leaves almost no periodic residue but an empty top band: the third statistic is the log
-ratio of the mid band's power (0.15-0.22 cycles per pixel) to the top band's (above 0.3),
+ratio of the mid band's power (0.15-0.22 cycles per pixel) to the top band's (above 0.3)
+in the central 128 x 128 pixels,
 which a sharp image fills with detail and noise (sampling theory: an image interpolated by
 a factor k has no content above 1/(2k) cycles per pixel of its new grid).
 
@@ -35,6 +36,7 @@ import numpy as np
 
 from ledger.forensics.pixelview import (
     Calibration,
+    crop,
     format_class,
     plane,
     spread,
@@ -60,6 +62,7 @@ BAND_LIMIT = {
 }
 _MID_BAND, _TOP_BAND = (0.15, 0.22), 0.3  # cycles per pixel, the larger of the two axes
 _MIN_BAND_SIDE = 64
+BAND_SIDE = 128  # the band limit's crop: its 2-D FFT is the signal's largest cost
 # Exact periodic repetition of lines: nothing but pixel repetition produces it.
 REPETITION = Calibration(low=0.3, medium=0.4, high=0.6)
 _MIN_PERIOD, _MAX_PERIOD = 2.0, 10.0
@@ -167,7 +170,7 @@ def detect(sample: Sample) -> list[Signal]:
         return []
     ratio, period = statistic(view)
     repeated = repetition(view)
-    limited = band_limit(view)
+    limited = band_limit(crop(view, BAND_SIDE))
     fmt = format_class(sample)
     calibration, band = CALIBRATION[fmt], BAND_LIMIT[fmt]
     level = max(calibration.level(ratio), REPETITION.level(repeated), band.level(limited))
