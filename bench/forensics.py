@@ -22,7 +22,9 @@ Corpus (built on the fly in a temporary folder, nothing downloaded):
   and 90 then 70), nearest-neighbour upsampling by 2 and by 1.5, and zero-insertion
   upsampling by 2 (zeros between samples, then a windowed-sinc low-pass: scipy
   ``resample_poly``). Other engineers' operations (metadata, watermarks, DICOM) are more
-  rows of the same table, with the signal names they are expected to raise.
+  rows of the same table (``Op(function, clean=False, expects=(signal names))``) and their
+  modules more entries of ``PIXEL_MODULES`` (screened the same way); the JSON reports, per
+  operation, the recall at "medium" of the signals it ``expects``.
 * Every file is read back by ``ledger.imaging.decode`` and screened as registration would.
 
     python bench/forensics.py --quick      # a third of the bases
@@ -420,13 +422,17 @@ def _score(result: Result, name: str) -> float:
     return 0.0 if signal is None else signal.score
 
 
-def figures(results: list[Result]) -> dict[str, object]:
+def figures(results: list[Result], operations: dict[str, Op] = OPERATIONS) -> dict[str, object]:
     names = sorted({n for r in results for n in r.signals if n != jpegquant.QUANT_NAME})
     clean = [r for r in results if r.clean]
     table: dict[str, object] = {}
     for op in dict.fromkeys(r.operation for r in results):
         rows = [r for r in results if r.operation == op]
         entry: dict[str, object] = {"files": len(rows), "clean": rows[0].clean}
+        expects = operations[op].expects if op in operations else ()
+        if expects:  # the signals the operation is meant to raise, at "medium"
+            entry["expected"] = {"signals": list(expects), "medium": round(float(np.mean(
+                [max(_level(r, n) for n in expects) >= MEDIUM for r in rows])), 3)}
         for name in [*names, None]:
             label = name or "any"
             hits = float(np.mean([_level(r, name) >= MEDIUM for r in rows]))
