@@ -79,6 +79,15 @@ def residue(grey: np.ndarray) -> np.ndarray:
     return e
 
 
+@functools.lru_cache(maxsize=16)
+def _readable(n: int) -> np.ndarray:
+    """Indices of an n-point rfft read for peaks: periods 2-10, off the JPEG grid."""
+    freqs = np.arange(n // 2 + 1) / n
+    band = (freqs >= 1 / _MAX_PERIOD) & (freqs <= 1 / _MIN_PERIOD)
+    grid = np.abs(freqs - np.rint(freqs * 8) / 8) * n <= 1.5
+    return np.flatnonzero(band & ~grid)
+
+
 def peak_ratio(profile: np.ndarray) -> tuple[float, float]:
     """(highest spectral peak / median magnitude, its period) of a profile.
 
@@ -91,13 +100,11 @@ def peak_ratio(profile: np.ndarray) -> tuple[float, float]:
     reference = float(np.median(spectrum[1:])) if spectrum.size > 2 else 0.0
     if reference <= 0:
         return 0.0, 0.0
-    freqs = np.arange(spectrum.size) / n
-    band = (freqs >= 1 / _MAX_PERIOD) & (freqs <= 1 / _MIN_PERIOD)
-    grid = np.abs(freqs - np.rint(freqs * 8) / 8) * n <= 1.5
+    readable = _readable(n)
     best, period = 0.0, 0.0
-    if (band & ~grid).any():
-        index = int(np.flatnonzero(band & ~grid)[np.argmax(spectrum[band & ~grid])])
-        best, period = float(spectrum[index] / reference), float(1 / freqs[index])
+    if readable.size:
+        index = int(readable[np.argmax(spectrum[readable])])
+        best, period = float(spectrum[index] / reference), n / index
     if n % 2 == 0 and n >= 16:
         harmonics = [spectrum[round(n * k / 8)] for k in (1, 2, 3)]
         half = float((spectrum[n // 2] - max(harmonics)) / reference)
