@@ -198,7 +198,7 @@ def test_odd_images_never_raise(kind: str, fmt: str) -> None:
             assert isinstance(found.level, Level)
 
 
-def test_real_multiframe_colour_jpeg_and_16bit_png(folder: Path, base: np.ndarray) -> None:
+def test_real_colour_jpeg_and_16bit_png(folder: Path, base: np.ndarray) -> None:
     colour = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
     wide = (base.astype(np.uint16) * 257)[:200, :300]
     for name, data in (
