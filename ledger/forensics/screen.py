@@ -10,8 +10,10 @@ Combination rule (``combine``), versioned by ``SCREENING_VERSION``:
 
 * the overall level is the highest level of any signal;
 * two or more signals at ``medium`` from different families (the name before its first
-  dot: ``c2pa``, ``exif``, ``dicom``, ...) raise it to ``high`` (independent evidence
-  corroborates);
+  dot: ``c2pa``, ``exif``, ``dicom``, ...), one of them deterministic, raise it to ``high``
+  (independent evidence corroborates; advisory pixel statistics alone never reach ``high``);
+* advisory signals (the pixel statistics of ``ADVISORY_MODULE_NAMES``) are kept only at
+  ``low`` or above: below their thresholds their scores mean nothing to a reader;
 * no signal above ``none``: "no signal found" — never evidence of authenticity.
 """
 
@@ -40,9 +42,27 @@ SIGNAL_MODULE_NAMES: tuple[str, ...] = (
     "watermark",
     "dicomcheck",
 )
-SIGNAL_MODULES: tuple[ModuleType, ...] = tuple(
-    importlib.import_module(f"ledger.forensics.{name}") for name in SIGNAL_MODULE_NAMES
+# Pixel statistics: advisory, thresholds calibrated on clean controls by bench/forensics.py.
+ADVISORY_MODULE_NAMES: tuple[str, ...] = (
+    "jpegquant",
+    "resampling",
+    "smoothing",
+    "sharpening",
+    "contrast",
 )
+SIGNAL_MODULES: tuple[ModuleType, ...] = tuple(
+    importlib.import_module(f"ledger.forensics.{name}")
+    for name in (*SIGNAL_MODULE_NAMES, *ADVISORY_MODULE_NAMES)
+)
+ADVISORY_FAMILIES = frozenset({"jpeg", "resampling", "smoothing", "sharpening", "contrast"})
+
+
+def advisory(signal: Signal) -> bool:
+    return family(signal) in ADVISORY_FAMILIES
+
+
+def family(signal: Signal) -> str:
+    return signal.name.split(".", 1)[0]
 
 MAX_SIGNALS = 16  # an entry holds at most this many (strongest first)
 
@@ -94,7 +114,8 @@ def screen(sample: Sample, *, modules: Sequence[ModuleType] = SIGNAL_MODULES) ->
                 "screening.module_failed", 0.0, Level.NONE,
                 f"{short} could not judge this image ({type(exc).__name__})",
             ))
-    ordered = tuple(sorted(signals, key=lambda s: (-s.level, -s.score, s.name)))
+    kept = [s for s in signals if s.level > Level.NONE or not advisory(s)]
+    ordered = tuple(sorted(kept, key=lambda s: (-s.level, -s.score, s.name)))
     return Screening(combine(ordered), ordered)
 
 
@@ -103,8 +124,9 @@ def combine(signals: Sequence[Signal]) -> Level:
     if not signals:
         return Level.NONE
     top = max(s.level for s in signals)
-    families = {s.name.split(".", 1)[0] for s in signals if s.level >= Level.MEDIUM}
-    if top == Level.MEDIUM and len(families) >= 2:
+    medium = [s for s in signals if s.level >= Level.MEDIUM]
+    families = {family(s) for s in medium}
+    if top == Level.MEDIUM and len(families) >= 2 and not all(advisory(s) for s in medium):
         return Level.HIGH
     return Level(top)
 

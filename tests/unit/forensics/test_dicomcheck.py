@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from ledger.forensics.screen import advisory
 from ledger.forensics.signal import Level
 
 from .samples import named, screened
@@ -152,4 +153,8 @@ def test_lossless_re_exports_of_real_files_give_level_none(tmp_path: Path, sourc
     ds.save_as(path, enforce_file_format=True)
     for original in (Path(str(get_testdata_file(source))), path):
         screening = screened(original)
-        assert screening.level == Level.NONE, (original.name, screening.signals)
+        # The deterministic checks; advisory pixel statistics may explain a real device's
+        # processing (an ultrasound's edge enhancement) at "low".
+        flagged = [s for s in screening.signals if s.level > Level.NONE and not advisory(s)]
+        assert flagged == [], (original.name, screening.signals)
+        assert all(s.level <= Level.LOW for s in screening.signals), screening.signals

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ledger.errors import InputError
 from ledger.forensics import screen as screening
-from ledger.forensics.screen import SIGNAL_MODULES, combine, decimal, quarantine_level
+from ledger.forensics.screen import SIGNAL_MODULES, advisory, combine, decimal, quarantine_level
 from ledger.forensics.signal import Level, Sample, Signal
 from ledger.model.screening import ScreeningRecord
 
@@ -88,4 +88,13 @@ def test_the_same_file_screens_the_same_twice(tmp_path: Path) -> None:
     pixels = (np.random.default_rng(2).random((300, 300, 3)) * 255).astype(np.uint8)
     Image.fromarray(pixels).save(path)
     first, second = screened(path), screened(path)
-    assert first == second and first.level == Level.NONE
+    assert first == second
+    assert all(advisory(s) for s in first.signals)  # noise: no deterministic signal
+
+
+def test_advisory_pixel_statistics_alone_never_reach_high() -> None:
+    smooth = Signal("smoothing.median_roots", 0.6, Level.MEDIUM, "e")
+    sharp = Signal("sharpening.overshoot", 0.6, Level.MEDIUM, "e")
+    dicom = Signal("dicom.synthetic_data", 0.6, Level.MEDIUM, "e")
+    assert combine([smooth, sharp]) == Level.MEDIUM
+    assert combine([smooth, dicom]) == Level.HIGH

@@ -1,0 +1,597 @@
+"""Forensic screening benchmark (issue 22, "Evaluation"): real public images, prints figures.
+
+Never asserts; prints, per signal and per operation, the recall at level "medium", the AUC
+of the continuous score (altered files against every clean control), and the false-positive
+rate on the clean controls; then each pixel signal's cost on a 512x512 and a 2048x2048 image
+against the cost of registration's ``analyse()`` on the same files.
+
+Corpus (built on the fly in a temporary folder, nothing downloaded):
+
+* Bases: the DICOM originals, the frames of the multi-frame files and scikit-image's images
+  that bench/duplicates.py uses, each as its canonical 8-bit rendering
+  (``ledger.imaging.render``) cut to a centred window of at most 512x512 (cut, never
+  resized, so that no base carries a resampling of ours).
+* ``OPERATIONS``: a table of operation name -> function(base, rng) -> (file bytes, suffix)
+  or None, each labelled clean or altered. Clean controls: lossless PNG and TIFF re-exports,
+  JPEG transcodes of the lossless base (once, quality 75/85/90/95), colour-to-grey
+  transcodes, the original DICOM files, de-identified copies written with pydicom, and
+  re-windowed exports of the stored values. Altered (metadata stripped, as PNG unless
+  said): median 3x3 and 5x5, bilateral (5x5, sigma 2 px / 25 grey levels), CLAHE on the
+  luminance (scikit-image ``equalize_adapthist``), unsharp masking (Pillow, radius 2 at
+  150% and radius 1 at 100%), JPEG re-saves on the same grid (quality 60-75 then 90-95,
+  and 90 then 70), nearest-neighbour upsampling by 2 and by 1.5, and zero-insertion
+  upsampling by 2 (zeros between samples, then a windowed-sinc low-pass: scipy
+  ``resample_poly``). Other engineers' operations (metadata, watermarks, DICOM) are more
+  rows of the same table (``Op(function, clean=False, expects=(signal names))``) and their
+  modules more entries of ``PIXEL_MODULES`` (screened the same way); the JSON reports, per
+  operation, the recall at "medium" of the signals it ``expects``.
+* Every file is read back by ``ledger.imaging.decode`` and screened as registration would.
+
+    python bench/forensics.py --quick      # a third of the bases
+    python bench/forensics.py              # every base
+    python bench/forensics.py --json
+    python bench/forensics.py --calibrate  # percentiles of each statistic on the clean controls
+    python bench/forensics.py --timing-only --repeat 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pydicom
+from PIL import Image, ImageFilter
+
+from ledger.forensics import contrast, jpegquant, resampling, sharpening, smoothing
+from ledger.forensics.signal import Level, Sample, Signal
+from ledger.imaging.decode import Decoded, decode
+from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.render import render
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from duplicates import DICOM_ORIGINALS, SKIMAGE, VOLUMES, corpora
+
+LIMITS = DecodeLimits()
+# Public images that were interpolated before they were published (so not clean for the
+# resampling signal): moon.png repeats every other row and column exactly (a 2x
+# nearest-neighbour enlargement); the MR and enhanced-CT test files were reconstructed on a
+# finer grid than acquired (p-map periods 2.12 and 2.00). Their clean controls are reported
+# as their own rows, never counted as clean.
+RESAMPLED_AT_SOURCE = (
+    "skimage/moon.png",
+    "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "pydicom-data/eCT_Supplemental.dcm#0",
+    "pydicom-data/eCT_Supplemental.dcm#1",
+)
+# Public images that were JPEG-compressed on the 8 x 8 grid the benchmark keeps before they
+# were published, so a JPEG transcode of them is a real aligned double compression: the
+# JPEG Baseline DICOM cine, and the dicom-cookies photographs (their p-maps peak at period
+# 8, the trace of a JPEG grid). Their JPEG transcodes are reported as their own row.
+JPEG_AT_SOURCE = ("pydicom-data/color3d_jpeg_baseline.dcm", "deid-data/dicom-cookies/")
+BASE_MAX = 512
+PIXEL_MODULES: tuple[ModuleType, ...] = (jpegquant, resampling, smoothing, sharpening, contrast)
+MEDIUM = Level.MEDIUM
+
+
+@dataclass(frozen=True, eq=False)
+class Base:
+    name: str
+    image: np.ndarray  # 8-bit, (rows, columns) or (rows, columns, 3)
+    path: Path | None = None  # the whole original file (DICOM originals only)
+    decoded: Decoded | None = None
+    frame: int = 0
+
+
+File = tuple[bytes, str]
+Operation = Callable[[Base, np.random.Generator], File | None]
+
+
+@dataclass(frozen=True)
+class Op:
+    function: Operation
+    clean: bool
+    expects: tuple[str, ...] = ()  # signal names that should find it (for the table)
+
+
+# --- file writers ---------------------------------------------------------------------
+
+
+def _encode(image: np.ndarray, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _png(image: np.ndarray) -> File:
+    return _encode(image, "PNG", compress_level=1), ".png"
+
+
+def _jpeg(image: np.ndarray, quality: int) -> bytes:
+    return _encode(image, "JPEG", quality=quality)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else np.asarray(Image.fromarray(image).convert("L"))
+
+
+def _per_channel(image: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    if image.ndim == 2:
+        return f(image)
+    return np.stack([f(image[..., c]) for c in range(image.shape[2])], axis=-1)
+
+
+def _on_luma(image: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    if image.ndim == 2:
+        return f(image)
+    ycc = np.asarray(Image.fromarray(image).convert("YCbCr")).copy()
+    ycc[..., 0] = f(ycc[..., 0])
+    return np.asarray(Image.fromarray(ycc, "YCbCr").convert("RGB"))
+
+
+# --- clean controls -------------------------------------------------------------------
+
+
+def png_export(base: Base, _: np.random.Generator) -> File:
+    return _png(base.image)
+
+
+def tiff_export(base: Base, _: np.random.Generator) -> File:
+    return _encode(base.image, "TIFF", compression="tiff_lzw"), ".tif"
+
+
+_TRANSCODE_QUALITIES = (75, 85, 90, 95)
+
+
+def jpeg_transcode(base: Base, rng: np.random.Generator) -> File:
+    return _jpeg(base.image, int(rng.choice(_TRANSCODE_QUALITIES))), ".jpg"
+
+
+def grey_transcode(base: Base, _: np.random.Generator) -> File | None:
+    return None if base.image.ndim == 2 else _png(_grey(base.image))
+
+
+def dicom_original(base: Base, _: np.random.Generator) -> File | None:
+    return None if base.path is None else (base.path.read_bytes(), ".dcm")
+
+
+def dicom_deidentified(base: Base, _: np.random.Generator) -> File | None:
+    if base.path is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(base.path, force=True)
+        for keyword in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName",
+                        "ReferringPhysicianName", "AccessionNumber", "StudyDate"):
+            if keyword in ds:
+                setattr(ds, keyword, "")
+        ds.PatientIdentityRemoved = "YES"
+        buffer = io.BytesIO()
+        try:
+            ds.save_as(buffer, enforce_file_format=False)
+        except Exception:
+            return None
+    return buffer.getvalue(), ".dcm"
+
+
+def rewindowed_export(base: Base, rng: np.random.Generator) -> File | None:
+    """Stored values of a DICOM frame through another window (2-98th percentiles, jittered)."""
+    if base.decoded is None or base.decoded.pixels.shape[-1] != 1:
+        return None
+    values = base.decoded.pixels[base.frame, ..., 0].astype(np.float64)
+    lo, hi = np.percentile(values, [float(rng.uniform(0.5, 5)), float(rng.uniform(95, 99.5))])
+    if hi <= lo:
+        return None
+    image = np.clip((values - lo) / (hi - lo) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return _png(_window(image))
+
+
+def _window(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    y, x = max(0, (h - BASE_MAX) // 2), max(0, (w - BASE_MAX) // 2)
+    return image[y : y + BASE_MAX, x : x + BASE_MAX]
+
+
+# --- alterations ----------------------------------------------------------------------
+
+
+def median(size: int) -> Operation:
+    def apply(base: Base, _: np.random.Generator) -> File:
+        return _png(np.asarray(Image.fromarray(base.image).filter(ImageFilter.MedianFilter(size))))
+
+    return apply
+
+
+def bilateral(base: Base, _: np.random.Generator) -> File:
+    def one(a: np.ndarray, sigma_s: float = 2.0, sigma_r: float = 25.0) -> np.ndarray:
+        x = a.astype(np.float64)
+        padded = np.pad(x, 2, mode="reflect")
+        total = np.zeros_like(x)
+        weights = np.zeros_like(x)
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                n = padded[2 + dy : 2 + dy + x.shape[0], 2 + dx : 2 + dx + x.shape[1]]
+                spatial = (dy * dy + dx * dx) / (2 * sigma_s**2)
+                w = np.exp(-spatial - (n - x) ** 2 / (2 * sigma_r**2))
+                total += w * n
+                weights += w
+        return np.clip(np.rint(total / weights), 0, 255).astype(np.uint8)
+
+    return _png(_per_channel(base.image, one))
+
+
+def clahe(base: Base, _: np.random.Generator) -> File:
+    from skimage.exposure import equalize_adapthist
+
+    def one(a: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(equalize_adapthist(a, clip_limit=0.02) * 255), 0, 255).astype(
+            np.uint8
+        )
+
+    return _png(_on_luma(base.image, one))
+
+
+def unsharp(radius: float, percent: int) -> Operation:
+    def apply(base: Base, _: np.random.Generator) -> File:
+        f = ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=2)
+        return _png(np.asarray(Image.fromarray(base.image).filter(f)))
+
+    return apply
+
+
+def resave(first: tuple[int, int], second: tuple[int, int]) -> Operation:
+    def apply(base: Base, rng: np.random.Generator) -> File:
+        q1 = int(rng.integers(first[0], first[1] + 1))
+        q2 = int(rng.integers(second[0], second[1] + 1))
+        once = np.asarray(Image.open(io.BytesIO(_jpeg(base.image, q1))))
+        return _jpeg(once, q2), ".jpg"
+
+    return apply
+
+
+def nearest(factor: float) -> Operation:
+    def apply(base: Base, _: np.random.Generator) -> File:
+        image = Image.fromarray(base.image)
+        size = (round(image.width * factor), round(image.height * factor))
+        return _png(np.asarray(image.resize(size, Image.Resampling.NEAREST)))
+
+    return apply
+
+
+def zero_insertion(base: Base, _: np.random.Generator) -> File:
+    from scipy.signal import resample_poly
+
+    def one(a: np.ndarray) -> np.ndarray:
+        x = resample_poly(resample_poly(a.astype(np.float64), 2, 1, axis=0), 2, 1, axis=1)
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+    return _png(_per_channel(base.image, one))
+
+
+OPERATIONS: dict[str, Op] = {
+    "png re-export": Op(png_export, clean=True),
+    "tiff re-export": Op(tiff_export, clean=True),
+    "jpeg transcode": Op(jpeg_transcode, clean=True),
+    "grey transcode": Op(grey_transcode, clean=True),
+    "dicom original": Op(dicom_original, clean=True),
+    "dicom de-identified": Op(dicom_deidentified, clean=True),
+    "re-windowed export": Op(rewindowed_export, clean=True),
+    "median 3x3": Op(median(3), clean=False, expects=(smoothing.NAME,)),
+    "median 5x5": Op(median(5), clean=False, expects=(smoothing.NAME,)),
+    "bilateral": Op(bilateral, clean=False, expects=(smoothing.NAME,)),
+    "clahe (local contrast)": Op(clahe, clean=False, expects=(contrast.NAME,)),
+    "unsharp r2 150%": Op(unsharp(2, 150), clean=False, expects=(sharpening.NAME,)),
+    "unsharp r1 100%": Op(unsharp(1, 100), clean=False, expects=(sharpening.NAME,)),
+    "jpeg re-save 60-75 -> 90-95": Op(
+        resave((60, 75), (90, 95)), clean=False, expects=(jpegquant.DOUBLE_NAME,)
+    ),
+    "jpeg re-save 90 -> 70": Op(resave((90, 90), (70, 70)), clean=False,
+                                expects=(jpegquant.DOUBLE_NAME,)),
+    "nearest-neighbour 2x": Op(nearest(2), clean=False, expects=(resampling.NAME,)),
+    "nearest-neighbour 1.5x": Op(nearest(1.5), clean=False, expects=(resampling.NAME,)),
+    "zero-insertion 2x": Op(zero_insertion, clean=False, expects=(resampling.NAME,)),
+}
+
+
+# --- the corpus -----------------------------------------------------------------------
+
+
+def _decode(path: Path | str) -> Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return decode(path, limits=LIMITS)
+
+
+def sample_of(path: Path) -> Sample:
+    """A file as screening sees it: its bytes and one decode."""
+    decoded = _decode(path)
+    return Sample(
+        name=str(path),
+        data=path.read_bytes(),
+        format=decoded.format,
+        pixels=decoded.pixels,
+        bits_stored=decoded.bits_stored,
+        dataset=decoded.dataset,
+        transfer_syntax=decoded.transfer_syntax,
+    )
+
+
+def bases(*, quick: bool) -> list[Base]:
+    roots = corpora()
+    found: list[Base] = []
+    names = list(DICOM_ORIGINALS) + [f"skimage/{n}" for n in SKIMAGE if "skimage" in roots]
+    for name in names:
+        corpus, _, rest = name.partition("/")
+        path = roots[corpus] / rest
+        decoded = _decode(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = render(decoded) if corpus != "skimage" else _photo(decoded)
+        found.append(Base(name, _window(image), path if corpus != "skimage" else None,
+                          decoded if corpus != "skimage" else None, decoded.frames // 2))
+    for volume, step in VOLUMES:
+        path = roots["pydicom-data" if volume.startswith("pydicom-data") else "deid-data"]
+        path = path / volume.partition("/")[2]
+        decoded = _decode(path)
+        for i in range(0, decoded.frames, max(step, 3)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = render(decoded, frame=i)
+            found.append(Base(f"{volume}#{i}", _window(image), None, decoded, i))
+    return found[::3] if quick else found
+
+
+def _photo(decoded: Decoded) -> np.ndarray:
+    frame = decoded.pixels[decoded.frames // 2]
+    if frame.dtype != np.uint8:
+        frame = (frame.astype(np.float64) / frame.max() * 255).astype(np.uint8)
+    return frame[..., 0] if frame.shape[2] == 1 else frame[..., :3]
+
+
+@dataclass
+class Result:
+    base: str
+    operation: str
+    clean: bool
+    format: str
+    signals: dict[str, Signal] = field(default_factory=dict)
+
+
+def screen(sample: Sample) -> dict[str, Signal]:
+    found: dict[str, Signal] = {}
+    for module in PIXEL_MODULES:
+        for signal in module.detect(sample):
+            found[signal.name] = signal
+    return found
+
+
+def run(all_bases: Sequence[Base], operations: dict[str, Op], seed: int = 7) -> list[Result]:
+    rng = np.random.default_rng(seed)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, base in enumerate(all_bases):
+            for name, op in operations.items():
+                made = op.function(base, rng)
+                if made is None:
+                    continue
+                data, suffix = made
+                path = Path(tmp) / f"{i}{suffix}"
+                path.write_bytes(data)
+                sample = sample_of(path)
+                label, clean = name, op.clean
+                if clean and base.name in RESAMPLED_AT_SOURCE:
+                    label, clean = "interpolated at source (public file)", False
+                elif name == "jpeg transcode" and base.name.startswith(JPEG_AT_SOURCE):
+                    label, clean = "jpeg at source, transcoded (public file)", False
+                results.append(Result(base.name, label, clean, sample.format, screen(sample)))
+                path.unlink()
+    return results
+
+
+# --- figures --------------------------------------------------------------------------
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """Probability that a positive scores above a negative (ties count half)."""
+    if not positives or not negatives:
+        return float("nan")
+    p, n = np.asarray(positives), np.asarray(negatives)
+    greater = (p[:, None] > n[None, :]).sum() + 0.5 * (p[:, None] == n[None, :]).sum()
+    return float(greater / (p.size * n.size))
+
+
+def _level(result: Result, name: str | None) -> Level:
+    if name is None:
+        return max((s.level for s in result.signals.values()), default=Level.NONE)
+    signal = result.signals.get(name)
+    return Level.NONE if signal is None else signal.level
+
+
+def _score(result: Result, name: str) -> float:
+    signal = result.signals.get(name)
+    return 0.0 if signal is None else signal.score
+
+
+def figures(results: list[Result], operations: dict[str, Op] = OPERATIONS) -> dict[str, object]:
+    names = sorted({n for r in results for n in r.signals if n != jpegquant.QUANT_NAME})
+    clean = [r for r in results if r.clean]
+    table: dict[str, object] = {}
+    for op in dict.fromkeys(r.operation for r in results):
+        rows = [r for r in results if r.operation == op]
+        entry: dict[str, object] = {"files": len(rows), "clean": rows[0].clean}
+        expects = operations[op].expects if op in operations else ()
+        if expects:  # the signals the operation is meant to raise, at "medium"
+            entry["expected"] = {"signals": list(expects), "medium": round(float(np.mean(
+                [max(_level(r, n) for n in expects) >= MEDIUM for r in rows])), 3)}
+        for name in [*names, None]:
+            label = name or "any"
+            hits = float(np.mean([_level(r, name) >= MEDIUM for r in rows]))
+            cell: dict[str, float] = {"medium": round(hits, 3)}
+            if name is not None and not rows[0].clean:
+                cell["auc"] = round(auc([_score(r, name) for r in rows],
+                                        [_score(r, name) for r in clean]), 3)
+            entry[label] = cell
+        table[op] = entry
+    fp = {label: round(float(np.mean([_level(r, name) >= MEDIUM for r in clean])), 4)
+          for name, label in [*((n, n) for n in names), (None, "any")]}
+    by_format = {
+        fmt: round(float(np.mean([_level(r, None) >= MEDIUM for r in clean if r.format == fmt])),
+                   4)
+        for fmt in sorted({r.format for r in clean})
+    }
+    return {"clean_controls": len(clean), "altered": len(results) - len(clean),
+            "false_positive_rate": fp, "false_positive_rate_by_format": by_format,
+            "operations": table, "signals": names}
+
+
+def calibration(results: list[Result]) -> dict[str, object]:
+    """Each statistic's percentiles on the clean controls, per format class."""
+    modules = {resampling.NAME: resampling.CALIBRATION, smoothing.NAME: smoothing.CALIBRATION,
+               sharpening.NAME: sharpening.CALIBRATION, contrast.NAME: contrast.CALIBRATION}
+    out: dict[str, object] = {}
+    for name, table in modules.items():
+        for fmt_class in ("lossless", "dicom", "jpeg"):
+            medium = table[fmt_class].medium
+            values = [_raw(r.signals[name].score, medium) for r in results
+                      if r.clean and name in r.signals and _class(r.format) == fmt_class]
+            if values:
+                out[f"{name} {fmt_class}"] = _percentiles(values)
+    values = [_raw(r.signals[jpegquant.DOUBLE_NAME].score, jpegquant.DOUBLE.medium)
+              for r in results if r.clean and jpegquant.DOUBLE_NAME in r.signals]
+    if values:
+        out[f"{jpegquant.DOUBLE_NAME} jpeg"] = _percentiles(values)
+    return out
+
+
+def _class(fmt: str) -> str:
+    return fmt if fmt in ("jpeg", "dicom") else "lossless"
+
+
+def _raw(score: float, medium: float) -> float:
+    return medium * score / (1 - score) if score < 1 else float("inf")
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"n": int(a.size), **{f"p{q:g}": round(float(np.percentile(a, q)), 3)
+                                 for q in (50, 90, 99, 100)}}
+
+
+# --- cost -----------------------------------------------------------------------------
+
+
+def timing(repeat: int = 20) -> dict[str, object]:
+    """CPU ms per call of each module, and of registration's analyse(), per size."""
+    from ledger.imaging.analyse import analyse
+
+    roots = corpora()
+    source = _decode(roots["pydicom-data"] / "RG1_J2KR.dcm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grey = render(source)
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in (512, 2048):
+            tile = np.resize(grey, (side, side)).astype(np.uint8)
+            row: dict[str, float] = {}
+            for suffix, data in ((".png", _png(tile)[0]), (".jpg", _jpeg(tile, 90))):
+                path = Path(tmp) / f"t{side}{suffix}"
+                path.write_bytes(data)
+                sample = sample_of(path)
+                for module in PIXEL_MODULES:
+                    label = f"{module.__name__.rsplit('.', 1)[1]} {suffix[1:]}"
+                    row[label] = _best_ms(lambda m=module, s=sample: m.detect(s), repeat)
+                row[f"all pixel signals {suffix[1:]}"] = _best_ms(
+                    lambda s=sample: screen(s), repeat
+                )
+                row[f"decode {suffix[1:]}"] = _best_ms(lambda p=path: _decode(p), repeat)
+                row[f"analyse {suffix[1:]}"] = _best_ms(
+                    lambda p=path: analyse(p, secret=b"k" * 32, limits=LIMITS), max(3, repeat // 4)
+                )
+            out[f"{side}x{side}"] = row
+    return out
+
+
+def _best_ms(f: Callable[[], object], repeat: int) -> float:
+    """The least CPU time of ``repeat`` calls, in ms: CPU time, because on a shared machine
+    the wall time mostly measures the wait for a core."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        f()
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 2)
+
+
+# --- output ---------------------------------------------------------------------------
+
+
+def _print(fig: dict[str, object]) -> None:
+    names: list[str] = fig["signals"]  # type: ignore[assignment]
+    ops: dict[str, dict[str, object]] = fig["operations"]  # type: ignore[assignment]
+    print(f"clean controls: {fig['clean_controls']}, altered files: {fig['altered']}")
+    header = ["operation", "files", *[f"{n} medium/AUC" for n in names], "any medium"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for op, entry in ops.items():
+        cells = [op + (" (clean)" if entry["clean"] else ""), str(entry["files"])]
+        for name in names:
+            cell: dict[str, float] = entry[name]  # type: ignore[assignment]
+            text = f"{cell['medium']:.3f}"
+            if "auc" in cell:
+                text += f" / {cell['auc']:.3f}"
+            cells.append(text)
+        cells.append(f"{entry['any']['medium']:.3f}")  # type: ignore[index]
+        print("| " + " | ".join(cells) + " |")
+    print("false-positive rate on clean controls at medium:", fig["false_positive_rate"])
+    print("by format:", fig["false_positive_rate_by_format"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--repeat", type=int, default=20, help="timing: best of N calls")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.timing_only:
+        for label, value in timing(args.repeat).items():
+            print(f"{label}: {json.dumps(value)}")
+        return 0
+    start = time.perf_counter()
+    results = run(bases(quick=args.quick), OPERATIONS, seed=args.seed)
+    fig = figures(results)
+    fig["seconds"] = round(time.perf_counter() - start, 1)
+    if args.calibrate:
+        fig["calibration"] = calibration(results)
+    if not args.no_timing:
+        fig["timing_ms"] = timing(args.repeat)
+    if args.json:
+        print(json.dumps(fig, indent=2))
+        return 0
+    _print(fig)
+    for key in ("calibration", "timing_ms"):
+        if key in fig:
+            print(f"{key}:")
+            for label, value in fig[key].items():  # type: ignore[attr-defined]
+                print(f"  {label}: {value}")
+    print(f"{fig['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
