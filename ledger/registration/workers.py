@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ledger.errors import InputError, LedgerError
 from ledger.imaging.analyse import analyse
 from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.pseudonym import SubjectMaterial
 from ledger.imaging.zeropreamble import zeroed_copy
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES
@@ -60,6 +61,8 @@ class Analysed:
     facts: dict[str, Any] | None  # Analysis.to_json(): PHI-free by construction
     refusal: str | None = None
     grid: bytes | None = None  # the near-duplicate grid: kept in the store, never in the log
+    # DICOM: the subject's tag and keyed material; the parent makes the pseudonyms from it
+    subject: SubjectMaterial | None = None
 
 
 _SETTINGS: list[WorkerSettings] = []
@@ -105,7 +108,7 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     if problem is not None:
         return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
-    return Analysed(path, facts, grid=grid)
+    return Analysed(path, facts, grid=grid, subject=analysis.subject)
 
 
 def _out_of_memory() -> str:
