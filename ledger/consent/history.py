@@ -85,12 +85,17 @@ def events(conn: Connection, targets: Sequence[str]) -> list[Event]:
 def subject_images(conn: Connection, subject: str) -> list[int]:
     """The images whose checked entry names ``subject`` as its Patient ID pseudonym."""
     indexes = db.images_of_subject(conn, subject)
-    for idx, entry in checked_entries(conn, indexes).items():
+    check_subjects(conn, {i: subject for i in indexes})
+    return indexes
+
+
+def check_subjects(conn: Connection, subjects: dict[int, str | None]) -> None:
+    """VerificationError unless each image's hashed entry names that subject (or none)."""
+    for idx, entry in checked_entries(conn, subjects).items():
         names = (entry.get("body") or {}).get("image", {}).get("pseudonyms") or {}
-        if entry.get("kind") != "image.registered" or names.get("PatientID") != subject:
+        if entry.get("kind") != "image.registered" or names.get("PatientID") != subjects[idx]:
             raise VerificationError("image_consent: the row's subject is not its entry's; "
                                     "run medledger verify", index=idx)
-    return indexes
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.consent.history import Event, State, checked_entries, events, subject_images
+from ledger.consent.history import Event, State, check_subjects, events, subject_images
 from ledger.consent.scope import scope_codes
 from ledger.errors import InputError, PolicyError, show_path
 from ledger.imaging.pseudonym import pseudonym, subject_tag
@@ -221,6 +221,7 @@ def show_consent(ledger: Ledger, ref: str, *, at: str | None = None) -> ConsentS
     when, keep = _upto(at)
     with reading(ledger.store.engine) as conn:
         if target.image is not None:
+            check_subjects(conn, {target.image: target.subject})
             wanted = [image_target(target.image)] + ([target.subject] if target.subject else [])
             history = [e for e in events(conn, wanted) if keep(e)]
             state, images = State.latest(history), []
@@ -278,7 +279,7 @@ def consent_impact(ledger: Ledger, ref: str, *, descendants: Descendants | None 
     with reading(ledger.store.engine) as conn:
         if target.image is not None:
             images = [target.image]
-            checked_entries(conn, images)
+            check_subjects(conn, {target.image: target.subject})
         else:
             images = subject_images(conn, target.subject or "")
     derived = None if walk is None else sorted(set(walk(ledger.store, images)) - set(images))

@@ -121,3 +121,19 @@ def test_a_patient_id_is_read_from_a_file_never_printed(
     id_file.write_text("not-a-patient-of-this-ledger\n")
     missing = run("consent", "impact", "--patient-id-file", id_file, ledger=ledger)
     assert missing.rc == 2 and "not-a-patient" not in missing.stderr
+
+
+def test_a_row_its_leaf_does_not_back_is_never_shown(
+    consent_base: Base, tmp_path: Path, cli: RunCli
+) -> None:
+    ledger = consent_base.copy(tmp_path / "ledger")
+    cookies = consent_base.of_patient(consent_base.files[0].patient_id)
+    other = next(f for f in consent_base.files if f not in cookies)
+    subject = _subject_of(cli, ledger, cookies[0].index)
+    with sqlite3.connect(ledger / "ledger.db") as conn:  # move another image to this subject
+        conn.execute("UPDATE image_consent SET subject = ? WHERE image = ?",
+                     (subject, other.index))
+    for args in (("consent", "impact", subject), ("consent", "show", str(other.index))):
+        result = cli(*args, ledger=ledger)
+        assert result.rc == 1, args
+        assert f"entry {other.index}" in result.stderr and "image_consent" in result.stderr
