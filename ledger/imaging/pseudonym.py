@@ -1,5 +1,9 @@
 """Keyed pseudonyms for DICOM UIDs and subject identifiers (HMAC-SHA256).
 
+Two forms. v1 (below, entries made before issue 19) is keyed by the repository secret;
+v2 (``SubjectMaterial`` and ``keyed_pseudonyms``, further down) by a random key per subject
+that erasure deletes. New entries carry v2; v1 is still computed to find old subjects.
+
 ``hmac-sha256:`` + hex of HMAC-SHA256(secret, message), with the message
 ``b"medledger-pseudonym/v1\\x00" + kind + b"\\x00" + value`` (UTF-8):
 

@@ -18,6 +18,7 @@ from ledger.store.consenttables import (
     SubjectDemographicsRow,
     SubjectKeyRow,
 )
+from ledger.store.tables import ImageRow
 
 _IMAGES = ImageConsentRow.__table__  # type: ignore[attr-defined]
 _EVENTS = ConsentEventRow.__table__  # type: ignore[attr-defined]
@@ -151,8 +152,6 @@ def image_demographics(conn: Connection) -> dict[str, tuple[int, str | None]]:
 
 def dataset_labels(conn: Connection, indexes: Sequence[int]) -> list[str]:
     """The distinct dataset labels of these images (images projection), sorted."""
-    from ledger.store.tables import ImageRow
-
     images = ImageRow.__table__  # type: ignore[attr-defined]
     labels: set[str] = set()
     for part in _chunks(sorted(set(indexes))):
