@@ -138,7 +138,7 @@ def set_consent(
     envelope = ledger.sign("consent.changed", body, key=signer)
     with reading(ledger.store.engine) as conn:
         check_consent_targets(conn, body)  # a clear line before the lock...
-    results = ledger.submit([envelope], within=_checked_within(body))  # ...and under it
+    results = ledger.submit([envelope])  # ...and the sequencer again, under its lock
     target = body.get("subject") or ",".join(map(image_target, body["images"]))
     return ConsentSet(results[0].index, target, status, body["scope"])
 
@@ -168,12 +168,6 @@ def check_consent_targets(conn: Connection, body: dict[str, Any]) -> None:
     missing = [i for i in body["images"] if i not in found]
     if missing:
         raise PolicyError(f"entry {missing[0]} is not a registered image")
-
-
-def _checked_within(body: dict[str, Any]) -> Callable[[Connection, Sequence[Appended]], None]:
-    def within(conn: Connection, _results: Sequence[Appended]) -> None:
-        check_consent_targets(conn, body)
-    return within
 
 
 def _check_role(ledger: Ledger, key: str, kind: str) -> None:
