@@ -14,6 +14,8 @@ they are the log's own facts here:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection
 
 from ledger.consent.subjects import demographics_commitment
@@ -24,10 +26,11 @@ from ledger.store import consent as db
 
 def audit_consent(conn: Connection) -> list[str]:
     """VerificationError at the first broken rule or row; returns notes that are not tamper."""
-    first = db.first_image_of_subjects(conn)
-    erased = db.all_erased(conn)
-    _audit_rules(conn, first, erased)
-    notes = _audit_keys(conn, first, erased)
+    events, erased, keys = db.all_events(conn), db.all_erased(conn), db.subject_key_rows(conn)
+    named = {r["target"] for r in events if not r["target"].startswith("image:")}
+    first = db.first_images(conn, named | set(erased) | {subject for subject, _, _ in keys})
+    _audit_rules(conn, events, first, erased)
+    notes = _audit_keys(keys, first, erased)
     _audit_demographics(conn)
     if erased:
         notes.append(f"{len(erased)} subject(s) erased: their keys and side data are deleted, "
@@ -35,8 +38,8 @@ def audit_consent(conn: Connection) -> list[str]:
     return notes
 
 
-def _audit_rules(conn: Connection, first: dict[str, int], erased: dict[str, int]) -> None:
-    rows = db.all_events(conn)
+def _audit_rules(conn: Connection, rows: list[dict[str, Any]], first: dict[str, int],
+                 erased: dict[str, int]) -> None:
     named = [int(r["target"].removeprefix("image:")) for r in rows
              if r["target"].startswith("image:")]
     registered = db.image_rows(conn, named)
@@ -60,9 +63,10 @@ def _audit_rules(conn: Connection, first: dict[str, int], erased: dict[str, int]
                                     index=idx)
 
 
-def _audit_keys(conn: Connection, first: dict[str, int], erased: dict[str, int]) -> list[str]:
+def _audit_keys(keys: list[tuple[str, str, bytes]], first: dict[str, int],
+                erased: dict[str, int]) -> list[str]:
     unused = 0
-    for subject, _tag, key in db.subject_key_rows(conn):
+    for subject, _tag, key in keys:
         if len(key) != 32 or subject_pseudonym(key) != subject:
             raise VerificationError(f"subject_keys: the key of {subject[:30]}... does not give "
                                     "its pseudonym (tampered)")

@@ -136,11 +136,14 @@ def all_erased(conn: Connection) -> dict[str, int]:
     return {r.subject: int(r.idx) for r in conn.execute(select(_ERASED))}
 
 
-def first_image_of_subjects(conn: Connection) -> dict[str, int]:
-    """subject -> the index of its first image."""
-    query = (select(_IMAGES.c.subject, func.min(_IMAGES.c.image))
-             .where(_IMAGES.c.subject.is_not(None)).group_by(_IMAGES.c.subject))
-    return {s: int(i) for s, i in conn.execute(query)}
+def first_images(conn: Connection, subjects: Iterable[str]) -> dict[str, int]:
+    """subject -> the index of its first image, for those of ``subjects`` that have one."""
+    found: dict[str, int] = {}
+    for part in _chunks(sorted(set(subjects))):
+        query = (select(_IMAGES.c.subject, func.min(_IMAGES.c.image))
+                 .where(_IMAGES.c.subject.in_(part)).group_by(_IMAGES.c.subject))
+        found.update({s: int(i) for s, i in conn.execute(query)})
+    return found
 
 
 def image_demographics(conn: Connection) -> dict[str, tuple[int, str | None]]:
