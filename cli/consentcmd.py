@@ -161,8 +161,7 @@ def erase_command(
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
-    """Erase a subject: a signed subject.erased entry; its key and side data are deleted, so
-    nothing links its entries to anyone, and the log still verifies."""
+    """Erase a subject: a signed subject.erased entry, its key and side data deleted."""
     opened = open_ledger(ledger)
     result = erase_subject(opened, _subject(opened, ref, patient_id_file, issuer), key=key,
                            reason=reason)
