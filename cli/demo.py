@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cli.democonsent import withdrawal_and_erasure
 from cli.options import JsonOpt
 from cli.output import emit_json, out
 from ledger.errors import VerificationError
@@ -58,6 +59,8 @@ def demo(as_json: JsonOpt = False) -> None:
         step("register", _register(ledger, root), registered=True)
         step("duplicates", _duplicates(ledger, root), duplicates=True)
         step("provenance of a dataset", _provenance(ledger), composition=True)
+        step("withdrawal and erasure", withdrawal_and_erasure(ledger, _first_image(ledger)),
+             withdrawn=True)
         note = ledger.checkpoint()
         step("checkpoint", "signed C2SP checkpoint:\n" + _indent(note), checkpoint=note)
         proof = ledger.inclusion_proof(2)
@@ -221,6 +224,12 @@ def _tamper(root: Path) -> str:
     except VerificationError as exc:
         return f"changed one name in entry 2 of a copy; verify exits 1 with:\n  {exc.diagnostics()}"
     raise AssertionError("tampering went unnoticed")
+
+
+def _first_image(ledger: Ledger) -> int:
+    """The first image.registered entry (a DICOM file of pydicom's, with a subject)."""
+    return int(next(row["index"] for row in ledger.entries()
+                    if row["leaf"]["envelope"]["entry"]["kind"] == "image.registered"))
 
 
 def _indent(text: str) -> str:

@@ -25,7 +25,8 @@ def _show(info: KeyInfo, as_json: bool) -> None:
 @app.command("add")
 def add(
     name: str,
-    role: Annotated[str, typer.Option(help="admin, curator, submitter or verifier")],
+    role: Annotated[str, typer.Option(
+        help="admin, curator, submitter, verifier or consent-officer")],
     by: Annotated[str, typer.Option(help="Admin key that signs the addition.")] = "admin",
     public_key: Annotated[
         str | None, typer.Option(help="Add someone else's base64 Ed25519 public key.")

@@ -10,6 +10,7 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, vendored
 
 from cli import (
+    consentcmd,
     datasetcmd,
     demo,
     dupscmd,
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(sourcecmd.app, name="source")
+app.add_typer(consentcmd.app, name="consent")
 app.add_typer(logcmd.log_app, name="log")
 app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")

@@ -171,6 +171,8 @@ def show_command(
             + _screening_line(reg["image"]),
             markup=False,
         )
+        if reg.get("subject_erased_at") is not None:
+            out.print(f"  subject erased at index {reg['subject_erased_at']}", markup=False)
         if reg["projection_differs"]:
             out.print(f"  the images table differs from this signed entry in "
                       f"{', '.join(reg['projection_differs'])}: shown as signed", markup=False)

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.audit.binding import check_new_entry
+from ledger.consent.rules import check_batch as check_consent_batch
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
@@ -176,6 +177,7 @@ def _append_locked(
         )
         store.insert_leaves(conn, rows)
         store.insert_nodes(conn, new_nodes)
+        check_consent_batch(conn, fresh)  # consent names registered images, live subjects
         project_batch(store, conn, fresh, projections)
         new_size = size + len(rows)
         made = {(level, index): h for level, index, h in new_nodes}

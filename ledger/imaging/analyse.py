@@ -22,7 +22,7 @@ from ledger.imaging.digest import pixel_digests
 from ledger.imaging.freetext import phi_reason
 from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.metadata import WITHHELD, JSONValue, dicom_metadata, photo_metadata
-from ledger.imaging.pseudonym import Pseudonyms, pseudonyms
+from ledger.imaging.pseudonym import SubjectMaterial, subject_material
 from ledger.imaging.render import thumbnail
 from ledger.model.images import FRAME_TREE_ALG
 
@@ -42,7 +42,9 @@ class Analysis:
     frame_root: str | None  # RFC 9162 root over the frame digests, multi-frame images only
     metadata: dict[str, JSONValue]
     deid: DeidStatus
-    pseudonyms: Pseudonyms | None  # DICOM only
+    # DICOM only: the subject's lookup tag and keyed UID material, for the parent process to
+    # turn into per-subject pseudonyms (ledger.imaging.pseudonym); in memory, never stored.
+    subject: SubjectMaterial | None
     fingerprints: Fingerprints
     descriptor: Descriptor | None = None  # near-duplicate grid; only its digest enters the log
     preamble: str | None = None  # DICOM with preamble: zero or tiff
@@ -58,7 +60,7 @@ class Analysis:
             "frame_sha256": list(self.frame_sha256),
             "metadata": dict(self.metadata),
             "deid": self.deid.to_json(),
-            "pseudonyms": self.pseudonyms.to_json() if self.pseudonyms else None,
+            "pseudonyms": self.subject.placeholder_json() if self.subject else None,
             "fingerprints": self._fingerprints_json(),
             "preamble": self.preamble,
         }
@@ -108,7 +110,7 @@ def analyse_decoded(
             refuse_withheld=require_deidentified,
         )
         status = _screened_method(decoded, status, metadata, refuse=require_deidentified)
-        names = pseudonyms(decoded.dataset, secret=secret)
+        names = _with_demographics(subject_material(decoded.dataset, secret=secret), metadata)
     else:
         metadata = photo_metadata(decoded, refuse_withheld=require_deidentified)
         names = None
@@ -124,11 +126,22 @@ def analyse_decoded(
         frame_root=digests.frame_root,
         metadata=metadata,
         deid=status,
-        pseudonyms=names,
+        subject=names,
         fingerprints=fingerprints(thumb),
         descriptor=describe(thumb),
         preamble=decoded.preamble,
     )
+
+
+DEMOGRAPHICS = ("PatientAgeBand", "PatientSex")
+
+
+def _with_demographics(material: SubjectMaterial, metadata: dict[str, JSONValue]
+                       ) -> SubjectMaterial:  # fmt: skip
+    """Sex and age band leave the entry's metadata for the subject's deletable side data: the
+    entry keeps a salted commitment (see docs/decisions.md), so erasure unlinks them."""
+    kept = tuple((k, str(metadata.pop(k))) for k in DEMOGRAPHICS if k in metadata)
+    return replace(material, demographics=kept) if kept else material
 
 
 def _status(decoded: Decoded) -> DeidStatus:

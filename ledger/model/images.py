@@ -10,6 +10,7 @@ from pydantic.config import JsonDict
 
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
+from ledger.model.consent import image_consent_row
 from ledger.model.entry import HEX64
 from ledger.model.kinds import kind
 from ledger.model.origin import CONSENT_STATUSES, DATASET_PATTERN, NAME_PATTERN
@@ -215,7 +216,7 @@ def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
         "registered": entry["time"],
         "dup_keys": pack_keys(reference["keys"]) if reference else None,
         "grid_sha256": reference["grid_sha256"] if reference else None,
-    })]
+    }), image_consent_row(index, image)]
 
 
 PROJECTIONS: dict[str, Projection] = {"image.registered": _image_registered}

@@ -10,4 +10,5 @@ class Role(StrEnum):
     CURATOR = "curator"
     SUBMITTER = "submitter"
     VERIFIER = "verifier"
+    CONSENT_OFFICER = "consent-officer"  # signs consent.changed and subject.erased
 

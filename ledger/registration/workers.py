@@ -15,6 +15,7 @@ from ledger.forensics.signal import Level
 from ledger.imaging.analyse import analyse_decoded
 from ledger.imaging.decode import decode
 from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.pseudonym import SubjectMaterial
 from ledger.imaging.zeropreamble import zeroed_copy
 from ledger.model.canonical import canonical_json
 from ledger.model.entry import MAX_ENVELOPE_BYTES
@@ -67,6 +68,9 @@ class Analysed:
     grid: bytes | None = None  # the near-duplicate grid: kept in the store, never in the log
     quarantined: bool = False  # refused by --quarantine (the screening's level)
 
+    # DICOM: the subject's tag and keyed material; the parent makes the pseudonyms from it
+    subject: SubjectMaterial | None = None
+
 
 _SETTINGS: list[WorkerSettings] = []
 _CEILING: list[int] = []  # this worker's address space ceiling, once set
@@ -118,7 +122,7 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     if problem is not None:
         return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
-    return Analysed(path, facts, grid=grid)
+    return Analysed(path, facts, grid=grid, subject=analysis.subject)
 
 
 def quarantine_reason(level: Level, at: int, signals: tuple[Any, ...]) -> str:

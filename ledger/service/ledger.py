@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from ledger.audit.keystate import KeyState
 from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint, sign_checkpoint
+from ledger.consent.audit import audit_consent
 from ledger.crypto.keys import (
     PublicKey,
     SigningKey,
@@ -220,8 +221,10 @@ class Ledger:
         sig = sign_entry(key, canonical_json(entry), version=ENTRY_VERSION)
         return {"entry": entry, "sig": encode_sig(sig)}
 
-    def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Appended]:
-        """Append signed envelopes (all or nothing), then publish a checkpoint."""
+    def submit(self, envelopes: Sequence[dict[str, Any]], *, within: WithResults | None = None
+               ) -> list[Appended]:  # fmt: skip
+        """Append signed envelopes (all or nothing), then publish a checkpoint; ``within``
+        runs in the append's transaction (its error rolls the batch back)."""
         signed: list[str] = []  # signed in the append's transaction: no second one needed
 
         def sign_now(conn: Connection, size: int, root: bytes) -> None:
@@ -229,7 +232,7 @@ class Ledger:
 
         results = append(
             self.store, envelopes, log_id=self.log_id, guard=self.guard, after=sign_now,
-            kinds=self.kinds, projections=self.projections,
+            kinds=self.kinds, projections=self.projections, within=within,
         )
         if signed:
             self.guard.keep_snapshot()
@@ -505,6 +508,7 @@ class Ledger:
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
+                    report.warnings += audit_consent(conn)  # consent rules, subject side data
         report.recoveries = history.recoveries
         return report
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.consent.subjects import SubjectBatch
 from ledger.crypto.keys import SigningKey
 from ledger.errors import InputError, PolicyError, StorageError
 from ledger.forensics.screen import quarantine_level
@@ -257,8 +258,9 @@ def _append_checked(
     keep = {id(a) for a in still}
     fresh = [a for a in checked if id(a) in keep]
     findings = [f for a, f in zip(checked, findings, strict=True) if id(a) in keep]
+    subjects = SubjectBatch(run.ledger.store.engine, fresh)  # per-subject keys, pseudonyms
     envelopes = [
-        run.ledger.sign("image.registered", run.origin | {"image": _facts(a)}, key=run.key)
+        run.ledger.sign("image.registered", run.origin | {"image": subjects.facts(a)}, key=run.key)
         for a in fresh
     ]
 
@@ -266,6 +268,7 @@ def _append_checked(
 
     def record(conn: Connection, results: Sequence[Appended]) -> None:
         nonlocal recorded
+        subjects.record(conn)
         put_grids(conn, [_grid(a) for a in fresh if a.grid is not None])
         if covered is None:
             return  # deferred, left unscanned: `scan` checks them in log order before any report

@@ -14,6 +14,7 @@ from ledger.registration.pipeline import (
     count_files,
     default_workers,
 )
+from ledger.service.consent import erasure_notes
 from ledger.service.ledger import Ledger
 from ledger.service.register import register
 
@@ -56,6 +57,9 @@ class Shown:
 def show(ledger: Ledger, target: str) -> Shown:
     """``target``: an image file, or its file or pixel SHA-256."""
     found = show_image(ledger, target)
+    erased = erasure_notes(ledger, [r["index"] for r in found["registrations"]])
+    for reg in found["registrations"]:
+        reg["subject_erased_at"] = erased.get(reg["index"])  # "subject erased at index N"
     return Shown(target, found["digest"], found["checkpoint"], found["registrations"])
 
 

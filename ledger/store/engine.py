@@ -34,6 +34,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # each committed batch is fsynced
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased side rows leave no bytes behind
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -74,7 +74,8 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # Tables that are a pure function of the log: written only through a registered
 # projection (ledger/projections.py), rebuilt and compared row for row by ``verify``,
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
-PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies")
+PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
+                                      *("image_consent", "consent_events", "erased_subjects"))
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -160,3 +161,7 @@ class SourceRow(SQLModel, table=True):
     keys: str  # the allowed key ids, sorted, comma-separated
     added_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_idx: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+# Consent and erasure tables (projections and deletable side tables) live in their own module.
+from ledger.store import consenttables as _consenttables  # noqa: E402, F401 - registers them

@@ -191,7 +191,8 @@ def test_a_purged_grid_is_a_warning_not_tamper(ledger: Path, cli: RunCli) -> Non
 
 def test_intact_ledger_counts_what_it_compared(ledger: Path, cli: RunCli) -> None:
     reported = cli("verify", "--json", ledger=ledger).json()
-    assert reported["projection_rows"] == 3 + 4  # three keys, four images
+    # three keys, four images, and each image's image_consent row
+    assert reported["projection_rows"] == 3 + 4 + 4
     assert reported["findings"] == 2 + 4  # two edges, four scan rows
 
 
@@ -260,7 +261,8 @@ def test_rebuild_recreates_every_table_byte_for_byte(ledger: Path, cli: RunCli) 
     result = cli("rebuild", "--json", ledger=ledger)
     assert result.rc == 0, result.stderr
     assert result.json() == {
-        "entries": 8, "rows": {"keys": 3, "images": 4, "sources": 0, "policies": 0},
+        "entries": 8, "rows": {"keys": 3, "images": 4, "sources": 0, "policies": 0,
+                               "image_consent": 4, "consent_events": 0, "erased_subjects": 0},
         "rescanned": 4,
     }
     assert dump(ledger) == before

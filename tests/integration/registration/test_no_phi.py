@@ -273,7 +273,7 @@ def test_status_names_the_identifying_attributes(
         assert "PatientAgeBand" not in image["metadata"], path.name
         pseudonyms = image["pseudonyms"]
         for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-            assert pseudonyms[uid].startswith("hmac-sha256:"), (path.name, uid)
+            assert re.fullmatch("skey-hmac-sha256:[0-9a-f]{64}", pseudonyms[uid]), (path.name, uid)
             assert str(ds[uid].value) not in pseudonyms[uid]
 
 
@@ -376,8 +376,18 @@ def test_deidentified_input_registers_under_the_policy_with_demographics(
     [entry] = image_entries(cli, ledger)
     assert entry["image"]["deid"]["patient_identity_removed"] is True
     assert entry["image"]["deid"]["identifying_present"] == []
-    assert entry["image"]["metadata"]["PatientSex"] == "F"
-    assert entry["image"]["metadata"]["PatientAgeBand"] == "40-49"
+    # Sex and age band sit in the deletable side table; the entry holds a salted commitment.
+    assert "PatientSex" not in entry["image"]["metadata"]
+    assert "PatientAgeBand" not in entry["image"]["metadata"]
+    commitment = entry["image"]["pseudonyms"]["Demographics"]
+    with sqlite3.connect(f"file:{ledger / 'ledger.db'}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT subject, salt, sex, age_band FROM subject_demographics "
+                           "WHERE commitment = ?", (commitment,)).fetchone()
+    assert row is not None and row[0] == entry["image"]["pseudonyms"]["PatientID"]
+    assert (row[2], row[3]) == ("F", "40-49")
+    opened = hashlib.sha256(b"medledger-demographics/v1\x00" + bytes.fromhex(row[1])
+                            + b'{"PatientAgeBand":"40-49","PatientSex":"F"}').hexdigest()
+    assert commitment == "sha256:" + opened
 
 
 PHOTO_SECRETS = ("Fictional Artistname", "Ward seven bed three", "Jane Fictional-Doe")

@@ -21,6 +21,7 @@ from ledger.errors import LedgerError, PolicyError
 from ledger.imaging.analyse import analyse
 from ledger.imaging.annex_e import BY_TAG
 from ledger.imaging.limits import DecodeLimits
+from ledger.imaging.pseudonym import PLACEHOLDER
 
 from .data import SECRET, deid_files
 
@@ -126,11 +127,18 @@ def test_uids_and_patient_id_only_as_pseudonyms() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(path, stop_before_pixels=True)
-    names = analyse(path, secret=SECRET, limits=DecodeLimits()).pseudonyms
-    assert names is not None
-    for value in (names.study, names.series, names.instance, names.patient):
-        assert value is not None and value.startswith("hmac-sha256:") and len(value) == 76
-    assert str(ds.SOPInstanceUID) not in json.dumps(names.to_json())
+    result = analyse(path, secret=SECRET, limits=DecodeLimits())
+    material = result.subject
+    assert material is not None and len(material.tag) == 64
+    uids = dict(material.uids)
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        value = uids[keyword]
+        assert value is not None and len(value) == 64 and int(value, 16) >= 0
+    # the worker's JSON holds placeholders only; the parent writes per-subject pseudonyms
+    names = result.to_json()["pseudonyms"]
+    assert names["SOPInstanceUID"] == names["PatientID"] == PLACEHOLDER
+    assert str(ds.SOPInstanceUID).encode() not in pickle.dumps(material)
+    assert str(ds.PatientID).encode() not in pickle.dumps(material)
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
