@@ -24,6 +24,7 @@ import pytest
 
 import ledger.registration.workers as workers
 from ledger.imaging.analyse import Analysis
+from ledger.imaging.decode import Decoded
 
 from .data import make_pngs, multi_frame_dicom
 from .support import RunCli, image_entries, log_size, register_args
@@ -98,15 +99,15 @@ def test_facts_the_model_refuses_are_refused_alone(
     folder = tmp_path / "in"
     good = make_pngs(folder, GOOD)
     bad = folder / "img00005.png"
-    real = workers.analyse
+    real = workers.analyse_decoded
 
-    def analyse(path: Path, **options: Any) -> Analysis:
-        analysis = real(path, **options)
-        if path == bad:  # a pixel form longer than the model's 64 characters
+    def analyse(decoded: Decoded, **options: Any) -> Analysis:
+        analysis = real(decoded, **options)
+        if decoded.name == str(bad):  # a pixel form longer than the model's 64 characters
             return dataclasses.replace(analysis, pixel_form=f"<u1 {MARKER * 8}")
         return analysis
 
-    monkeypatch.setattr(workers, "analyse", analyse)
+    monkeypatch.setattr(workers, "analyse_decoded", analyse)
     result = cli(*register_args(folder, workers=1), ledger=reg_ledger)
     assert result.rc == 0, (result.stdout, result.stderr)
     summary = result.json()

@@ -61,6 +61,7 @@ def test_folder_registers_verifies_and_reruns_as_known(
         "registered": len(files),
         "already_known": 0,
         "refused": [],
+        "quarantined": 0,
         "interrupted": False,
         "entries": {"first": FIRST_INDEX, "last": FIRST_INDEX + len(files) - 1},
     }
@@ -102,7 +103,7 @@ def test_folder_registers_verifies_and_reruns_as_known(
     again = cli(*register_args(root), ledger=reg_ledger)
     assert again.rc == 0, again.stderr
     assert again.json() == {"registered": 0, "already_known": len(files), "refused": [],
-                            "interrupted": False, "duplicates": [], "entries": None}  # fmt: skip
+                            "quarantined": 0, "interrupted": False, "duplicates": [], "entries": None}  # fmt: skip
     assert log_size(reg_ledger) == size
 
     text = cli(*register_args(root, json=False), ledger=reg_ledger)
