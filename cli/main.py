@@ -14,6 +14,7 @@ from cli import (
     demo,
     dupscmd,
     keys,
+    lineagecmd,
     logcmd,
     rebuildcmd,
     recovercmd,
@@ -53,6 +54,8 @@ app.command("dups")(dupscmd.dups)
 app.command("leakage")(dupscmd.leakage)
 app.command("overlap")(datasetcmd.overlap)
 app.command("composition")(datasetcmd.composition)
+app.command("derive")(lineagecmd.derive_command)
+app.command("lineage")(lineagecmd.lineage_command)
 
 
 @app.command("init")

@@ -36,6 +36,7 @@ from ledger.guard import recover as recovery
 from ledger.guard.check import LogGuard
 from ledger.guard.policy import require_deidentified
 from ledger.guard.remember import history_checkpoints, remember_extending
+from ledger.lineagelog import audit_derivations
 from ledger.log.hashing import EMPTY_ROOT
 from ledger.log.proofs import (
     consistency_nodes,
@@ -505,6 +506,7 @@ class Ledger:
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
+                    audit_derivations(self.store, conn)  # edges name their images; no cycle
         report.recoveries = history.recoveries
         return report
 

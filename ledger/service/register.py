@@ -31,6 +31,7 @@ from ledger.registration.pipeline import (
 )
 from ledger.registration.workers import Analysed, WorkerSettings, memory_headroom
 from ledger.sequencer import Appended, append
+from ledger.service.inferred import infer_edges
 from ledger.service.ledger import Ledger
 from ledger.service.sources import check_may_register
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
@@ -286,6 +287,8 @@ def _append_checked(
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")
+    infer_edges(run.ledger, [(r.index, _facts(a)) for a, r in zip(fresh, results, strict=True)
+                             if not r.existing], key=run.options.key)  # DICOM-stated lineage
     for item, result, found in zip(fresh, results, recorded, strict=True):
         if result.existing:
             summary.already_known += 1

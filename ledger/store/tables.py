@@ -7,7 +7,7 @@ second index (about 2 nodes per leaf).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 NODE_INDEX_BITS = 48
@@ -74,7 +74,8 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # Tables that are a pure function of the log: written only through a registered
 # projection (ledger/projections.py), rebuilt and compared row for row by ``verify``,
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
-PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies")
+PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies", "derivations",
+                                      "image_uids")
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -160,3 +161,25 @@ class SourceRow(SQLModel, table=True):
     keys: str  # the allowed key ids, sorted, comma-separated
     added_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_idx: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DerivationRow(SQLModel, table=True):
+    """Projection of image.derived: one edge of the derivation graph per entry. ``parent``
+    and ``child`` are the entry indexes of the two images' image.registered entries."""
+
+    __tablename__ = "derivations"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    parent: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    child: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    inferred: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class ImageUidRow(SQLModel, table=True):
+    """Projection of image.registered: the SOP Instance UID pseudonym of a DICOM image, so
+    that a derived DICOM's Source Image Sequence finds its parent (inferred edges)."""
+
+    __tablename__ = "image_uids"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    sop_uid: str = Field(index=True)

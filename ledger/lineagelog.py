@@ -1,0 +1,102 @@
+"""Derivation rules against a stored log: the append's check and the audit's replay.
+
+The rules are :mod:`ledger.audit.derivationrules`; this module feeds them from the store.
+An append reads the (two) leaves an image.derived entry names, straight from the log, and
+walks the ``derivations`` projection for a cycle; the audit, after the projections were
+compared with the log, checks every image.derived leaf against the ``images`` rows and the
+whole graph for a cycle once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.audit.derivationrules import (
+    Registered,
+    acyclic_or_first_cycle,
+    check_no_cycle,
+    check_refs,
+)
+from ledger.errors import PolicyError, VerificationError
+from ledger.store import Store
+from ledger.store.derivations import edges_from, image_digests
+
+DERIVED = "image.derived"
+
+
+def _registered_facts(entry: Any) -> Registered | None:
+    if not isinstance(entry, dict) or entry.get("kind") != "image.registered":
+        return None
+    image = entry["body"]["image"]
+    return Registered(image["file_sha256"], image["pixel_sha256"])
+
+
+@dataclass
+class DerivationCheck:
+    """The sequencer's view, inside its transaction: ``check`` then ``apply`` each entry of
+    a batch in order (a batch may register a child and derive it)."""
+
+    store: Store
+    conn: Connection
+    images: dict[int, Registered | None] = field(default_factory=dict)
+    edges: dict[int, list[int]] = field(default_factory=dict)  # this batch's edges
+
+    def check(self, *, index: int, entry: dict[str, Any]) -> None:
+        if entry["kind"] != DERIVED:
+            return
+        body = entry["body"]
+        check_refs(index=index, body=body, registered=self._registered)
+        check_no_cycle(parent=body["parent"]["index"], child=body["child"]["index"],
+                       children=self._children)
+
+    def apply(self, *, index: int, entry: dict[str, Any]) -> None:
+        if entry["kind"] == "image.registered":
+            self.images[index] = _registered_facts(entry)
+        elif entry["kind"] == DERIVED:
+            body = entry["body"]
+            self.edges.setdefault(body["parent"]["index"], []).append(body["child"]["index"])
+
+    def _registered(self, index: int) -> Registered | None:
+        if index not in self.images:
+            leaf, _ = self.store.leaf(self.conn, index)
+            self.images[index] = _registered_facts(json.loads(leaf)["envelope"]["entry"])
+        return self.images[index]
+
+    def _children(self, node: int) -> list[int]:
+        stored = [child for _, _, child, _ in edges_from(self.conn, [node])]
+        return stored + self.edges.get(node, [])
+
+
+def audit_derivations(store: Store, conn: Connection) -> int:
+    """Every image.derived leaf against the (already compared) ``images`` rows, then the
+    graph for a cycle; VerificationError at the first entry that breaks a rule. Returns
+    how many edges were checked."""
+    edges: list[tuple[int, int, int]] = []
+    bodies: list[tuple[int, dict[str, Any]]] = []
+    for index, leaf in store.leaves_of_kinds(conn, [DERIVED]):
+        try:
+            body = json.loads(leaf)["envelope"]["entry"]["body"]
+            edges.append((index, body["parent"]["index"], body["child"]["index"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise VerificationError("malformed leaf", index=index) from exc
+        bodies.append((index, body))
+    digests = image_digests(conn, [n for _, p, c in edges for n in (p, c)])
+
+    def registered(at: int) -> Registered | None:
+        found = digests.get(at)
+        return None if found is None else Registered(*found)
+
+    for index, body in bodies:
+        try:
+            check_refs(index=index, body=body, registered=registered)
+        except PolicyError as exc:
+            raise VerificationError(exc.message, index=index) from exc
+    cycle = acyclic_or_first_cycle(edges)
+    if cycle is not None:
+        raise VerificationError("image.derived closes a cycle in the derivation graph",
+                                index=cycle)
+    return len(edges)
