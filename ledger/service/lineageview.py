@@ -11,59 +11,108 @@ images than its leaf, or whose stated digests are not the images', is marked, an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection
 
 from ledger.checkpoints import open_checkpoint
-from ledger.errors import InputError, VerificationError, show_path
+from ledger.crypto.keys import PublicKey
+from ledger.crypto.signing import decode_sig, verify_entry
+from ledger.errors import InputError, LedgerError, VerificationError, show_path
 from ledger.lineage.graph import Direction, TreeEdge, walk
 from ledger.lineage.prov import FORMATS, Derivation, Format, ImageNode, StepRecord, write_prov
 from ledger.lineage.vocabulary import validate_step
 from ledger.log.hashing import leaf_hash
-from ledger.registration.lookup import _inclusion_status, _signature_status, _signers
+from ledger.log.proofs import inclusion_nodes, inclusion_proof
+from ledger.model.canonical import canonical_json
+from ledger.registration.lookup import _inclusion_status, _signers
 from ledger.service.ledger import Ledger
 from ledger.service.lineage import resolve_image
 from ledger.store import reading
 
 _FAILING = ("invalid", "signed for another log", "unknown key")
+_ENTRY_START = b'{"envelope":{"entry":'
+_BATCH = 512  # edges checked per batch of the PROV export
 
 
 @dataclass
 class _Checker:
-    """Reads and checks leaves against one verified checkpoint, each leaf once."""
+    """Reads and checks leaves against one verified checkpoint. ``load`` reads a batch of
+    leaves and the tree nodes of all their inclusion proofs in two queries; ``forget``
+    drops them (the PROV export loads a bounded batch at a time)."""
 
     ledger: Ledger
     conn: Connection
     checkpoint: Any
     signers: dict[str, dict[str, Any]]
     checked: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _keys: dict[str, PublicKey] = field(default_factory=dict)
+
+    def load(self, indexes: Iterable[int]) -> None:
+        size = self.checkpoint.size
+        wanted = sorted({i for i in indexes if i not in self.checked})
+        if not wanted:
+            return
+        beyond = [i for i in wanted if i >= size]
+        if beyond:
+            raise VerificationError(f"entry {beyond[0]} is not covered by the checkpoint "
+                                    f"(size {size})", index=beyond[0])
+        coords: set[tuple[int, int]] = set()
+        for index in wanted:
+            coords |= inclusion_nodes(index=index, size=size)
+        nodes = self.ledger.store.perfect_nodes(self.conn, coords)
+        for index in wanted:
+            leaf, _ = self.ledger.store.leaf(self.conn, index)
+            proof = inclusion_proof(index=index, size=size, nodes=nodes)
+            self.checked[index] = self._check(index, leaf, proof)
+
+    def forget(self) -> None:
+        self.checked.clear()
 
     def leaf(self, index: int) -> dict[str, Any]:
         """{entry, leaf_hash, signer, signature, inclusion} of entry ``index``."""
-        if index in self.checked:
-            return self.checked[index]
-        leaf, _ = self.ledger.store.leaf(self.conn, index)
+        if index not in self.checked:
+            self.load([index])
+        return self.checked[index]
+
+    def _check(self, index: int, leaf: bytes, proof: list[bytes]) -> dict[str, Any]:
         digest = leaf_hash(leaf)  # from the bytes, not the stored column
         envelope = json.loads(leaf)["envelope"]
         entry = envelope["entry"]
         signer = self.signers.get(entry["actor"])
-        proof = self.ledger.inclusion_proof(index, size=self.checkpoint.size)
-        facts = {
+        return {
             "entry": entry,
             "leaf_hash": digest.hex(),
             "signer": None if signer is None else {"name": signer["name"], "role": signer["role"],
                                                    "key_id": signer["key_id"]},
-            "signature": _signature_status(signer, entry, envelope["sig"],
-                                           log_id=self.ledger.log_id),
-            "inclusion": _inclusion_status(index, digest, proof.hashes, self.checkpoint),
+            "signature": self._signature(signer, entry, envelope["sig"], leaf),
+            "inclusion": _inclusion_status(index, digest, proof, self.checkpoint),
         }
-        if len(self.checked) < 4096:  # a cache for shared images, not a copy of the tree
-            self.checked[index] = facts
-        return facts
+
+    def _signature(self, signer: dict[str, Any] | None, entry: dict[str, Any], sig: str,
+                   leaf: bytes) -> str:
+        """``show``'s signature status, with each key decoded once and the entry's bytes
+        cut from the leaf when it has the canonical shape (else encoded again)."""
+        if signer is None:
+            return "unknown key"
+        if entry["v"] == 2 and entry["log"] != self.ledger.log_id:
+            return "signed for another log"
+        try:
+            public = self._keys.get(signer["key_id"])
+            if public is None:
+                public = self._keys[signer["key_id"]] = PublicKey.from_b64(signer["public_key"])
+            tail = b',"sig":"' + sig.encode("ascii") + b'"},"prev":"'
+            cut = leaf.rfind(tail)
+            body = leaf[len(_ENTRY_START):cut] if leaf.startswith(_ENTRY_START) and cut > 0 \
+                else canonical_json(entry)
+            verify_entry(public, body, decode_sig(sig), version=entry["v"])
+        except (LedgerError, UnicodeEncodeError):
+            return "invalid"
+        return "valid"
 
     def image(self, index: int) -> dict[str, Any]:
         facts = self.leaf(index)
@@ -131,16 +180,31 @@ class Lineage:
                 raise VerificationError(f"{self.target}: {where}: {item['problem']}")
 
 
+def _checkpoint(ledger: Ledger) -> tuple[str, Any]:
+    """A checkpoint of the whole log, its signature verified: the latest one signed if it
+    covers every entry (every command that appends signs one), else a fresh one."""
+    with reading(ledger.store.engine) as conn:
+        latest = ledger.store.latest_checkpoint(conn)
+        size, _ = ledger.store.tail(conn)
+    if latest is not None and latest.size == size:
+        return latest.note, open_checkpoint(latest.note, [ledger.verifier])
+    note = ledger.checkpoint()
+    return note, open_checkpoint(note, [ledger.verifier])
+
+
 def lineage(ledger: Ledger, target: str) -> Lineage:
     """The derivation tree of ``target`` (a file, a digest or an entry index): back to the
     registered originals and forward to every known derivative, each edge checked."""
     start = resolve_image(ledger, target).index
-    note = ledger.checkpoint()
-    checkpoint = open_checkpoint(note, [ledger.verifier])
+    note, checkpoint = _checkpoint(ledger)
     with reading(ledger.store.engine) as conn:
         checker = _Checker(ledger, conn, checkpoint, _signers(ledger, conn))
-        back = [checker.edge(row) for row in walk(conn, start, "back")]
-        forward = [checker.edge(row) for row in walk(conn, start, "forward")]
+        rows_back = list(walk(conn, start, "back"))
+        rows_forward = list(walk(conn, start, "forward"))
+        rows = rows_back + rows_forward
+        checker.load([start, *(n for r in rows for n in (r.entry, r.parent, r.child))])
+        back = [checker.edge(row) for row in rows_back]
+        forward = [checker.edge(row) for row in rows_forward]
         nodes = {start} | {e[k] for e in back + forward for k in ("parent", "child") if k in e}
         images = {n: checker.image(n) for n in sorted(nodes)}
     with_parent = {e["child"] for e in back if "child" in e}
@@ -176,12 +240,23 @@ def _record(checker: _Checker, row: TreeEdge) -> Derivation:
 
 
 def _records(checker: _Checker, start: int) -> Iterator[Derivation]:
-    """Back edges from the originals down to the image, then forward edges, each checked."""
+    """Back edges from the originals down to the image, then forward edges, each checked,
+    in batches of ``_BATCH`` edges (their leaves and proofs loaded, then forgotten)."""
     back: list[TreeEdge] = list(walk(checker.conn, start, "back"))
-    for row in reversed(back):  # the originals' edges first: the order steps were applied
-        yield _record(checker, row)
-    for row in walk(checker.conn, start, "forward"):
-        yield _record(checker, row)
+    back.reverse()  # the originals' edges first: the order the steps were applied
+    for rows in (back[i : i + _BATCH] for i in range(0, len(back), _BATCH)):
+        yield from _checked_batch(checker, rows)
+    forward = walk(checker.conn, start, "forward")
+    while rows := list(islice(forward, _BATCH)):
+        yield from _checked_batch(checker, rows)
+
+
+def _checked_batch(checker: _Checker, rows: list[TreeEdge]) -> Iterator[Derivation]:
+    checker.forget()
+    checker.load(n for r in rows for n in (r.entry, r.parent, r.child))
+    records = [_record(checker, row) for row in rows]
+    checker.forget()
+    yield from records
 
 
 def export_prov(ledger: Ledger, target: str, file: Path, fmt: str) -> int:
@@ -195,7 +270,7 @@ def export_prov(ledger: Ledger, target: str, file: Path, fmt: str) -> int:
     if not file.parent.is_dir():
         raise InputError(f"{where}: directory {show_path(file.parent)} does not exist")
     start = resolve_image(ledger, target).index
-    checkpoint = open_checkpoint(ledger.checkpoint(), [ledger.verifier])
+    _note, checkpoint = _checkpoint(ledger)
     with reading(ledger.store.engine) as conn:
         checker = _Checker(ledger, conn, checkpoint, _signers(ledger, conn))
         try:
