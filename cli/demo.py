@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cli import demolineage
 from cli.options import JsonOpt
 from cli.output import emit_json, out
 from ledger.errors import VerificationError
@@ -58,6 +59,7 @@ def demo(as_json: JsonOpt = False) -> None:
         step("register", _register(ledger, root), registered=True)
         step("duplicates", _duplicates(ledger, root), duplicates=True)
         step("provenance of a dataset", _provenance(ledger), composition=True)
+        step("lineage", demolineage.lineage_step(ledger, root, key="site-a"), lineage=True)
         note = ledger.checkpoint()
         step("checkpoint", "signed C2SP checkpoint:\n" + _indent(note), checkpoint=note)
         proof = ledger.inclusion_proof(2)
