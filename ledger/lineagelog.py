@@ -22,8 +22,11 @@ from ledger.audit.derivationrules import (
     check_refs,
 )
 from ledger.errors import PolicyError, VerificationError
-from ledger.store import Store
+from ledger.model.projection import Change, Projections
+from ledger.projections import changes_of
+from ledger.store import Store, locked_write, reading
 from ledger.store.derivations import edges_from, image_digests
+from ledger.store.projected import apply_changes, empty_tables
 
 DERIVED = "image.derived"
 
@@ -100,3 +103,37 @@ def audit_derivations(store: Store, conn: Connection) -> int:
         raise VerificationError("image.derived closes a cycle in the derivation graph",
                                 index=cycle)
     return len(edges)
+
+
+UIDS_FILLED = "image_uids_filled"  # meta key: the image_uids projection covers the log
+
+
+def fill_image_uids(store: Store, projections: Projections) -> int:
+    """Once per ledger: fill the ``image_uids`` projection from the image.registered leaves
+    a ledger made before the table existed already holds (it was created empty on open).
+    Returns how many rows were written (0 when already done)."""
+    with reading(store.engine) as conn:
+        if store.get_meta(conn, UIDS_FILLED) is not None:
+            return 0
+    written = 0
+    with locked_write(store.engine) as conn:
+        if store.get_meta(conn, UIDS_FILLED) is not None:
+            return 0
+        empty_tables(conn, ["image_uids"])
+        batch: list[Change] = []
+        for index, leaf, _hash, kind, _actor in store.iter_leaves(conn):
+            if kind != "image.registered":
+                continue
+            try:
+                entry = json.loads(leaf)["envelope"]["entry"]
+                changes = changes_of(index, entry, projections)
+            except (ValueError, KeyError, TypeError):
+                continue  # verify names a malformed leaf; nothing to project from it
+            batch.extend(c for c in changes if c.table == "image_uids")
+            if len(batch) >= 4096:
+                apply_changes(conn, batch)
+                written, batch = written + len(batch), []
+        apply_changes(conn, batch)
+        written += len(batch)
+        store.set_meta(conn, UIDS_FILLED, "1")
+    return written
