@@ -10,6 +10,8 @@ the sequencer (nothing written); verify passes on what was accepted.
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from ledger.service import Ledger
 from ledger.service.lineage import Registration, entry_at
 from ledger.service.lineageview import lineage
 
+from ..builders import attacker
 from ..registration.data import pydicom_file
 from ..registration.support import ORIGIN, SUBMITTER, make_ledger
 from .test_lineage_chain import medledger
@@ -111,3 +114,28 @@ def test_sequencer_refuses_wrong_digests_and_a_cycle(built: dict[str, Any],
         opened.submit([opened.sign("image.derived", not_image, key=key)])
     assert opened.size() == size
     opened.verify()
+
+
+def test_an_older_ledger_gets_its_image_uids_on_open(built: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    """A ledger made before the image_uids table: it is filled once when opened."""
+    ledger = tmp_path / "ledger"
+    with sqlite3.connect(built["ledger"] / "ledger.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copytree(built["ledger"], ledger)
+    config = ledger / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text())
+                                 | {"database_url": f"sqlite:///{ledger / 'ledger.db'}"}))
+    with sqlite3.connect(ledger / "ledger.db") as conn:
+        want = conn.execute("SELECT idx, sop_uid FROM image_uids ORDER BY idx").fetchall()
+    assert [idx for idx, _ in want] == [built["ct"], built["derived"]]
+    with attacker(ledger) as conn:  # as a ledger made before the table existed
+        conn.execute("DROP TABLE image_uids")
+        conn.execute("DELETE FROM meta WHERE key = 'image_uids_filled'")
+    opened = Ledger.open(ledger)
+    try:
+        opened.verify()
+    finally:
+        opened.store.engine.dispose()
+    with sqlite3.connect(ledger / "ledger.db") as conn:
+        assert conn.execute("SELECT idx, sop_uid FROM image_uids ORDER BY idx").fetchall() == want
