@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
+from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger, refuse_with
 from cli.output import emit_json, out
-from ledger.errors import InputError
 from ledger.service.lineage import Overrides, derive
 from ledger.service.lineageview import export_prov, lineage
 
@@ -76,6 +75,7 @@ derive_command.__doc__ = DERIVE_HELP
 
 
 def lineage_command(
+    ctx: typer.Context,
     image: Annotated[str, typer.Argument(
         help="An image file, its file or pixel SHA-256, or its entry index.")],
     prov: Annotated[Path | None, typer.Option(
@@ -86,9 +86,9 @@ def lineage_command(
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
+    if prov is None:
+        refuse_with(ctx, "fmt", "--format is the format of --prov; give --prov FILE")
     opened = open_ledger(ledger)
-    if prov is None and fmt != "json":
-        raise InputError("--format is the format of --prov; give --prov FILE")
     result = lineage(opened, image)
     if as_json:
         emit_json(result.to_json())

@@ -25,7 +25,7 @@ from ledger.errors import PolicyError, VerificationError
 from ledger.model.projection import Change, Projections
 from ledger.projections import changes_of
 from ledger.store import Store, locked_write, reading
-from ledger.store.derivations import edges_from, image_digests
+from ledger.store.derivations import edges_from, image_digests, leaves_of_kind
 from ledger.store.projected import apply_changes, empty_tables
 
 DERIVED = "image.derived"
@@ -79,14 +79,14 @@ def audit_derivations(store: Store, conn: Connection) -> int:
     graph for a cycle; VerificationError at the first entry that breaks a rule. Returns
     how many edges were checked."""
     edges: list[tuple[int, int, int]] = []
-    bodies: list[tuple[int, dict[str, Any]]] = []
-    for index, leaf in store.leaves_of_kinds(conn, [DERIVED]):
+    bodies: list[tuple[int, dict[str, Any]]] = []  # only the two references of each body
+    for index, leaf in leaves_of_kind(conn, DERIVED):
         try:
             body = json.loads(leaf)["envelope"]["entry"]["body"]
             edges.append((index, body["parent"]["index"], body["child"]["index"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise VerificationError("malformed leaf", index=index) from exc
-        bodies.append((index, body))
+        bodies.append((index, {"parent": body["parent"], "child": body["child"]}))
     digests = image_digests(conn, [n for _, p, c in edges for n in (p, c)])
 
     def registered(at: int) -> Registered | None:

@@ -95,7 +95,7 @@ def entry_at(ledger: Ledger, index: int) -> dict[str, Any]:
 def resolve_image(ledger: Ledger, target: str) -> Registration:
     """An image as ``show`` names it (a file, a file or pixel digest) or an entry index:
     its earliest image.registered entry. InputError if it is not registered."""
-    if target.isdigit() and not Path(target).is_file():
+    if target.isdigit() and len(target) < 64 and not Path(target).is_file():
         entry = entry_at(ledger, int(target))
         if entry.get("kind") != "image.registered":
             raise InputError(f"entry {target} is a {entry.get('kind')} entry, not an image")

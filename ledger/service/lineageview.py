@@ -199,8 +199,9 @@ def lineage(ledger: Ledger, target: str) -> Lineage:
     note, checkpoint = _checkpoint(ledger)
     with reading(ledger.store.engine) as conn:
         checker = _Checker(ledger, conn, checkpoint, _signers(ledger, conn))
-        rows_back = list(walk(conn, start, "back"))
-        rows_forward = list(walk(conn, start, "forward"))
+        covered = checkpoint.size  # edges appended since are not shown: not yet proven
+        rows_back = [r for r in walk(conn, start, "back") if r.entry < covered]
+        rows_forward = [r for r in walk(conn, start, "forward") if r.entry < covered]
         rows = rows_back + rows_forward
         checker.load([start, *(n for r in rows for n in (r.entry, r.parent, r.child))])
         back = [checker.edge(row) for row in rows_back]
@@ -242,11 +243,12 @@ def _record(checker: _Checker, row: TreeEdge) -> Derivation:
 def _records(checker: _Checker, start: int) -> Iterator[Derivation]:
     """Back edges from the originals down to the image, then forward edges, each checked,
     in batches of ``_BATCH`` edges (their leaves and proofs loaded, then forgotten)."""
-    back: list[TreeEdge] = list(walk(checker.conn, start, "back"))
+    covered = checker.checkpoint.size  # edges appended since are not yet proven
+    back = [r for r in walk(checker.conn, start, "back") if r.entry < covered]
     back.reverse()  # the originals' edges first: the order the steps were applied
     for rows in (back[i : i + _BATCH] for i in range(0, len(back), _BATCH)):
         yield from _checked_batch(checker, rows)
-    forward = walk(checker.conn, start, "forward")
+    forward = (r for r in walk(checker.conn, start, "forward") if r.entry < covered)
     while rows := list(islice(forward, _BATCH)):
         yield from _checked_batch(checker, rows)
 

@@ -6,15 +6,16 @@ transaction; the graph walks (``ledger.lineage.graph``) call them level by level
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, select
 
-from ledger.store.tables import DerivationRow, ImageRow, ImageUidRow
+from ledger.store.tables import DerivationRow, ImageRow, ImageUidRow, LogLeaf
 
 _EDGES = DerivationRow.__table__  # type: ignore[attr-defined]
 _UIDS = ImageUidRow.__table__  # type: ignore[attr-defined]
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
+_LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
 _IN = 500  # members of one IN (...) list
 
 # (entry index of the image.derived, parent, child, inferred)
@@ -74,5 +75,22 @@ def image_digests(conn: Connection, indexes: Iterable[int]) -> dict[int, tuple[s
     return found
 
 
+def leaves_of_kind(conn: Connection, kind: str, *, chunk: int = 4096
+                   ) -> Iterator[tuple[int, bytes]]:  # fmt: skip
+    """(index, leaf bytes) of every leaf of ``kind`` (the stored column), in index order,
+    read ``chunk`` at a time (a whole kind's leaves are never held at once)."""
+    after = -1
+    while True:
+        query = (select(_LEAVES.c.idx, _LEAVES.c.leaf)
+                 .where(_LEAVES.c.kind == kind, _LEAVES.c.idx > after)
+                 .order_by(_LEAVES.c.idx).limit(chunk))
+        rows = conn.execute(query).all()
+        for idx, leaf in rows:
+            yield int(idx), bytes(leaf)
+        if len(rows) < chunk:
+            return
+        after = int(rows[-1][0])
+
+
 __all__ = ["Edge", "edge_between", "edges_from", "edges_to", "image_digests",
-           "images_by_sop_uid"]
+           "images_by_sop_uid", "leaves_of_kind"]
