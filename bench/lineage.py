@@ -191,6 +191,8 @@ def prov_child(directory: str, root: int, limit: int, target: str) -> None:
     from ledger.lineage.prov import Derivation, ImageNode, StepRecord, write_prov
 
     ledger = Ledger.open(Path(directory))
+    with open("/proc/self/statm", encoding="ascii") as statm:  # before any edge is read
+        start_rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     step = StepRecord("resize", {"width": 8, "height": 8}, [("113085", "Spatial resampling")],
                       "c2pa.resized")
     with reading(ledger.store.engine) as conn, open(target, "w", encoding="utf-8") as out:
@@ -201,7 +203,7 @@ def prov_child(directory: str, root: int, limit: int, target: str) -> None:
                    for e in islice(walk(conn, root, "forward"), limit))
         count = write_prov(records, out, "json")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"activities": count, "peak_rss": peak,
+    print(json.dumps({"activities": count, "peak_rss": peak, "start_rss": start_rss,
                       "bytes": os.path.getsize(target)}))
 
 
@@ -239,7 +241,8 @@ def main() -> None:
         for limit in (10_000, 100_000):
             prov = measure_prov(directory, built["root"], limit)
             print(f"PROV-JSON of {prov['activities']:,} steps: {prov['bytes'] / 1e6:.0f} MB "
-                  f"in {prov['seconds']:.1f} s, peak RSS {prov['peak_rss'] / 2**20:.0f} MiB")
+                  f"in {prov['seconds']:.1f} s, peak RSS {prov['peak_rss'] / 2**20:.0f} MiB "
+                  f"(RSS before the first edge: {prov['start_rss'] / 2**20:.0f} MiB)", flush=True)
 
 
 if __name__ == "__main__":
