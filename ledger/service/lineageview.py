@@ -81,16 +81,21 @@ class _Checker:
 
     def _check(self, index: int, leaf: bytes, proof: list[bytes]) -> dict[str, Any]:
         digest = leaf_hash(leaf)  # from the bytes, not the stored column
-        envelope = json.loads(leaf)["envelope"]
-        entry = envelope["entry"]
-        signer = self.signers.get(entry["actor"])
+        inclusion = _inclusion_status(index, digest, proof, self.checkpoint)
+        try:
+            envelope = json.loads(leaf)["envelope"]
+            entry, sig = envelope["entry"], envelope["sig"]
+            signer = self.signers.get(entry["actor"])
+        except (ValueError, KeyError, TypeError):  # a damaged leaf: shown, never trusted
+            return {"entry": {}, "leaf_hash": digest.hex(), "signer": None,
+                    "signature": "invalid", "inclusion": inclusion}
         return {
             "entry": entry,
             "leaf_hash": digest.hex(),
             "signer": None if signer is None else {"name": signer["name"], "role": signer["role"],
                                                    "key_id": signer["key_id"]},
-            "signature": self._signature(signer, entry, envelope["sig"], leaf),
-            "inclusion": _inclusion_status(index, digest, proof, self.checkpoint),
+            "signature": self._signature(signer, entry, sig, leaf),
+            "inclusion": inclusion,
         }
 
     def _signature(self, signer: dict[str, Any] | None, entry: dict[str, Any], sig: str,
@@ -99,7 +104,7 @@ class _Checker:
         cut from the leaf when it has the canonical shape (else encoded again)."""
         if signer is None:
             return "unknown key"
-        if entry["v"] == 2 and entry["log"] != self.ledger.log_id:
+        if entry.get("v") == 2 and entry.get("log") != self.ledger.log_id:
             return "signed for another log"
         try:
             public = self._keys.get(signer["key_id"])
@@ -110,11 +115,26 @@ class _Checker:
             body = leaf[len(_ENTRY_START):cut] if leaf.startswith(_ENTRY_START) and cut > 0 \
                 else canonical_json(entry)
             verify_entry(public, body, decode_sig(sig), version=entry["v"])
-        except (LedgerError, UnicodeEncodeError):
+        except (LedgerError, UnicodeEncodeError, KeyError, TypeError, AttributeError):
             return "invalid"
         return "valid"
 
     def image(self, index: int) -> dict[str, Any]:
+        try:
+            return self._image(index)
+        except (KeyError, TypeError, AttributeError):  # a damaged leaf's body
+            return {"index": index, "signature": "invalid", "inclusion": "invalid",
+                    "signer": None, "problem": f"entry {index} is malformed"}
+
+    def edge(self, row: TreeEdge) -> dict[str, Any]:
+        try:
+            return self._edge(row)
+        except (KeyError, TypeError, AttributeError):  # a damaged leaf's body
+            return {"entry": row.entry, "depth": row.depth, "signature": "invalid",
+                    "inclusion": "invalid", "signer": None, "time": None,
+                    "problem": f"entry {row.entry} is malformed"}
+
+    def _image(self, index: int) -> dict[str, Any]:
         facts = self.leaf(index)
         entry = facts["entry"]
         shown: dict[str, Any] = {"index": index, "signature": facts["signature"],
@@ -128,7 +148,7 @@ class _Checker:
                         "license": body["license"], "consent": body["consent"],
                         "registered": entry["time"]}
 
-    def edge(self, row: TreeEdge) -> dict[str, Any]:
+    def _edge(self, row: TreeEdge) -> dict[str, Any]:
         facts = self.leaf(row.entry)
         entry = facts["entry"]
         shown: dict[str, Any] = {"entry": row.entry, "depth": row.depth,

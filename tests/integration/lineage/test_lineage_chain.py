@@ -298,3 +298,14 @@ def test_a_deleted_derivations_row_is_reported_by_verify(chain: dict[str, Any],
         conn.execute("DELETE FROM derivations WHERE idx = ?", (entry,))
     code, _, err = medledger("verify", ledger=copy)
     assert code == 1 and f"derivations: entry {entry}" in err and "missing" in err
+
+
+@pytest.mark.parametrize("leaf", [b"{}", b"not json"])
+def test_a_damaged_leaf_is_exit_1_not_a_traceback(chain: dict[str, Any], copy: Path,
+                                                  leaf: bytes) -> None:
+    entry = chain["made"]["ct_256.png"]["entry"]
+    with attacker(copy) as conn:
+        conn.execute("UPDATE log_leaves SET leaf = ? WHERE idx = ?", (leaf, entry))
+    code, _, err = medledger("lineage", chain["files"] / "ct_256.jpg", ledger=copy)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert f"entry {entry}" in err and "Traceback" not in err
