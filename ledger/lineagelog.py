@@ -66,7 +66,10 @@ class DerivationCheck:
     def _registered(self, index: int) -> Registered | None:
         if index not in self.images:
             leaf, _ = self.store.leaf(self.conn, index)
-            self.images[index] = _registered_facts(json.loads(leaf)["envelope"]["entry"])
+            try:
+                self.images[index] = _registered_facts(json.loads(leaf)["envelope"]["entry"])
+            except (ValueError, KeyError, TypeError):  # a damaged leaf names no image
+                self.images[index] = None
         return self.images[index]
 
     def _children(self, node: int) -> list[int]:
