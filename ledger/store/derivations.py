@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ledger.store.tables import DerivationRow, ImageRow, ImageUidRow, LogLeaf
 
@@ -28,13 +28,18 @@ def _chunks(values: Iterable[int]) -> Iterable[list[int]]:
         yield items[start : start + _IN]
 
 
+# Built once: a walk runs them level by level, and building the statement cost more than
+# running it on an indexed column.
+_COLUMNS = (_EDGES.c.idx, _EDGES.c.parent, _EDGES.c.child, _EDGES.c.inferred)
+_FROM = select(*_COLUMNS).where(_EDGES.c.parent.in_(bindparam("ids", expanding=True)))
+_TO = select(*_COLUMNS).where(_EDGES.c.child.in_(bindparam("ids", expanding=True)))
+
+
 def edges_from(conn: Connection, parents: Iterable[int]) -> list[Edge]:
     """The edges whose parent is one of ``parents``, by entry index."""
     found: list[Edge] = []
     for part in _chunks(parents):
-        query = select(_EDGES.c.idx, _EDGES.c.parent, _EDGES.c.child, _EDGES.c.inferred).where(
-            _EDGES.c.parent.in_(part))
-        found.extend((r[0], r[1], r[2], bool(r[3])) for r in conn.execute(query))
+        found.extend((r[0], r[1], r[2], bool(r[3])) for r in conn.execute(_FROM, {"ids": part}))
     return sorted(found)
 
 
@@ -42,9 +47,7 @@ def edges_to(conn: Connection, children: Iterable[int]) -> list[Edge]:
     """The edges whose child is one of ``children``, by entry index."""
     found: list[Edge] = []
     for part in _chunks(children):
-        query = select(_EDGES.c.idx, _EDGES.c.parent, _EDGES.c.child, _EDGES.c.inferred).where(
-            _EDGES.c.child.in_(part))
-        found.extend((r[0], r[1], r[2], bool(r[3])) for r in conn.execute(query))
+        found.extend((r[0], r[1], r[2], bool(r[3])) for r in conn.execute(_TO, {"ids": part}))
     return sorted(found)
 
 
