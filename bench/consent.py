@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger.imaging.pseudonym import V2_PREFIX, subject_pseudonym
+from ledger.lineage.graph import descendants
 from ledger.service import Ledger
-from ledger.service.consent import consent_impact, lineage_descendants
+from ledger.service.consent import consent_impact
 
 META = {"Modality": "CT", "Rows": 512, "Columns": 512}
 DEID = {"patient_identity_removed": True, "method": None, "method_codes": [],
@@ -68,7 +69,7 @@ def main() -> None:
     def stand_in(_store: Any, _roots: list[int]) -> list[int]:
         return others
 
-    walk = lineage_descendants() if real else stand_in
+    walk = descendants if real else stand_in
     if walk is None:
         raise SystemExit("--lineage: ledger.lineage.graph is not in this build")
     times = []

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cli import demolineage
 from cli.democonsent import withdrawal_and_erasure
 from cli.options import JsonOpt
 from cli.output import emit_json, out
@@ -59,6 +60,7 @@ def demo(as_json: JsonOpt = False) -> None:
         step("register", _register(ledger, root), registered=True)
         step("duplicates", _duplicates(ledger, root), duplicates=True)
         step("provenance of a dataset", _provenance(ledger), composition=True)
+        step("lineage", demolineage.lineage_step(ledger, root, key="site-a"), lineage=True)
         step("withdrawal and erasure", withdrawal_and_erasure(ledger, _first_image(ledger)),
              withdrawn=True)
         note = ledger.checkpoint()

@@ -16,6 +16,7 @@ from cli import (
     dupscmd,
     inspectcmd,
     keys,
+    lineagecmd,
     logcmd,
     rebuildcmd,
     recovercmd,
@@ -57,6 +58,9 @@ app.command("leakage")(dupscmd.leakage)
 app.command("overlap")(datasetcmd.overlap)
 app.command("composition")(datasetcmd.composition)
 app.command("inspect")(inspectcmd.inspect_command)
+
+app.command("derive")(lineagecmd.derive_command)
+app.command("lineage")(lineagecmd.lineage_command)
 
 
 @app.command("init")

@@ -35,6 +35,7 @@ from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
 from ledger.guard.check import LogGuard
 from ledger.guard.state import Trusted
+from ledger.lineagelog import DerivationCheck
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import appended_nodes, frontier, root_from_frontier
@@ -121,6 +122,7 @@ def _append_locked(
     known = store.existing_envelopes(conn, [e.envelope_hash for e in encoded])
     keys = trusted.keys
     sources = source_state(store, conn, (e.envelope["entry"] for e in encoded))
+    lineage = DerivationCheck(store, conn)
     public_keys: dict[str, PublicKey] = {}
     prev = GENESIS_PREV if tail is None else tail.hex()
     results: list[Appended] = []
@@ -145,8 +147,10 @@ def _append_locked(
                 sig = decode_sig(item.envelope["sig"])
                 verify_entry(public, item.entry_bytes, sig, version=entry["v"])
             sources.check(entry=entry, signer=signer, keys=keys)
+            lineage.check(index=index, entry=entry)
             trusted.apply(index=index, entry=entry)
             sources.apply(entry=entry)
+            lineage.apply(index=index, entry=entry)
         except LedgerError as exc:
             exc.subject = exc.subject or f"envelope {item.position}"
             raise

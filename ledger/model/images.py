@@ -216,7 +216,13 @@ def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
         "registered": entry["time"],
         "dup_keys": pack_keys(reference["keys"]) if reference else None,
         "grid_sha256": reference["grid_sha256"] if reference else None,
-    }), image_consent_row(index, image)]
+    }), image_consent_row(index, image), *_sop_uid(index, image)]
+
+
+def _sop_uid(index: int, image: dict[str, Any]) -> list[Change]:
+    """The image_uids row of a DICOM image with a SOP Instance UID pseudonym (lineage)."""
+    uid = (image.get("pseudonyms") or {}).get("SOPInstanceUID")
+    return [Insert("image_uids", {"idx": index, "sop_uid": uid})] if isinstance(uid, str) else []
 
 
 PROJECTIONS: dict[str, Projection] = {"image.registered": _image_registered}

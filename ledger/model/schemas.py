@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ledger.model.bundle import BundleFile
 from ledger.model.entry import Entry, Envelope, Leaf
 from ledger.model.registry import DEFAULT_KINDS
+from ledger.model.vocabulary import STEP
 
 SCHEMA_BASE = "https://medledger.local/schemas/"
 
@@ -42,6 +43,13 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         "bundle.schema.json": _schema(
             BundleFile, "bundle.schema.json", "An offline audit bundle (medledger bundle export)."
         ),
+    }
+    out["preprocessing.schema.json"] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_BASE + "preprocessing.schema.json",
+        "description": "One preprocessing step of image.derived: a term of the vocabulary "
+        "(docs/vocabulary.md) and its typed parameters; decimals are strings.",
+        **STEP.json_schema(mode="validation"),
     }
     for spec in DEFAULT_KINDS:
         name = f"body.{spec.name}.schema.json"

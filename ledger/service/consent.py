@@ -8,7 +8,6 @@ stdin (never argv) that is turned into the subject's lookup tag here and forgott
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ledger.consent.history import Event, State, check_subjects, events, subject
 from ledger.consent.scope import scope_codes
 from ledger.errors import InputError, PolicyError, show_path
 from ledger.imaging.pseudonym import pseudonym, subject_tag
+from ledger.lineage import graph
 from ledger.model.consent import REASONS, STATUSES, SUBJECT_PATTERN, image_target
 from ledger.model.registry import kind_spec
 from ledger.sequencer import Appended
@@ -255,28 +255,18 @@ class Impact:
                 "datasets": self.datasets}  # fmt: skip
 
 
-def lineage_descendants() -> Descendants | None:
-    """``ledger.lineage.graph.descendants(store, roots)`` once the lineage feature exists."""
-    try:
-        module = importlib.import_module("ledger.lineage.graph")
-    except ImportError:
-        return None
-    found: Descendants = module.descendants
-    return found
-
-
 def consent_impact(ledger: Ledger, ref: str, *, descendants: Descendants | None = None
                    ) -> Impact:  # fmt: skip
     """What a withdrawal touches: the images, their derivatives, the dataset labels."""
     target = resolve_target(ledger, ref)
-    walk = descendants or lineage_descendants()
+    walk = descendants or graph.descendants
     with reading(ledger.store.engine) as conn:
         if target.image is not None:
             images = [target.image]
             check_subjects(conn, {target.image: target.subject})
         else:
             images = subject_images(conn, target.subject or "")
-    derived = None if walk is None else sorted(set(walk(ledger.store, images)) - set(images))
+    derived = sorted(set(walk(ledger.store, images)) - set(images))
     with reading(ledger.store.engine) as conn:
         labels = db.dataset_labels(conn, [*images, *(derived or [])])
     return Impact(target, images, derived, labels)
@@ -338,5 +328,5 @@ def erasure_notes(ledger: Ledger, indexes: Sequence[int]) -> dict[int, int]:
 
 
 __all__ = ["ConsentSet", "ConsentShown", "Erased", "Impact", "Target", "consent_impact",
-           "erase_subject", "erasure_notes", "lineage_descendants", "read_patient_id",
+           "erase_subject", "erasure_notes", "read_patient_id",
            "resolve_target", "set_consent", "show_consent", "subject_of_patient_id"]

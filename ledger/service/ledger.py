@@ -37,6 +37,7 @@ from ledger.guard import recover as recovery
 from ledger.guard.check import LogGuard
 from ledger.guard.policy import require_deidentified
 from ledger.guard.remember import history_checkpoints, remember_extending
+from ledger.lineagelog import UIDS_FILLED, audit_derivations, fill_image_uids
 from ledger.log.hashing import EMPTY_ROOT
 from ledger.log.proofs import (
     consistency_nodes,
@@ -168,6 +169,7 @@ class Ledger:
                 store.set_meta(conn, "log_vkey", signer.verifier_key)
                 # a new ledger's findings are all made by this version of the decision
                 store.set_meta(conn, DECISION_SETTING, str(DECISION_VERSION))
+                store.set_meta(conn, UIDS_FILLED, "1")  # a new ledger's image_uids are complete
             ledger = cls(ldir, store, passphrase=passphrase, kinds=kinds, projections=projections)
             genesis = ledger.sign(
                 "key.added", _key_body("admin", Role.ADMIN, admin_key.public_key), key=admin_key
@@ -190,8 +192,10 @@ class Ledger:
         projections: Projections = DEFAULT_PROJECTIONS,
     ) -> Ledger:
         ldir = LedgerDir(directory)
-        return cls(ldir, Store.open(ldir.database_url()), passphrase=passphrase, kinds=kinds,
-                   projections=projections)
+        opened = cls(ldir, Store.open(ldir.database_url()), passphrase=passphrase, kinds=kinds,
+                     projections=projections)
+        fill_image_uids(opened.store, projections)  # once, for a ledger older than the table
+        return opened
 
     def setting(self, name: str) -> str | None:
         with reading(self.store.engine) as conn:
@@ -509,6 +513,8 @@ class Ledger:
                     self._audit_findings(conn, report)
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
                     report.warnings += audit_consent(conn)  # consent rules, subject side data
+
+                    audit_derivations(self.store, conn)  # edges name their images; no cycle
         report.recoveries = history.recoveries
         return report
 

@@ -33,6 +33,7 @@ from ledger.registration.pipeline import (
 )
 from ledger.registration.workers import Analysed, WorkerSettings, memory_headroom
 from ledger.sequencer import Appended, append
+from ledger.service.inferred import infer_edges
 from ledger.service.ledger import Ledger
 from ledger.service.sources import check_may_register
 from ledger.similarity.catalog import LedgerIndex, descriptor_of
@@ -293,6 +294,9 @@ def _append_checked(
     for path in skipped + also_known:
         summary.already_known += 1
         report(path, "known")
+    signed = [(r.index, subjects.facts(a)) for a, r in zip(fresh, results, strict=True)
+              if not r.existing]  # fmt: skip
+    infer_edges(run.ledger, signed, key=run.options.key)  # DICOM-stated lineage
     for item, result, found in zip(fresh, results, recorded, strict=True):
         if result.existing:
             summary.already_known += 1

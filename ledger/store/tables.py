@@ -7,7 +7,7 @@ second index (about 2 nodes per leaf).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 NODE_INDEX_BITS = 48
@@ -75,7 +75,8 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # projection (ledger/projections.py), rebuilt and compared row for row by ``verify``,
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
 PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
-                                      *("image_consent", "consent_events", "erased_subjects"))
+                                      *("image_consent", "consent_events", "erased_subjects"),
+                                      *("derivations", "image_uids"))
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -165,3 +166,25 @@ class SourceRow(SQLModel, table=True):
 
 # Consent and erasure tables (projections and deletable side tables) live in their own module.
 from ledger.store import consenttables as _consenttables  # noqa: E402, F401 - registers them
+
+
+class DerivationRow(SQLModel, table=True):
+    """Projection of image.derived: one edge of the derivation graph per entry. ``parent``
+    and ``child`` are the entry indexes of the two images' image.registered entries."""
+
+    __tablename__ = "derivations"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    parent: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    child: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    inferred: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class ImageUidRow(SQLModel, table=True):
+    """Projection of image.registered: the SOP Instance UID pseudonym of a DICOM image, so
+    that a derived DICOM's Source Image Sequence finds its parent (inferred edges)."""
+
+    __tablename__ = "image_uids"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    sop_uid: str = Field(index=True)

@@ -26,7 +26,7 @@ TIERS: list[set[str]] = [
     {"forensics"},
     {"imaging"},
     {"fingerprint"},
-    {"sequencer", "projections", "workerpool", "handle", "sourcelog", "rebuild"},
+    {"sequencer", "projections", "workerpool", "handle", "sourcelog", "rebuild", "lineagelog"},
     {"guard"},
     {"checkpoints", "directory", "pubkeys"},
     {"store", "audit"},

@@ -8,18 +8,16 @@ merged, and records a real image.derived entry with ``medledger derive``.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydicom
-import pytest
 from PIL import Image
 
 from ledger.service import Ledger
-from ledger.service.consent import consent_impact, lineage_descendants
+from ledger.service.consent import consent_impact
 
 from ..registration.support import RunCli
 from .conftest import SUBMITTER, Base
@@ -49,13 +47,9 @@ def test_impact_asks_lineage_once_for_the_subjects_images(
         ledger.store.engine.dispose()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ledger.lineage") is None
-                    or importlib.util.find_spec("ledger.lineage.graph") is None,
-                    reason="the lineage feature (ledger.lineage.graph) is not merged yet")
 def test_impact_lists_derivatives_recorded_with_derive(
     consent_base: Base, tmp_path: Path, cli: RunCli
 ) -> None:
-    assert lineage_descendants() is not None
     ledger = consent_base.copy(tmp_path / "ledger")
     parent = consent_base.files[0]
     with warnings.catch_warnings():
