@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.audit.binding import check_new_entry
-from ledger.consent.rules import check_batch as check_consent_batch
+from ledger.audit.consentrules import check_batch as check_consent_batch
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.errors import LedgerError
