@@ -11,6 +11,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, 
 
 from cli import (
     datasetcmd,
+    datasetgroup,
     demo,
     dupscmd,
     keys,
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(sourcecmd.app, name="source")
+app.add_typer(datasetgroup.app, name="dataset")
 app.add_typer(logcmd.log_app, name="log")
 app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")

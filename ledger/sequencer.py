@@ -145,7 +145,7 @@ def _append_locked(
                 verify_entry(public, item.entry_bytes, sig, version=entry["v"])
             sources.check(entry=entry, signer=signer, keys=keys)
             trusted.apply(index=index, entry=entry)
-            sources.apply(entry=entry)
+            sources.apply(entry=entry, index=index)
         except LedgerError as exc:
             exc.subject = exc.subject or f"envelope {item.position}"
             raise

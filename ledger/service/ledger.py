@@ -30,6 +30,7 @@ from ledger.crypto.keys import (
 )
 from ledger.crypto.note import NoteSigner, NoteVerifier
 from ledger.crypto.signing import ENTRY_VERSION, encode_sig, sign_entry
+from ledger.datasets.audit import audit_member_lists
 from ledger.directory import LedgerDir
 from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.guard import recover as recovery
@@ -504,6 +505,7 @@ class Ledger:
                                       sqlite_order=conn.dialect.name == "sqlite")
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
+                    report.warnings += audit_member_lists(conn).warnings()  # dataset versions
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
         report.recoveries = history.recoveries
         return report

@@ -260,7 +260,8 @@ def test_rebuild_recreates_every_table_byte_for_byte(ledger: Path, cli: RunCli) 
     result = cli("rebuild", "--json", ledger=ledger)
     assert result.rc == 0, result.stderr
     assert result.json() == {
-        "entries": 8, "rows": {"keys": 3, "images": 4, "sources": 0, "policies": 0},
+        "entries": 8, "rows": {"keys": 3, "images": 4, "sources": 0, "policies": 0,
+                                  "dataset_versions": 0},
         "rescanned": 4,
     }
     assert dump(ledger) == before
