@@ -20,8 +20,6 @@ from typing import Any
 
 from ledger.datasets.filehash import FileDigest, digest_files, walk
 from ledger.errors import LedgerError, VerificationError
-from ledger.imaging.decode import decode
-from ledger.imaging.digest import pixel_digests
 from ledger.imaging.limits import DecodeLimits
 
 STATUSES = ("ok", "moved", "reencoded", "metadata_changed", "modified", "missing", "extra")
@@ -75,6 +73,9 @@ class _Pixels:
 
 
 def _pixels(path: Path, limits: DecodeLimits) -> _Pixels:
+    from ledger.imaging.decode import decode  # numpy and pydicom: only when bytes differ
+    from ledger.imaging.digest import pixel_digests
+
     try:
         decoded = decode(path, limits=limits)
     except LedgerError as exc:
