@@ -27,31 +27,46 @@ class FileDigest:
 
 def walk(folder: Path, *, skip: frozenset[Path] = frozenset()) -> list[str]:
     """Every regular file under ``folder`` (symlinks to files followed), relative and
-    '/'-separated, sorted; ``skip`` holds resolved paths to leave out (the lock itself)."""
+    '/'-separated, sorted; ``skip`` holds files to leave out (the lock itself), by inode."""
     if not folder.is_dir():
         raise InputError(f"{show_path(folder)}: not a folder")
+    skipped, inodes = set(), set()
+    for path in skip:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        skipped.add((st.st_dev, st.st_ino))
+        inodes.add(st.st_ino)
     found: list[str] = []
-    for root, dirs, files in os.walk(folder, onerror=_raise):
-        dirs.sort()
-        for name in files:
-            full = Path(root, name)
-            if not full.is_file() or (skip and full.resolve() in skip):
-                continue
-            found.append(full.relative_to(folder).as_posix())
+    pending = [("", os.fspath(folder))]
+    while pending:
+        prefix, directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            raise InputError(f"{show_path(directory)}: cannot read: {exc.strerror}") from exc
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir():
+                pending.append((rel + "/", entry.path))
+            elif entry.is_file() and not (entry.inode() in inodes and _inode(entry) in skipped):
+                found.append(rel)
     return sorted(found)
 
 
-def _raise(exc: OSError) -> None:
-    raise InputError(f"{show_path(exc.filename or '')}: cannot read: {exc.strerror}") from exc
+def _inode(entry: os.DirEntry[str]) -> tuple[int, int]:
+    st = entry.stat()  # follows a symlink, as the walk does (inode() alone does not)
+    return st.st_dev, st.st_ino
 
 
-def digest_file(path: Path, buffer: bytearray | None = None) -> tuple[int, str]:
+def digest_file(path: Path | str, buffer: bytearray | None = None) -> tuple[int, str]:
     """(size, hex SHA-256) of one file; InputError names it if it cannot be read."""
     view = memoryview(buffer if buffer is not None else bytearray(_BLOCK))
     sha = hashlib.sha256()
     size = 0
     try:
-        with path.open("rb", buffering=0) as handle:
+        with open(path, "rb", buffering=0) as handle:  # a str path: no pathlib per file
             while n := handle.readinto(view):
                 sha.update(view[:n])
                 size += n
@@ -64,16 +79,17 @@ def digest_files(folder: Path, paths: Sequence[str], *, workers: int = 0
                  ) -> Iterator[FileDigest]:  # fmt: skip
     """``FileDigest`` of each of ``paths`` (relative to ``folder``), in order."""
     count = workers or os.cpu_count() or 1
+    base = os.fspath(folder) + os.sep
     if count == 1 or len(paths) < 64:
         buffer = bytearray(_BLOCK)
         for rel in paths:
-            yield FileDigest(rel, *digest_file(folder / rel, buffer))
+            yield FileDigest(rel, *digest_file(base + rel, buffer))
         return
     chunks = [paths[i : i + 256] for i in range(0, len(paths), 256)]
 
     def run(chunk: Sequence[str]) -> list[FileDigest]:
         buffer = bytearray(_BLOCK)
-        return [FileDigest(rel, *digest_file(folder / rel, buffer)) for rel in chunk]
+        return [FileDigest(rel, *digest_file(base + rel, buffer)) for rel in chunk]
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         for done in pool.map(run, chunks):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,8 +22,9 @@ from ledger.log.checkpoint import Checkpoint
 from ledger.log.hashing import leaf_hash
 from ledger.log.proofs import verify_inclusion
 from ledger.log.tlog_proof import parse_tlog_proof
+from ledger.log.tree import root_of_leaf_hashes
 from ledger.model.canonical import canonical_json
-from ledger.model.datasets import DatasetVersioned, members_root
+from ledger.model.datasets import DatasetVersioned
 from ledger.model.lock import LOCK_FORMAT, LockFile
 
 VERSIONED = "dataset.versioned"
@@ -34,6 +36,13 @@ def _line(value: Any) -> str:
 
 def render(lock: dict[str, Any]) -> bytes:
     """The canonical bytes of a lock (a dict shaped as ``LockFile``)."""
+    return _render(lock)[0]
+
+
+def _render(lock: dict[str, Any]) -> tuple[bytes, list[str]]:
+    """The lock's bytes, and each member's line: its record's RFC 8785 text (see
+    ``ledger.model.datasets.member_leaf``)."""
+    rows: list[str] = []
     lines = ["{"]
     keys = sorted(lock)
     for n, key in enumerate(keys):
@@ -47,7 +56,7 @@ def render(lock: dict[str, Any]) -> bytes:
         else:
             lines.append(f"{_line(key)}:{_line(value)}{comma}")
     lines.append("}")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return ("\n".join(lines) + "\n").encode("utf-8"), rows
 
 
 def build(*, origin: str, verifier_key: str, name: str, version: int, index: int,
@@ -71,10 +80,7 @@ class OpenedLock:
     body: DatasetVersioned
     checkpoint: Checkpoint
     key_given: bool  # checked against a key the user gave, not only the lock's own
-
-    @property
-    def members(self) -> list[dict[str, Any]]:
-        return [m.record() for m in self.lock.members]
+    members: list[dict[str, Any]]  # the records as the lock holds them (their root checked)
 
 
 def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = None
@@ -91,7 +97,8 @@ def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = N
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         what = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else exc
         raise fail(f"is damaged: {str(what)[:200]}") from None
-    if render(raw) != data:
+    rendered, member_lines = _render(raw)
+    if rendered != data:
         raise fail("is not in its canonical layout: edited or damaged")
     try:
         verifier = NoteVerifier.from_vkey(lock.log.verifier_key)
@@ -118,15 +125,15 @@ def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = N
     except LedgerError as exc:
         raise fail(f"entry is not in the log: {exc.message}") from None
     body = _versioned_body(lock, verifier, fail)
-    records = [m.record() for m in lock.members]
-    try:
-        root = members_root(records)
-    except ValueError as exc:
-        raise fail(f"members: {exc}") from None
+    records: list[dict[str, Any]] = raw["members"]  # as hashed: a "path": null is refused
+    entries = [r["entry"] for r in records]
+    if any(a >= b for a, b in pairwise(entries)):
+        raise fail("members are not sorted by entry index without repeats")
+    root = root_of_leaf_hashes([leaf_hash(line.encode("utf-8")) for line in member_lines]).hex()
     if len(records) != body.members or root != body.members_root:
         raise fail(f"members do not match the signed version: {len(records)} members, root "
                    f"{root}; the entry signs {body.members}, {body.members_root}")
-    return OpenedLock(lock, body, checkpoint, key_given=pubkeys is not None)
+    return OpenedLock(lock, body, checkpoint, key_given=pubkeys is not None, members=records)
 
 
 def _versioned_body(lock: LockFile, verifier: NoteVerifier, fail: Any) -> DatasetVersioned:

@@ -20,10 +20,11 @@ from sqlalchemy import Connection
 from ledger.datasets.filehash import digest_files, walk
 from ledger.errors import InputError, VerificationError, show_path
 from ledger.log.hashing import leaf_hash
-from ledger.model.datasets import MemberRecord
+from ledger.model.datasets import PATH_PATTERN
 from ledger.store.datasets import images_by_file_digests, leaves_at
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_PATH = re.compile(PATH_PATTERN)
 _SHOWN = 5  # unregistered files named in an error
 
 
@@ -124,11 +125,15 @@ def record_of(index: int, entry: dict[str, Any], path: str | None) -> dict[str, 
     encoding = image["format"]
     if encoding == "dicom":
         encoding = str(image["metadata"].get("TransferSyntaxUID") or "dicom")
-    return MemberRecord(
-        entry=index, file_sha256=image["file_sha256"], file_size=image["file_size"],
-        pixel_sha256=image["pixel_sha256"], pixel_form=image["pixel_form"], encoding=encoding,
-        path=path,
-    ).record()  # fmt: skip
+    record = {"encoding": encoding, "entry": index, "file_sha256": image["file_sha256"],
+              "file_size": image["file_size"], "pixel_form": image["pixel_form"],
+              "pixel_sha256": image["pixel_sha256"]}  # fmt: skip
+    if path is not None:
+        if not _PATH.fullmatch(path):
+            raise InputError(f"{show_path(path)}: a member's path must be relative, without "
+                             "control characters, at most 1024 characters")
+        record["path"] = path
+    return record
 
 
 def consent_withdrawn(conn: Connection, entries: Sequence[int]) -> set[int]:

@@ -17,6 +17,7 @@ log's own hashes, so a member's inclusion proof is an ordinary RFC 9162 proof.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Annotated, Any, Literal
@@ -25,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.log.hashing import leaf_hash
 from ledger.log.tree import root_of_leaf_hashes
-from ledger.model.canonical import canonical_json
 from ledger.model.entry import HEX64
 from ledger.model.kinds import kind
 from ledger.model.projection import Change, Insert, Projection
@@ -66,8 +66,13 @@ class MemberRecord(_Strict):
 
 
 def member_leaf(record: dict[str, Any]) -> bytes:
-    """The tree leaf hash of one member record."""
-    return leaf_hash(canonical_json(record))
+    """The tree leaf hash of one member record.
+
+    A record holds ASCII keys, integers and strings without control characters (the
+    model's patterns), for which sorted compact ``json.dumps`` is RFC 8785 byte for byte
+    (a unit test cross-checks it with ``canonical_json``) at a fraction of the cost."""
+    return leaf_hash(json.dumps(record, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False).encode("utf-8"))
 
 
 def members_root(records: Sequence[dict[str, Any]]) -> str:

@@ -19,6 +19,7 @@ _MEMBERS = DatasetMemberRow.__table__  # type: ignore[attr-defined]
 _IMAGES = ImageRow.__table__  # type: ignore[attr-defined]
 _LEAVES = LogLeaf.__table__  # type: ignore[attr-defined]
 _CHUNK = 500  # bound parameters per IN list
+_SCAN_FROM = 2_000  # more values than this: scan instead of IN lists
 
 
 def _raw(value: Any) -> bytes:
@@ -68,6 +69,13 @@ def images_by_file_digests(conn: Connection, digests: Iterable[str]) -> dict[str
     """file_sha256 -> the entry indexes registering it (every source), for the given digests."""
     found: dict[str, list[int]] = {}
     wanted = sorted(set(digests))
+    if len(wanted) > _SCAN_FROM:  # one pass over the table beats thousands of IN lists
+        keep = set(wanted)
+        rows = conn.execute(select(_IMAGES.c.file_sha256, _IMAGES.c.idx).order_by(_IMAGES.c.idx))
+        for digest, idx in rows:
+            if digest in keep:
+                found.setdefault(str(digest), []).append(int(idx))
+        return found
     for start in range(0, len(wanted), _CHUNK):
         query = select(_IMAGES.c.file_sha256, _IMAGES.c.idx).where(
             _IMAGES.c.file_sha256.in_(wanted[start : start + _CHUNK])
@@ -80,6 +88,14 @@ def images_by_file_digests(conn: Connection, digests: Iterable[str]) -> dict[str
 def leaves_at(conn: Connection, indexes: Iterable[int]) -> Iterator[tuple[int, bytes, bytes]]:
     """(index, leaf bytes, stored leaf hash) for the given entry indexes, in index order."""
     wanted = sorted(set(indexes))
+    if len(wanted) > _SCAN_FROM and wanted[-1] - wanted[0] < 4 * len(wanted):  # dense: a range
+        keep = set(wanted)
+        query = select(_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash).where(
+            _LEAVES.c.idx.between(wanted[0], wanted[-1]))
+        for idx, leaf, digest in conn.execute(query.order_by(_LEAVES.c.idx)):
+            if idx in keep:
+                yield int(idx), _raw(leaf), _raw(digest)
+        return
     for start in range(0, len(wanted), _CHUNK):
         query = select(_LEAVES.c.idx, _LEAVES.c.leaf, _LEAVES.c.leaf_hash).where(
             _LEAVES.c.idx.in_(wanted[start : start + _CHUNK])
