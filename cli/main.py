@@ -21,6 +21,7 @@ from cli import (
     registercmd,
     similarcmd,
     sourcecmd,
+    stampcmd,
     verifycmd,
 )
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
@@ -55,6 +56,8 @@ app.command("dups")(dupscmd.dups)
 app.command("leakage")(dupscmd.leakage)
 app.command("overlap")(datasetcmd.overlap)
 app.command("composition")(datasetcmd.composition)
+app.command("stamp")(stampcmd.stamp_command)
+app.command("check")(stampcmd.check_command)
 
 
 @app.command("init")
