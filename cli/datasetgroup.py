@@ -130,17 +130,47 @@ def pin(
     Example: medledger dataset pin chest@2 -o medledger.lock
     """
     data = service.pin(open_ledger(ledger), label)
-    temporary = output.with_name(output.name + ".tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, output)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError(f"{show_path(output)}: cannot write: {exc.strerror or exc}") from exc
+    _write(output, data)
     if as_json:
         emit_json({"lock": str(output), "dataset": label, "bytes": len(data)})
         return
     out.print(f"pinned {label} in {show_path(output)} ({len(data)} bytes)", markup=False)
+
+
+@app.command("profile")
+def profile(
+    label: Annotated[str, typer.Argument(help="NAME@V")],
+    html: Annotated[Path | None, typer.Option(help="Also write this HTML page.")] = None,
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts by source, modality, manufacturer, model and body part, with the share missing.
+
+    Counts under 5 are shown as "<5". Example: medledger dataset profile chest@2 --html p.html
+    """
+    found = service.profile(open_ledger(ledger), label)
+    if html is not None:
+        _write(html, service.profile_page(found).encode("utf-8"))
+    shown = found.to_json()
+    if as_json:
+        emit_json(shown)
+        return
+    out.print(f"{label}: {found.members} members", markup=False)
+    for attribute in shown["attributes"]:
+        values = ", ".join(f"{v['value']} {v['count']}" for v in attribute["values"])
+        out.print(f"  {attribute['name']}: {values or '-'} "
+                  f"(missing {attribute['missing_share']:.1%})", markup=False)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Whole or not at all: a temporary file renamed into place."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise InputError(f"{show_path(path)}: cannot write: {exc.strerror or exc}") from exc
 
 
 @app.command("verify")

@@ -20,6 +20,9 @@ from ledger.checkpoints import open_checkpoint
 from ledger.datasets import lock as lockfile
 from ledger.datasets import members as members_of
 from ledger.datasets.filehash import digest_file
+from ledger.datasets.profile import Profile
+from ledger.datasets.profile import profile as profile_of
+from ledger.datasets.profilepage import profile_page
 from ledger.errors import InputError, LedgerError, VerificationError
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.hashing import leaf_hash
@@ -31,6 +34,9 @@ from ledger.service.ledger import Ledger
 from ledger.store import reading
 from ledger.store.datasets import insert_members, leaves_at, member_rows, versions_of
 from ledger.store.sources import dataset_owners
+
+__all__ = ["Created", "Diff", "Profile", "Version", "create", "diff", "members", "parse_label",
+           "pin", "profile", "profile_page", "version", "versions"]
 
 _LABEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})@([1-9][0-9]{0,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -307,3 +313,16 @@ def _first_checkpoint_after(ledger: Ledger, index: int) -> str:
             continue  # an edited row: verify reports it; never pin to it
         return row.note
     raise VerificationError("no signed checkpoint covers the version", index=index)
+
+
+def profile(ledger: Ledger, label: str) -> Profile:
+    """The representativeness profile of a version, from its members' own leaves."""
+    v = version(ledger, label)
+    entries = [r["entry"] for r in members(ledger, v)]
+    bodies = []
+    with reading(ledger.store.engine) as conn:
+        for index, leaf, stored in leaves_at(conn, entries):
+            if leaf_hash(leaf) != stored:
+                raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
+            bodies.append(json.loads(leaf)["envelope"]["entry"]["body"])
+    return profile_of(label, bodies)

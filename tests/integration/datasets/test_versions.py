@@ -120,3 +120,18 @@ def test_create_names_unregistered_files_and_writes_nothing(pinned: Pinned, tmp_
     assert result.rc == 2
     assert "1 file(s) not registered: new.png" in result.error_line()
     assert (directory / "ledger.db").read_bytes() == before
+
+
+def test_profile_counts_from_the_leaves_with_small_cells_hidden(ledger: Ledger) -> None:
+    found = service.profile(ledger, "chest@1").to_json()
+    by_name = {a["name"]: a for a in found["attributes"]}
+    assert found["members"] == 5
+    assert by_name["source"] == {"name": "source", "missing_share": 0.0,
+                                 "values": [{"value": "site-a", "count": 5, "share": 1.0}]}
+    assert by_name["modality"] == {"name": "modality", "missing_share": 0.8,
+                                   "values": [{"value": "MR", "count": "<5", "share": None}]}
+    assert by_name["body_part"]["missing_share"] == 1.0
+    page = service.profile_page(service.profile(ledger, "chest@1"))
+    assert page.count("<svg") == 5
+    assert "http" not in page and "<script" not in page
+    assert "&lt;5" in page
