@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -171,6 +172,27 @@ def _write(path: Path, data: bytes) -> None:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise InputError(f"{show_path(path)}: cannot write: {exc.strerror or exc}") from exc
+
+
+@app.command("export")
+def export(
+    label: Annotated[str, typer.Argument(help="NAME@V")],
+    croissant: Annotated[Path, typer.Option(help="The Croissant JSON-LD file to write.")],
+    ledger: LedgerOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the version as MLCommons Croissant JSON-LD and its member manifest (CSV) beside it.
+
+    Example: medledger dataset export chest@2 --croissant chest.json
+    """
+    manifest = croissant.with_name(croissant.stem + ".members.csv")
+    doc, data = service.croissant(open_ledger(ledger), label, manifest.name)
+    _write(manifest, data)
+    _write(croissant, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if as_json:
+        emit_json({"croissant": str(croissant), "manifest": str(manifest)})
+        return
+    out.print(f"wrote {show_path(croissant)} and {show_path(manifest)}", markup=False)
 
 
 @app.command("verify")

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.checkpoints import open_checkpoint
+from ledger.datasets import croissant as croissant_doc
 from ledger.datasets import lock as lockfile
 from ledger.datasets import members as members_of
 from ledger.datasets.filehash import digest_file
@@ -35,8 +36,8 @@ from ledger.store import reading
 from ledger.store.datasets import insert_members, leaves_at, member_rows, versions_of
 from ledger.store.sources import dataset_owners
 
-__all__ = ["Created", "Diff", "Profile", "Version", "create", "diff", "members", "parse_label",
-           "pin", "profile", "profile_page", "version", "versions"]
+__all__ = ["Created", "Diff", "Profile", "Version", "create", "croissant", "diff", "members",
+           "parse_label", "pin", "profile", "profile_page", "version", "versions"]
 
 _LABEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})@([1-9][0-9]{0,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -326,3 +327,23 @@ def profile(ledger: Ledger, label: str) -> Profile:
                 raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
             bodies.append(json.loads(leaf)["envelope"]["entry"]["body"])
     return profile_of(label, bodies)
+
+
+def croissant(ledger: Ledger, label: str, manifest_name: str) -> tuple[dict[str, Any], bytes]:
+    """The Croissant JSON-LD of a version and its manifest CSV (to be written as
+    ``manifest_name`` beside it)."""
+    v = version(ledger, label)
+    records = members(ledger, v)
+    licenses: set[str] = set()
+    with reading(ledger.store.engine) as conn:
+        for index, leaf, stored in leaves_at(conn, [r["entry"] for r in records]):
+            if leaf_hash(leaf) != stored:
+                raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
+            licenses.add(json.loads(leaf)["envelope"]["entry"]["body"]["license"])
+    data = croissant_doc.manifest(records)
+    previous = f"{v.name}@{v.version - 1}" if v.previous is not None else None
+    doc = croissant_doc.document(name=v.name, version=v.version, members=v.members,
+                                 origin=ledger.origin, published=v.time,
+                                 licenses=sorted(licenses), manifest_name=manifest_name,
+                                 manifest_bytes=data, previous=previous)
+    return doc, data

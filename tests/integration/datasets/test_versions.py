@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,23 @@ def test_profile_counts_from_the_leaves_with_small_cells_hidden(ledger: Ledger) 
     assert page.count("<svg") == 5
     assert "http" not in page and "<script" not in page
     assert "&lt;5" in page
+
+
+# mlcroissant's rdflib use, not ours
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
+def test_croissant_export_validates_and_yields_exactly_the_members(ledger: Ledger,
+                                                                   tmp_path: Path) -> None:
+    import mlcroissant
+
+    doc, data = service.croissant(ledger, "chest@1", "chest.members.csv")
+    (tmp_path / "chest.members.csv").write_bytes(data)
+    (tmp_path / "chest.json").write_text(json.dumps(doc))
+    dataset = mlcroissant.Dataset(jsonld=tmp_path / "chest.json")
+    assert not dataset.metadata.issues.errors
+    records = [{k.split("/")[1]: v.decode() if isinstance(v, bytes) else v for k, v in r.items()}
+               for r in dataset.records("members")]
+    expected = [{"path": m["path"], "file_sha256": m["file_sha256"],
+                 "pixel_sha256": m["pixel_sha256"], "entry": m["entry"]}
+                for m in service.members(ledger, service.version(ledger, "chest@1"))]
+    assert records == expected
+    assert doc["@context"]["cr"] == "http://mlcommons.org/croissant/"  # inline: no network
