@@ -37,8 +37,19 @@ def all_versions(conn: Connection) -> list[DatasetVersionRow]:
     return [DatasetVersionRow.model_validate(r._mapping) for r in rows]
 
 
+_SQLITE_INSERT = (
+    "INSERT INTO dataset_members (version_idx, entry, file_sha256, file_size, pixel_sha256, "
+    "pixel_form, encoding, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def insert_members(conn: Connection, version_idx: int, records: Sequence[dict[str, Any]]) -> None:
     """The member rows of the version at ``version_idx`` (records as ``MemberRecord``s dump)."""
+    if conn.dialect.name == "sqlite":  # plain tuples to the driver: 100,000 rows in a second
+        conn.exec_driver_sql(_SQLITE_INSERT, [
+            (version_idx, r["entry"], r["file_sha256"], r["file_size"], r["pixel_sha256"],
+             r["pixel_form"], r["encoding"], r.get("path")) for r in records])  # fmt: skip
+        return
     rows = [{"version_idx": version_idx, "path": None, **r} for r in records]
     for start in range(0, len(rows), 10_000):
         conn.execute(insert(_MEMBERS), rows[start : start + 10_000])
@@ -71,7 +82,7 @@ def images_by_file_digests(conn: Connection, digests: Iterable[str]) -> dict[str
     wanted = sorted(set(digests))
     if len(wanted) > _SCAN_FROM:  # one pass over the table beats thousands of IN lists
         keep = set(wanted)
-        rows = conn.execute(select(_IMAGES.c.file_sha256, _IMAGES.c.idx).order_by(_IMAGES.c.idx))
+        rows = conn.exec_driver_sql("SELECT file_sha256, idx FROM images ORDER BY idx").fetchall()
         for digest, idx in rows:
             if digest in keep:
                 found.setdefault(str(digest), []).append(int(idx))
