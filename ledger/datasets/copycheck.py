@@ -8,7 +8,9 @@ decoded, with the registration's bounded decoder and canonical pixel digest:
   changed) or ``reencoded`` (another transfer syntax, a PNG recompressed);
 * at its path, other pixels or not an image: ``modified``;
 * not at its path, but an unclaimed file has its pixels: ``reencoded`` (and moved);
-* otherwise ``missing``. Files no member claims are ``extra``.
+* otherwise ``missing``. A file no member claims is a ``duplicate`` when it holds a member's
+  bytes (a folder versioned with two copies of one file has one member for both), else
+  ``extra``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from ledger.datasets.filehash import FileDigest, digest_files, walk
 from ledger.errors import LedgerError, VerificationError
 from ledger.imaging.limits import DecodeLimits
 
-STATUSES = ("ok", "moved", "reencoded", "metadata_changed", "modified", "missing", "extra")
-PASSING = frozenset(("ok", "moved", "reencoded", "metadata_changed"))
+STATUSES = ("ok", "moved", "reencoded", "metadata_changed", "duplicate", "modified", "missing",
+            "extra")
+PASSING = frozenset(("ok", "moved", "reencoded", "metadata_changed", "duplicate"))
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,12 @@ def check_copy(folder: Path, members: Sequence[dict[str, Any]], *,
     for m in members:
         found_status = results.get(m["entry"])
         report.files.append(found_status or FileStatus("missing", None, m["entry"], m.get("path")))
-    report.files.extend(FileStatus("extra", p, None) for p in sorted(set(digests) - claimed))
+    member_of = {m["file_sha256"]: m["entry"] for m in members}
+    for path in sorted(set(digests) - claimed):  # a folder versioned with two copies of a file
+        entry = member_of.get(digests[path].sha256)
+        report.files.append(FileStatus("extra", path, None) if entry is None else
+                            FileStatus("duplicate", path, entry, detail="another copy of a "
+                                       "member's bytes"))
     return report
 
 

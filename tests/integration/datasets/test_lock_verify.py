@@ -57,6 +57,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], dict[str, str], bool]] = {
     "one pixel changed": (_change_a_pixel, {"img1.png": "modified"}, False),
     "a file removed": (lambda c: (c / "img2.png").unlink(), {"img2.png": "missing"}, False),
     "a file added": (lambda c: (c / "notes.txt").write_text("x"), {"notes.txt": "extra"}, False),
+    "a member copied": (lambda c: shutil.copyfile(c / "img0.png", c / "again.png"),
+                        {"again.png": "duplicate"}, True),
     "a file renamed": (lambda c: os.rename(c / "img2.png", c / "scans" / "renamed.png"),
                        {"scans/renamed.png": "moved"}, True),
     "DICOM transcoded to RLE": (_transcode_dicom, {"scans/mr.dcm": "reencoded"}, True),
@@ -108,7 +110,7 @@ def test_exact_copy_verifies_with_no_ledger_at_all(pinned: Pinned, tmp_path: Pat
     assert result.rc == 0, result.stderr
     shown = result.json()
     assert shown["counts"] == {"ok": 5, "moved": 0, "reencoded": 0, "metadata_changed": 0,
-                               "modified": 0, "missing": 0, "extra": 0}
+                               "duplicate": 0, "modified": 0, "missing": 0, "extra": 0}
     assert shown["dataset"] == "chest@1"
     assert shown["consent"].startswith("not checked")
     assert sorted(os.listdir(empty)) == ["data", "medledger.lock"]  # no ledger made or read
