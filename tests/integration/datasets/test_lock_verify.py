@@ -130,13 +130,11 @@ def test_a_damaged_copy_exits_1_naming_what(pinned: Pinned, tmp_path: Path,
     assert "consent: not checked" in result.stdout
 
 
-def test_the_wrong_public_key_is_refused(pinned: Pinned, tmp_path: Path,
-                                         run_cli: RunCli) -> None:
+def test_the_wrong_public_key_is_refused(pinned: Pinned) -> None:
     other = NoteSigner("medledger.local/another", SigningKey.generate()).verifier_key
-    result = run_cli("dataset", "verify", pinned.lock, pinned.data, "--pubkey", other)
-    assert result.rc == 1
-    assert "not the key given" in result.error_line()
-    assert result.stdout == ""
+    with pytest.raises(VerificationError, match="not the key given") as caught:
+        verify_copy(pinned.lock, pinned.data, pubkeys=[other])
+    assert caught.value.exit_code == 1
 
 
 def _tamper_positions(data: bytes) -> list[int]:
