@@ -12,6 +12,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # click, 
 from cli import (
     consentcmd,
     datasetcmd,
+    datasetgroup,
     demo,
     dupscmd,
     inspectcmd,
@@ -23,6 +24,7 @@ from cli import (
     registercmd,
     similarcmd,
     sourcecmd,
+    stampcmd,
     verifycmd,
 )
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt
@@ -40,6 +42,8 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(sourcecmd.app, name="source")
 app.add_typer(consentcmd.app, name="consent")
+
+app.add_typer(datasetgroup.app, name="dataset")
 app.add_typer(logcmd.log_app, name="log")
 app.add_typer(logcmd.proof_app, name="proof")
 app.add_typer(logcmd.checkpoint_app, name="checkpoint")
@@ -61,6 +65,9 @@ app.command("inspect")(inspectcmd.inspect_command)
 
 app.command("derive")(lineagecmd.derive_command)
 app.command("lineage")(lineagecmd.lineage_command)
+
+app.command("stamp")(stampcmd.stamp_command)
+app.command("check")(stampcmd.check_command)
 
 
 @app.command("init")

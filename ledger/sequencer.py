@@ -149,7 +149,7 @@ def _append_locked(
             sources.check(entry=entry, signer=signer, keys=keys)
             lineage.check(index=index, entry=entry)
             trusted.apply(index=index, entry=entry)
-            sources.apply(entry=entry)
+            sources.apply(entry=entry, index=index)
             lineage.apply(index=index, entry=entry)
         except LedgerError as exc:
             exc.subject = exc.subject or f"envelope {item.position}"

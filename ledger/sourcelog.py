@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.audit.datasetrules import VERSIONED
 from ledger.audit.keystate import KeyState
 from ledger.audit.sourcestate import SOURCE_KINDS, SourceState
 from ledger.errors import PolicyError, VerificationError
@@ -22,22 +23,24 @@ from ledger.store.sources import dataset_owners
 
 _KEY_KINDS = ("key.added", "key.revoked")
 # The kinds whose entries the rules replay (what the audit's workers keep for them).
-RULE_KINDS = frozenset((*_KEY_KINDS, *SOURCE_KINDS, "image.registered"))
+RULE_KINDS = frozenset((*_KEY_KINDS, *SOURCE_KINDS, "image.registered", VERSIONED))
 
 
 def source_state(store: Store, conn: Connection, entries: Iterable[dict[str, Any]]
                  ) -> SourceState:  # fmt: skip
     """The rules' state at the log's tail, with the owners of the datasets ``entries`` use."""
-    state = SourceState()
-    for _, leaf in store.leaves_of_kinds(conn, SOURCE_KINDS):
-        state.apply(entry=json.loads(leaf)["envelope"]["entry"])
+    state, entries = SourceState(), list(entries)
+    for index, leaf in store.leaves_of_kinds(conn, (*SOURCE_KINDS, VERSIONED)):
+        state.apply(entry=json.loads(leaf)["envelope"]["entry"], index=index)
     names = {
         dataset_name(e["body"]["dataset"])
         for e in entries
         if e.get("kind") == "image.registered" and isinstance(e.get("body"), dict)
         and isinstance(e["body"].get("dataset"), str)
-    }
-    state.owners.update(dataset_owners(conn, names))
+    } | {e["body"]["name"] for e in entries if e.get("kind") == VERSIONED
+         and isinstance(e.get("body"), dict) and isinstance(e["body"].get("name"), str)}
+    for name, owner in dataset_owners(conn, names).items():  # versions replayed above
+        state.owners.setdefault(name, owner)
     return state
 
 
@@ -72,7 +75,7 @@ def audit_source_rules(entries: Iterable[tuple[int, str, Any]]) -> int:
             if signer is None:
                 raise PolicyError(f"entry signed by unknown key {entry['actor'][:16]}")
             state.check(entry=entry, signer=signer, keys=keys)
-            state.apply(entry=entry)
+            state.apply(entry=entry, index=index)
         except PolicyError as exc:
             raise VerificationError(exc.message, index=index) from exc
         except (ValueError, KeyError, TypeError) as exc:

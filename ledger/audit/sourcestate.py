@@ -11,6 +11,7 @@ the log, by this one class, so the two can never disagree:
   version, are refused.
 
 Admin keys may register under any source and add to any dataset.
+Versions (dataset.versioned) follow the same owner: ``ledger.audit.datasetrules``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.audit.datasetrules import VERSIONED, DatasetVersions
 from ledger.audit.keystate import KeyRecord, KeyState
 from ledger.errors import PolicyError
 from ledger.model.origin import dataset_name
@@ -35,6 +37,7 @@ class SourceState:
 
     allowed: dict[str, frozenset[str]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    versions: DatasetVersions = field(default_factory=DatasetVersions)
 
     def check(self, *, entry: dict[str, Any], signer: KeyRecord, keys: KeyState) -> None:
         """PolicyError if ``signer`` may not append ``entry`` under these rules."""
@@ -43,14 +46,23 @@ class SourceState:
             self._check_declaration(kind, body, keys)
         elif kind == "image.registered" and signer.role != Role.ADMIN:
             self._check_registration(body, signer, keys)
+        elif kind == VERSIONED:
+            self.versions.check(body=body, signer=signer, keys=keys,
+                                owner=self.owners.get(body["name"]))
 
-    def apply(self, *, entry: dict[str, Any]) -> None:
-        """Record the effect of an accepted entry; other kinds change nothing."""
+    def apply(self, *, entry: dict[str, Any], index: int | None = None) -> None:
+        """Record the effect of an accepted entry (``index``: its log index, which a
+        dataset.versioned entry needs); other kinds change nothing."""
         kind, body = entry["kind"], entry["body"]
         if kind in SOURCE_KINDS:
             self.allowed[body["name"]] = frozenset(body["keys"])
         elif kind == "image.registered" and body.get("dataset"):
             self.owners.setdefault(dataset_name(body["dataset"]), entry["actor"])
+        elif kind == VERSIONED:
+            self.owners.setdefault(body["name"], body["owner"])
+            if index is None:
+                raise ValueError("a dataset.versioned entry is applied with its index")
+            self.versions.apply(index=index, body=body)
 
     def _check_declaration(self, kind: str, body: dict[str, Any], keys: KeyState) -> None:
         name = body["name"]

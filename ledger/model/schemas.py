@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ledger.model.bundle import BundleFile
 from ledger.model.entry import Entry, Envelope, Leaf
+from ledger.model.lock import LockFile
 from ledger.model.registry import DEFAULT_KINDS
 from ledger.model.vocabulary import STEP
 
@@ -42,6 +43,9 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         ),
         "bundle.schema.json": _schema(
             BundleFile, "bundle.schema.json", "An offline audit bundle (medledger bundle export)."
+        ),
+        "lock.schema.json": _schema(
+            LockFile, "lock.schema.json", "A pinned dataset version (medledger dataset pin)."
         ),
     }
     out["preprocessing.schema.json"] = {

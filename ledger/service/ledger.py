@@ -31,6 +31,7 @@ from ledger.crypto.keys import (
 )
 from ledger.crypto.note import NoteSigner, NoteVerifier
 from ledger.crypto.signing import ENTRY_VERSION, encode_sig, sign_entry
+from ledger.datasets.audit import audit_member_lists
 from ledger.directory import LedgerDir
 from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.guard import recover as recovery
@@ -511,6 +512,7 @@ class Ledger:
                                       sqlite_order=conn.dialect.name == "sqlite")
                     report.projection_rows = projector.rows
                     self._audit_findings(conn, report)
+                    report.warnings += audit_member_lists(conn).warnings()  # dataset versions
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
                     report.warnings += audit_consent(conn)  # consent rules, subject side data
 

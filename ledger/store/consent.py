@@ -18,7 +18,7 @@ from ledger.store.consenttables import (
     SubjectDemographicsRow,
     SubjectKeyRow,
 )
-from ledger.store.tables import ImageRow
+from ledger.store.tables import DatasetMemberRow, DatasetVersionRow, ImageRow
 
 _IMAGES = ImageConsentRow.__table__  # type: ignore[attr-defined]
 _EVENTS = ConsentEventRow.__table__  # type: ignore[attr-defined]
@@ -154,11 +154,42 @@ def image_demographics(conn: Connection) -> dict[str, tuple[int, str | None]]:
 
 
 def dataset_labels(conn: Connection, indexes: Sequence[int]) -> list[str]:
-    """The distinct dataset labels of these images (images projection), sorted."""
+    """The distinct dataset labels of these images (images projection) and the dataset
+    versions (NAME@V) whose member lists hold any of them, sorted."""
     images = ImageRow.__table__  # type: ignore[attr-defined]
+    versions = DatasetVersionRow.__table__  # type: ignore[attr-defined]
+    members = DatasetMemberRow.__table__  # type: ignore[attr-defined]
     labels: set[str] = set()
     for part in _chunks(sorted(set(indexes))):
         query = select(images.c.dataset).where(images.c.idx.in_(part),
                                                images.c.dataset.is_not(None)).distinct()
         labels.update(str(v) for v in conn.execute(query).scalars())
+        held = (select(versions.c.name, versions.c.version)
+                .join(members, members.c.version_idx == versions.c.idx)
+                .where(members.c.entry.in_(part)).distinct())
+        labels.update(f"{name}@{version}" for name, version in conn.execute(held))
     return sorted(labels)
+
+
+def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
+    """The images among ``indexes`` whose effective consent is withdrawn: the later of the
+    image's own latest consent.changed and its subject's latest one says ``withdrawn``."""
+    images: dict[int, tuple[str | None, str | None, int]] = {}
+    for part in _chunks(sorted(set(indexes))):
+        query = select(_IMAGES.c.image, _IMAGES.c.subject, _IMAGES.c.status,
+                       _IMAGES.c.changed_idx).where(_IMAGES.c.image.in_(part))
+        for r in conn.execute(query):
+            images[int(r.image)] = (r.subject, r.status, -1 if r.changed_idx is None
+                                    else int(r.changed_idx))  # fmt: skip
+    subjects = {s for s, _status, _at in images.values() if s is not None}
+    latest: dict[str, tuple[int, str]] = {}
+    for row in events_of(conn, sorted(subjects)):  # log order: the last one wins
+        latest[row["target"]] = (int(row["idx"]), row["status"])
+    withdrawn = set()
+    for image, (subject, status, at) in images.items():
+        by_subject = latest.get(subject or "")
+        if by_subject is not None and by_subject[0] > at:
+            status = by_subject[1]
+        if status == "withdrawn":
+            withdrawn.add(image)
+    return withdrawn

@@ -76,7 +76,7 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
 PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
                                       *("image_consent", "consent_events", "erased_subjects"),
-                                      *("derivations", "image_uids"))
+                                      *("derivations", "image_uids"), "dataset_versions")
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -188,3 +188,38 @@ class ImageUidRow(SQLModel, table=True):
 
     idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
     sop_uid: str = Field(index=True)
+
+class DatasetVersionRow(SQLModel, table=True):
+    """Projection of dataset.versioned: one row per version (ledger/model/datasets.py)."""
+
+    __tablename__ = "dataset_versions"
+
+    idx: int = Field(sa_column=Column(ROWID_KEY, primary_key=True, autoincrement=False))
+    name: str = Field(index=True)
+    version: int
+    owner: str
+    tier: str
+    members: int = Field(sa_column=Column(BigInteger, nullable=False))
+    members_root: str
+    previous: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    withdrawn: int  # how many members left out for withdrawn consent
+    created: str
+
+
+class DatasetMemberRow(SQLModel, table=True):
+    """A version's member records: a side table (not a projection), committed to by the
+    version entry's ``members_root``. ``verify`` re-hashes every list present; a list that
+    is absent is reported as purged."""
+
+    __tablename__ = "dataset_members"
+
+    version_idx: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False)
+    )
+    entry: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    file_sha256: str
+    file_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pixel_sha256: str
+    pixel_form: str
+    encoding: str
+    path: str | None = Field(default=None)

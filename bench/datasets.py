@@ -1,0 +1,151 @@
+"""Dataset versions benchmark (issue 20): create, pin and verify of a large copy; prints figures.
+
+Never asserts; prints a report (or ``--json``).
+
+``--files`` files (default 100,000) of ``--size`` random bytes each (default 16 KiB) are
+written to a folder and registered as signed image.registered entries with synthetic facts
+(the file digest is the real one; no decoding: these figures are about the fast path, which
+never decodes a file whose bytes match). Then, in one run on the same cores:
+
+* ``dataset create --from DIR``: hash every file, match each to its registration, build and
+  sign the version (seconds);
+* ``dataset pin``: the lock's size per member (bytes);
+* ``dataset verify`` of the unchanged copy, against ``sha256sum`` over the same files on
+  the same number of processes (``xargs -P``), each run twice with the page cache warm,
+  the faster run kept; the ratio is verify's throughput over sha256sum's.
+
+    python bench/datasets.py --quick          # 10,000 files
+    python bench/datasets.py                  # 100,000 files of 16 KiB
+    python bench/datasets.py --files 20000 --size 262144 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ledger.service import Ledger
+from ledger.service import datasets as service
+from ledger.service.datasetcopy import verify_copy
+
+KEY = "curator"
+
+
+def write_files(folder: Path, count: int, size: int) -> list[tuple[str, str]]:
+    """``count`` files of ``size`` random bytes in 100 sub-folders; (path, sha256) of each."""
+    out = []
+    for n in range(count):
+        sub = folder / f"{n % 100:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        data = os.urandom(size)
+        (sub / f"f{n:06d}.dcm").write_bytes(data)
+        out.append((f"{sub.name}/f{n:06d}.dcm", hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def _facts(file_sha: str, size: int) -> dict[str, Any]:
+    pixel = hashlib.sha256(b"pixels:" + file_sha.encode()).hexdigest()
+    return {
+        "v": 1, "file_sha256": file_sha, "file_size": size, "format": "png",
+        "pixel_sha256": pixel, "pixel_form": "|u1 1x128x128x1", "frame_sha256": [],
+        "metadata": {}, "deid": {}, "pseudonyms": None, "fingerprints": {}, "preamble": None,
+    }  # fmt: skip
+
+
+def register(ledger: Ledger, files: list[tuple[str, str]], size: int, batch: int = 2000) -> None:
+    key = ledger.signing_key(KEY)
+    for start in range(0, len(files), batch):
+        ledger.submit([
+            ledger.sign("image.registered", {
+                "source": "bench", "license": "CC0-1.0", "consent": "waived",
+                "image": _facts(sha, size)}, key=key)
+            for _, sha in files[start : start + batch]
+        ])  # fmt: skip
+
+
+def _best(runs: int, action: Any) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sha256sum(folder: Path, workers: int) -> None:
+    """sha256sum over every file, ``workers`` processes (what a user would run)."""
+    command = (f"cd {folder} && find . -type f -print0 | "
+               f"xargs -0 -P {workers} -n 2000 sha256sum > /dev/null")
+    subprocess.run(["bash", "-c", command], check=True)
+
+
+def run(count: int, size: int, root: Path) -> dict[str, Any]:
+    workers = os.cpu_count() or 1
+    folder = root / "data"
+    start = time.perf_counter()
+    files = write_files(folder, count, size)
+    written = time.perf_counter() - start
+    ledger = Ledger.init(root / "ledger")
+    ledger.add_key(KEY, "curator")
+    start = time.perf_counter()
+    register(ledger, files, size)
+    registered = time.perf_counter() - start
+    start = time.perf_counter()
+    service.create(ledger, "bench", key=KEY, folder=folder)
+    created = time.perf_counter() - start
+    start = time.perf_counter()
+    lock_bytes = service.pin(ledger, "bench@1")
+    pinned = time.perf_counter() - start
+    lock = root / "bench.lock"
+    lock.write_bytes(lock_bytes)
+    vkey = ledger.verifier.vkey
+    ledger.store.engine.dispose()
+
+    def verify() -> None:
+        result = verify_copy(lock, folder, pubkeys=[vkey], workers=workers)
+        result.require_match()
+
+    sha256sum(folder, workers)  # warm the page cache
+    baseline = _best(2, lambda: sha256sum(folder, workers))
+    verified = _best(2, verify)
+    total = count * size
+    return {
+        "files": count, "file_bytes": size, "cores": workers,
+        "write_s": round(written, 2), "register_s": round(registered, 2),
+        "create_s": round(created, 2), "pin_s": round(pinned, 2),
+        "lock_bytes": len(lock_bytes), "lock_bytes_per_member": round(len(lock_bytes) / count, 1),
+        "sha256sum_s": round(baseline, 2), "verify_s": round(verified, 2),
+        "sha256sum_mb_s": round(total / baseline / 1e6, 1),
+        "verify_mb_s": round(total / verified / 1e6, 1),
+        "verify_over_sha256sum": round(baseline / verified, 3),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--size", type=int, default=16_384)
+    parser.add_argument("--quick", action="store_true", help="10,000 files")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    count = 10_000 if args.quick else args.files
+    with tempfile.TemporaryDirectory(prefix="bench-datasets-") as tmp:
+        figures = run(count, args.size, Path(tmp))
+    if args.json:
+        json.dump(figures, sys.stdout, indent=2)
+        print()
+        return
+    for name, value in figures.items():
+        print(f"{name:24} {value}")
+
+
+if __name__ == "__main__":
+    main()

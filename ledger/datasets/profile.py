@@ -1,0 +1,89 @@
+"""The representativeness profile of a dataset version, from its members' signed leaves.
+
+Counts by source, modality, manufacturer, model and body part, with the share of members
+that do not say. A count under ``SMALL_CELL`` (5) is shown as "<5", its share withheld: a
+small cell can point at a person.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+SMALL_CELL = 5
+# attribute shown -> where a registration says it (DICOM keyword, then the photo's EXIF)
+ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "source": (),
+    "modality": ("Modality",),
+    "manufacturer": ("Manufacturer", "Make"),
+    "model": ("ManufacturerModelName", "Model"),
+    "body_part": ("BodyPartExamined",),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: str
+    count: int
+
+    def shown(self, total: int) -> dict[str, Any]:
+        if self.count < SMALL_CELL:
+            return {"value": self.value, "count": f"<{SMALL_CELL}", "share": None}
+        return {"value": self.value, "count": self.count, "share": round(self.count / total, 4)}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    cells: list[Cell]  # by count, largest first, then by value
+    missing: int
+
+    def to_json(self, total: int) -> dict[str, Any]:
+        return {"name": self.name, "values": [c.shown(total) for c in self.cells],
+                "missing_share": round(self.missing / total, 4) if total else 0.0}
+
+
+@dataclass(frozen=True)
+class Profile:
+    label: str
+    members: int
+    attributes: list[Attribute]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.label, "members": self.members,
+                "small_cell": SMALL_CELL,
+                "attributes": [a.to_json(self.members) for a in self.attributes]}
+
+
+def _value(body: dict[str, Any], name: str) -> str | None:
+    if name == "source":
+        return str(body["source"])
+    metadata = body["image"].get("metadata", {})
+    for key in ATTRIBUTES[name]:
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def profile(label: str, bodies: Iterable[dict[str, Any]]) -> Profile:
+    """The profile of image.registered bodies (one per member)."""
+    counters = {name: Counter[str]() for name in ATTRIBUTES}
+    missing = dict.fromkeys(ATTRIBUTES, 0)
+    total = 0
+    for body in bodies:
+        total += 1
+        for name in ATTRIBUTES:
+            value = _value(body, name)
+            if value is None:
+                missing[name] += 1
+            else:
+                counters[name][value] += 1
+    attributes = [
+        Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
+                  missing[name])
+        for name, c in counters.items()
+    ]
+    return Profile(label, total, attributes)
