@@ -26,7 +26,15 @@ Corpus (built on the fly, nothing downloaded):
   spans a few grey levels), each indexed and queried as a JPEG copy; each is a duplicate
   of the same slice's canonical rendering and a hard negative of every other slice.
   A region and the whole image it was cut from are counted neither way.
+* Tiles (issue 21): non-overlapping square tiles of every original whose export is at least
+  ``TILE_MIN`` on its short side, indexed and queried as JPEG copies (tiles of one image are
+  hard negatives of each other), and from the first and last tile of each source the
+  ``LOW_STRUCTURE`` originals (a dark half-plane, two smooth regions, 6 grey levels, nearly
+  flat), each indexed and queried as a JPEG (q90) copy.
 * Random pairs: every other (query, indexed image) pair.
+* All pairs: every indexed image searched against all the others; a pair of unrelated
+  images (or a hard-negative pair) is a false link when either finds the other. Cuts of one
+  source that overlap (a region and a tile) are counted neither way.
 
 Figures: per-transform recall (the query's original is reported), hard-negative and
 random-pair false-positive rates, precision, recall and F1 over all reported pairs.
