@@ -26,7 +26,15 @@ Corpus (built on the fly, nothing downloaded):
   spans a few grey levels), each indexed and queried as a JPEG copy; each is a duplicate
   of the same slice's canonical rendering and a hard negative of every other slice.
   A region and the whole image it was cut from are counted neither way.
+* Tiles (issue 21): non-overlapping square tiles of every original whose export is at least
+  ``TILE_MIN`` on its short side, indexed and queried as JPEG copies (tiles of one image are
+  hard negatives of each other), and from the first and last tile of each source the
+  ``LOW_STRUCTURE`` originals (a dark half-plane, two smooth regions, 6 grey levels, nearly
+  flat), each indexed and queried as a JPEG (q90) copy.
 * Random pairs: every other (query, indexed image) pair.
+* All pairs: every indexed image searched against all the others; a pair of unrelated
+  images (or a hard-negative pair) is a false link when either finds the other. Cuts of one
+  source that overlap (a region and a tile) are counted neither way.
 
 Figures: per-transform recall (the query's original is reported), hard-negative and
 random-pair false-positive rates, precision, recall and F1 over all reported pairs.
@@ -142,6 +150,15 @@ REGION_SOURCES = (
 )
 REGION = 0.6
 EXPORT_MAX = 1024
+# Every original whose export is at least TILE_MIN on its short side is cut into
+# non-overlapping square tiles (3 x 3 of the short side from 768 up, else 2 x 2): unrelated
+# originals with the texture of the whole (tiles of one image are hard negatives of each other).
+TILE_MIN = 400
+# From the first and the last tile of each source, low-structure originals of the issue's kind
+# (LOW_STRUCTURE): the tile with a dark half-plane (a textured region against a dark one), the
+# tile thresholded into two smooth regions (a single edge), squeezed to 6 grey levels (low
+# contrast) and blurred flat to 3 grey levels (nearly flat).
+LOW_STRUCTURE = ("half-dark", "two-regions", "low-contrast", "nearly-flat")
 # Real twins: another file of the same image (lossy JPEG 2000 of a lossless original, a
 # different LUT, a smaller re-encoding, a cropped re-export), queried against the original.
 TWINS = (
@@ -307,6 +324,23 @@ def _histeq(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
     return np.asarray(ImageOps.equalize(Image.fromarray(a))), "png"
 
 
+def _clahe(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
+    import cv2  # opencv-python-headless, a dependency
+
+    return np.asarray(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(a)), "png"
+
+
+def _resized_back(step: Transform) -> Transform:
+    """``step`` (a crop), then resized back to the size it started from."""
+
+    def apply(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        h, w = a.shape
+        out, fmt = step(a, rng)
+        return np.asarray(Image.fromarray(out).resize((w, h), Image.Resampling.LANCZOS)), fmt
+
+    return apply
+
+
 def _blur(a: np.ndarray, _: np.random.Generator) -> tuple[np.ndarray, str]:
     radius = max(1.0, min(a.shape) / 128.0)
     return np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(radius))), "png"
@@ -357,6 +391,8 @@ TRANSFORMS: dict[str, Transform] = {
     "gamma-0.6": _lut(_gamma(0.6)),
     "gamma-1.6": _lut(_gamma(1.6)),
     "hist-equalise": _histeq,
+    "clahe": _clahe,
+    "crop-80%-resized-back": _resized_back(_crop(0.8)),
     "blur": _blur,
     "noise": _noise,
     "flip-h": _hflip,
@@ -369,6 +405,7 @@ TRANSFORMS: dict[str, Transform] = {
     "pad+window+jpeg": _chain(_pad_square, _lut(_window(40.0, 230.0)), _jpeg(70)),
     "hist-equalise+blur+noise": _chain(_histeq, _blur, _noise),
     "crop-80%+flip": _chain(_crop(0.8), _hflip),
+    "crop-85%+rotate-3deg+gamma": _chain(_rotate(3.0), _crop(0.85), _lut(_gamma(0.7))),
     "rotate-90+resize+jpeg": _chain(_rot90, _resize(0.5), _jpeg(60)),
     # A MONOCHROME1 image exported without its inversion, or any negative.
     "invert": _lut(_NEGATIVE),
@@ -406,6 +443,26 @@ class Corpus:
     queries: list[Sample]
     hard: set[frozenset[str]]  # family pairs that must not match
     ignore: set[frozenset[str]]  # family pairs counted neither way (a region and its whole)
+
+    def relation(self, a: str, b: str) -> str:
+        """ "same", "hard", "ignore" (overlapping cuts of one source) or "unrelated"."""
+        if a == b:
+            return "same"
+        pair = frozenset((a, b))
+        if pair in self.ignore:
+            return "ignore"
+        if pair in self.hard:
+            return "hard"
+        if _source(a) == _source(b):  # a region and a tile of one image overlap
+            return "ignore"
+        return "unrelated"
+
+
+def _source(family: str) -> str:
+    """The file a family was cut from (``name@region``, ``name%tile``, ``name#frame``)."""
+    for mark in "@%#":
+        family = family.partition(mark)[0]
+    return family
 
 
 def _sample(decoded: Decoded, key: str, family: str, kind: str) -> Sample:
@@ -520,6 +577,23 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
                 queries.append(_exported(part, "jpeg75", folder, family + "~q", family, "region"))
                 ignore.add(frozenset((family, name)))
             hard |= {frozenset((a, b)) for a in families for b in families if a != b}
+        for name in names:
+            path = _path(name, roots)
+            assert path is not None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                export = _bounded(render(_decode(path)))
+            tiles = _tiles(export)
+            families = [f"{name}%t{i}" for i in range(len(tiles))]
+            for family, tile in zip(families, tiles, strict=True):
+                index.append(_exported(tile, "png", folder, family, family, "tile"))
+                queries.append(_exported(tile, "jpeg75", folder, family + "~q", family, "tile"))
+            hard |= {frozenset((a, b)) for a in families for b in families if a != b}
+            for family, tile in list(zip(families, tiles, strict=True))[:: max(1, len(tiles) - 1)]:
+                for kind, image in _low_structure(tile, rng).items():
+                    key = f"{family}:{kind}"
+                    index.append(_exported(image, "png", folder, key, key, kind))
+                    queries.append(_exported(image, "jpeg90", folder, key + "~q", key, kind))
         for left, right in VIEW_PAIRS:
             lp, rp = _path(left, roots), _path(right, roots)
             if lp is None or rp is None or left not in names:
@@ -527,6 +601,47 @@ def build_corpus(*, quick: bool = False, seed: int = 7) -> Corpus:
             queries.append(_sample(_decode(rp), right, right, "other-view"))
             hard.add(frozenset((left, right)))
     return Corpus(index, queries, hard, ignore)
+
+
+def _tiles(export: np.ndarray) -> list[np.ndarray]:
+    h, w = export.shape
+    short = min(h, w)
+    if short < TILE_MIN:
+        return []
+    side = short // (3 if short >= 768 else 2)
+    return [
+        export[y : y + side, x : x + side]
+        for y in range(0, h - side + 1, side)
+        for x in range(0, w - side + 1, side)
+    ]
+
+
+def _low_structure(tile: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The issue's low-structure kinds, made from one real tile."""
+    h, w = tile.shape
+    a = tile.astype(np.float64)
+    yy, xx = np.mgrid[0:h, 0:w]
+    theta = rng.uniform(0, 2 * np.pi)
+    offset = rng.uniform(-0.2, 0.2) * min(h, w)
+    side = (yy - h / 2) * np.sin(theta) + (xx - w / 2) * np.cos(theta) > offset
+    smooth = np.asarray(
+        Image.fromarray(tile).filter(ImageFilter.GaussianBlur(min(h, w) / 12)), dtype=np.float64
+    )
+    regions = np.where(smooth > np.median(smooth), 170.0, 60.0)
+    regions = np.asarray(
+        Image.fromarray(regions.astype(np.uint8)).filter(ImageFilter.GaussianBlur(2)),
+        dtype=np.float64,
+    )
+    span = max(float(np.ptp(a)), 1.0)
+    low = 100.0 + (a - a.min()) * 6.0 / span
+    flat = 128.0 + (smooth - smooth.min()) * 3.0 / max(float(np.ptp(smooth)), 1.0)
+    out = {
+        "half-dark": np.where(side, a, 0.0),
+        "two-regions": regions,
+        "low-contrast": low,
+        "nearly-flat": flat,
+    }
+    return {k: np.asarray(np.clip(np.rint(v), 0, 255), dtype=np.uint8) for k, v in out.items()}
 
 
 # --- evaluation ----------------------------------------------------------------------
@@ -571,20 +686,48 @@ def _tally(corpus: Corpus, reported: list[set[int]]) -> Tally:
         tp += len(true & got)
         fn += len(true - got)
         for i, family in enumerate(families):
-            if family == q.family:
-                continue
-            pair = frozenset((family, q.family))
-            if pair in corpus.ignore:
+            relation = corpus.relation(family, q.family)
+            if relation in ("same", "ignore"):
                 continue
             hit = i in got
             fp += hit
-            if pair in corpus.hard:
+            if relation == "hard":
                 hard_pairs += 1
                 hard_fp += hit
             else:
                 random_pairs += 1
                 random_fp += hit
     return Tally(found, hard_pairs, hard_fp, random_pairs, random_fp, tp, fp, fn)
+
+
+def all_pairs(corpus: Corpus, engine: NearDuplicateIndex) -> dict[str, object]:
+    """Every indexed image queried against all the others: a pair of unrelated images is a
+    false link when either finds the other (all n(n-1)/2 pairs, no sample)."""
+    linked: set[tuple[int, int]] = set()
+    for i, s in enumerate(corpus.index):
+        for m in engine.search(describe(s.thumb), exclude=(i,)):
+            linked.add((min(i, m.image), max(i, m.image)))
+    families = [s.family for s in corpus.index]
+    counts = {"unrelated": 0, "hard": 0}
+    links: dict[str, list[str]] = {"unrelated": [], "hard": []}
+    for i in range(len(families)):
+        for j in range(i + 1, len(families)):
+            relation = corpus.relation(families[i], families[j])
+            if relation not in counts:
+                continue
+            counts[relation] += 1
+            if (i, j) in linked:
+                links[relation].append(f"{corpus.index[i].key} <-> {corpus.index[j].key}")
+    return {
+        "images": len(families),
+        "unrelated_pairs": counts["unrelated"],
+        "unrelated_links": len(links["unrelated"]),
+        "unrelated_fpr": round(len(links["unrelated"]) / max(counts["unrelated"], 1), 6),
+        "hard_pairs": counts["hard"],
+        "hard_links": len(links["hard"]),
+        "hard_fpr": round(len(links["hard"]) / max(counts["hard"], 1), 4),
+        "false_links": links["unrelated"][:40],
+    }
 
 
 def evaluate_engine(corpus: Corpus, *, radius: int, thresholds: Thresholds) -> dict[str, object]:
@@ -607,6 +750,7 @@ def evaluate_engine(corpus: Corpus, *, radius: int, thresholds: Thresholds) -> d
     figures = _tally(corpus, reported).figures()
     figures["seconds_per_query"] = round(elapsed / max(len(corpus.queries), 1), 4)
     figures["matched_transforms"] = verdicts
+    figures["all_pairs"] = all_pairs(corpus, engine)
     return figures
 
 
@@ -764,6 +908,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(built in {built:.0f} s); radius {args.radius}, {thresholds}"
     )
     print(_table(engine, base))
+    pairs = engine["all_pairs"]
+    assert isinstance(pairs, dict)
+    print(
+        f"all pairs of {pairs['images']} indexed images: unrelated {pairs['unrelated_links']} "
+        f"of {pairs['unrelated_pairs']} linked (FPR {pairs['unrelated_fpr']:.6f}); hard "
+        f"{pairs['hard_links']} of {pairs['hard_pairs']} (FPR {pairs['hard_fpr']:.4f})"
+    )
+    for link in pairs["false_links"]:
+        print(f"  false link: {link}")
     print("load average (1, 5, 15 min) after the corpus run: " + str(result["load_average"]))
     print(f"verification: {engine['seconds_per_query']} s per query")
     if "scale" in result:

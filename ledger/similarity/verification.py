@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.errors import InputError
+from ledger.fingerprint.content import FULL_CONTENT, MIN_CONTENT, content_score
 from ledger.fingerprint.descriptor import GRID, Descriptor, blur, dihedral
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
 
@@ -71,8 +72,8 @@ _REFINED = 2  # coarse hypotheses refined
 # (DECISION_SETTING in its meta table); bump it whenever a change here can change a
 # verdict, and the catch-up scan (ledger.similarity.scan) checks every image again.
 # 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
-# grid's only).
-DECISION_VERSION = 2
+# grid's only). 3: a grid with too little structure (content score) is matched only exactly.
+DECISION_VERSION = 3
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
 
@@ -143,7 +144,7 @@ class Verdict:
             return self.reason
         a = self.alignment
         geometry = ("inverted grey levels, " if a.inverted else "") + a.transform
-        if abs(a.degrees) >= 0.5:
+        if abs(a.degrees) >= 1.0:
             geometry += f", turned {a.degrees:+.1f} deg"
         if max(abs(a.scale[0] - 1.0), abs(a.scale[1] - 1.0)) >= 0.03:
             geometry += f", scale {a.scale[0]:.2f} x {a.scale[1]:.2f}"
@@ -180,6 +181,9 @@ def verify(
     b = blur(255.0 - query_grid if inverted else query_grid, VERIFY_BLUR)
     if stored.flat or query.flat:
         return Verdict(False, 0.0, 1.0, 0.0, None, "no structure (flat image)")
+    content = min(content_score(stored.array.astype(np.float64)), content_score(query_grid))
+    if content < MIN_CONTENT:
+        return _exact_only(stored, query, content, inverted=inverted)
     everything = tuple(range(8))
     hinted = tuple(dict.fromkeys(v for v in variants if 0 <= v < 8))
     best = _search(a, b, hinted or everything)
@@ -188,8 +192,26 @@ def verify(
         # the hint did not convince: refine another variant only where it starts out better
         again = _search(a, b, others, floor=best[0])
         best = max(best, again, key=lambda item: item[0])
-    _, hypothesis = best
-    return _decide(a, b, hypothesis, thresholds, inverted=inverted)
+    score, hypothesis = best
+    hypothesis = _simplest(a, b, hypothesis, score)
+    return _decide(a, b, hypothesis, thresholds, inverted=inverted, content=content)
+
+
+EXACT_TOLERANCE = 1  # grey levels: rounding; a JPEG copy of a low-structure image differs more
+
+
+def _exact_only(
+    stored: Descriptor, query: Descriptor, content: float, *, inverted: bool
+) -> Verdict:
+    """A grid with too little structure to identify: the same grid (as it stands, to within
+    ``EXACT_TOLERANCE``: a lossless re-export) or no match; never a near match."""
+    q = query.array.astype(np.int16)
+    diff = np.abs(stored.array.astype(np.int16) - (255 - q if inverted else q))
+    if int(diff.max()) <= EXACT_TOLERANCE:
+        alignment = Alignment(0, (0.5, 0.5), (1.0, 1.0), 0.0, 1.0, inverted)
+        return Verdict(True, 1.0, 0.0, 1.0, alignment, "same grid", {"content": content})
+    reason = f"too little structure for a near match (content {content:.2f} < {MIN_CONTENT})"
+    return Verdict(False, 0.0, 1.0, 0.0, None, reason, {"content": content})
 
 
 # --- the search ----------------------------------------------------------------------------
@@ -248,6 +270,29 @@ def _search(
     starts = [(v, start) for r, v, start in scored[:_REFINED] if r >= floor]
     refined = [_refine(a, b, variant, start) for variant, start in starts]
     return max(refined, key=lambda item: item[0])
+
+
+_PARSIMONY = 0.003  # correlation a simpler alignment may lose and still be preferred
+
+
+def _simplest(a: Floats, b: Floats, hyp: Hypothesis, score: float) -> Hypothesis:
+    """The simplest alignment that explains the pair as well as ``hyp`` does (within
+    ``_PARSIMONY``): no turn, no scale, neither; so that a gamma change is not described
+    as a turn of a degree, nor a crop as a crop plus a turn the search drifted to."""
+    variant, cy, cx, sy, sx, deg, aspect = hyp
+    simpler = [
+        (cy, cx, sy, sx, 0.0, 0.0),  # no turn
+        (0.5, 0.5, 1.0, 1.0, deg, aspect),  # no scale or shift
+        (0.5, 0.5, 1.0, 1.0, 0.0, 0.0),  # neither
+    ]
+    if score <= -1.0:
+        return hyp
+    r = _correlations(a, dihedral(b, variant), np.asarray(simpler, dtype=np.float64))
+    best = hyp
+    for values, value in zip(simpler, r.tolist(), strict=True):
+        if value >= score - _PARSIMONY:
+            best = _hypothesis(variant, np.asarray(values))
+    return best
 
 
 def _hypothesis(variant: int, values: Floats) -> Hypothesis:
@@ -383,8 +428,26 @@ def _ranks(values: Floats) -> Floats:
     return np.asarray(mid[inverse].reshape(values.shape), dtype=np.float64)
 
 
+# Stricter acceptance where the alignment search had room to make unrelated images look alike
+# (docs/similarity.md, "Precision"). An alignment that keeps less than FAR_OVERLAP of the
+# boxes must reach FAR_CORRELATION and FAR_WORST_BLOCK; a grid whose content score is under
+# FULL_CONTENT matches only without a large crop (NEAR_OVERLAP) and with near-perfect scores.
+FAR_OVERLAP = 0.70
+FAR_CORRELATION = 0.97
+FAR_WORST_BLOCK = 0.045
+NEAR_OVERLAP = 0.80
+LOW_CONTENT_CORRELATION = 0.98
+LOW_CONTENT_WORST_BLOCK = 0.030
+
+
 def _decide(
-    a: Floats, b: Floats, hyp: Hypothesis, thresholds: Thresholds, *, inverted: bool
+    a: Floats,
+    b: Floats,
+    hyp: Hypothesis,
+    thresholds: Thresholds,
+    *,
+    inverted: bool,
+    content: float = 1.0,
 ) -> Verdict:
     variant, cy, cx, sy, sx, deg, aspect = hyp
     bv = dihedral(b, variant)
@@ -400,16 +463,41 @@ def _decide(
     worst = _two_way_worst_block(a, s, m)
     overlap = _overlap(sy, sx, cy, cx)
     alignment = Alignment(variant, (cy, cx), (sy, sx), deg, math.exp(aspect), inverted)
-    scores = {"pearson": pearson, "spearman": spearman}
+    scores = {"pearson": pearson, "spearman": spearman, "content": content}
     failed = []
     if correlation < thresholds.min_correlation:
         failed.append(f"correlation {correlation:.3f} < {thresholds.min_correlation}")
+    if correlation >= thresholds.min_correlation and spearman < thresholds.min_correlation:
+        # a grey-level map is monotone, so the ranks agree too; a high Pearson correlation
+        # that the ranks do not share comes from one step between two regions
+        failed.append(f"rank correlation {spearman:.3f} < {thresholds.min_correlation}")
     if worst > thresholds.max_worst_block:
         failed.append(f"worst block {worst:.3f} > {thresholds.max_worst_block}")
     if overlap < thresholds.min_overlap:
         failed.append(f"overlap {overlap:.2f} < {thresholds.min_overlap}")
+    if not failed:
+        failed = _strict_failures(correlation, worst, overlap, content)
     reason = "near-duplicate" if not failed else "different: " + "; ".join(failed)
     return Verdict(not failed, correlation, worst, overlap, alignment, reason, scores)
+
+
+def _strict_failures(correlation: float, worst: float, overlap: float, content: float) -> list[str]:
+    """What a pair that passed the thresholds still fails of the stricter acceptance."""
+    failed = []
+    if overlap < FAR_OVERLAP:
+        if correlation < FAR_CORRELATION:
+            failed.append(f"correlation {correlation:.3f} < {FAR_CORRELATION} at this crop")
+        if worst > FAR_WORST_BLOCK:
+            failed.append(f"worst block {worst:.3f} > {FAR_WORST_BLOCK} at this crop")
+    if content < FULL_CONTENT:
+        low = f"at content {content:.2f}"
+        if overlap < NEAR_OVERLAP:
+            failed.append(f"overlap {overlap:.2f} < {NEAR_OVERLAP} {low}")
+        if correlation < LOW_CONTENT_CORRELATION:
+            failed.append(f"correlation {correlation:.3f} < {LOW_CONTENT_CORRELATION} {low}")
+        if worst > LOW_CONTENT_WORST_BLOCK:
+            failed.append(f"worst block {worst:.3f} > {LOW_CONTENT_WORST_BLOCK} {low}")
+    return failed
 
 
 def _pearson(x: Floats, y: Floats) -> float:

@@ -20,6 +20,7 @@ from PIL import Image
 from ledger.service import Ledger
 from ledger.similarity.catalog import CACHE_NAME
 from ledger.similarity.sets import prepare
+from ledger.similarity.verification import DECISION_VERSION
 
 from ..registration.support import (
     RunCli,
@@ -348,7 +349,7 @@ def test_findings_of_an_older_decision_are_checked_again(
     # decision missed: the scan forgets every finding and checks every image again.
     with sqlite3.connect(ledger / "ledger.db") as db:
         recorded = db.execute("select value from meta where key = 'dup_decision'").fetchall()
-        assert recorded == [("2",)]
+        assert recorded == [(str(DECISION_VERSION),)]
         db.execute("delete from meta where key = 'dup_decision'")
         db.execute("delete from dup_edges where idx = (select max(idx) from dup_edges)")
     assert cli("scan", "--json", ledger=ledger).json() == {"checked": images}

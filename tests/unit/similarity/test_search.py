@@ -6,12 +6,13 @@ import pickle
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ledger.errors import InputError
 from ledger.similarity import MemoryDescriptors, NearDuplicateIndex, describe
 from ledger.similarity.search import verified
 
-from .phantoms import phantom
+from .phantoms import crop, phantom
 
 
 @pytest.fixture
@@ -108,3 +109,23 @@ def test_a_candidate_without_a_stored_descriptor_is_left_out_of_the_task():
     task = engine.verification(original)
     assert [c.image for c, _ in task.candidates] == [2]
     assert [m.image for m in verified(task)] == [m.image for m in engine.search(original)] == [2]
+
+
+def _textured(seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, 8, (256, 256))
+    return np.clip(phantom(seed, 256) + noise, 0, 255)
+
+
+@pytest.mark.parametrize("seed", [20, 22, 25])
+def test_an_80_percent_crop_resized_back_is_found(seed: int):
+    source = MemoryDescriptors()
+    index = NearDuplicateIndex(descriptors=source)
+    for image_id in (20, 21, 22, 23, 25):
+        d = describe(_textured(image_id))
+        source.put(image_id, d)
+        index.add(image_id, d)
+    cut = crop(_textured(seed), 0.8, top=0.3, left=0.6).astype(np.float32)
+    copy = np.asarray(Image.fromarray(cut, mode="F").resize((256, 256)), dtype=np.float64)
+    matches = index.search(describe(copy))
+    assert [m.image for m in matches] == [seed], [m.to_json() for m in matches]
+    assert "scale" in matches[0].verdict.explain()

@@ -139,3 +139,22 @@ def test_the_monotone_fit_is_the_isotonic_regression():
         assert ((a - fitted) ** 2).sum() <= ((a - other) ** 2).sum() + 1e-9
     increasing = np.arange(10.0)
     assert np.allclose(_monotone_fit(increasing, increasing), increasing)
+
+
+@pytest.mark.parametrize(("seed", "degrees"), [(12, 3.0), (13, -3.0), (14, 5.0)])
+def test_a_small_rotation_is_explained_as_that_turn(seed: int, degrees: float):
+    original = phantom(seed, size=256)
+    verdict = verify(describe(original), describe(rotate(original, degrees)))
+    assert verdict.matched, verdict.explain()
+    assert verdict.alignment is not None
+    assert abs(verdict.alignment.degrees - degrees) <= 1.0, verdict.explain()
+    assert f"turned {verdict.alignment.degrees:+.1f} deg" in verdict.explain()
+
+
+@pytest.mark.parametrize("seed", [11, 14, 16])
+def test_a_grey_level_change_is_not_explained_as_a_turn(seed: int):
+    original = phantom(seed, size=256)
+    for copy in (gamma(original, 1.5), gamma(original, 0.7), gamma(original, 1.2)):
+        verdict = verify(describe(original), describe(copy))
+        assert verdict.matched, verdict.explain()
+        assert "turned" not in verdict.explain(), verdict.explain()
