@@ -1,7 +1,8 @@
 """The projection audit: every projection table rebuilt from the log and compared.
 
 Workers that already check a chunk of leaves also compute that chunk's row changes
-(``project_rows``: the registered projections, applied to the parsed entries). The
+(``project_rows``: the registered projections, applied to the parsed entries; those the
+fast path parsed for its checks when it settles the chunk, so no leaf is parsed twice). The
 main process compares them chunk by chunk, in index order. A table keyed by entry
 index alone (given ``stored_range``) is compared with the stored rows of the chunk's
 index range as two lists, at C speed. The others go to a scratch SQLite file; the
