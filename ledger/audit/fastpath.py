@@ -71,22 +71,26 @@ class Advanced:
 
 def summarize_signed(
     rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], *,
-    log_id: str, kinds: KindRegistry = DEFAULT_KINDS
+    log_id: str, kinds: KindRegistry = DEFAULT_KINDS, entries: list[Any] | None = None
 ) -> ChunkSummary | None:
     """``check_leaf`` for every row, keeping only what an intact chunk needs; None as soon
     as any leaf would have an error or differ from its stored columns, is a key entry
     (key entries change who may sign, and are replayed leaf by leaf), or is a v1 entry
-    after a v2 one."""
+    after a v2 one. ``entries``: filled with each row's parsed entry, in row order (the
+    projection audit reuses them instead of parsing every leaf again); complete only
+    when a summary is returned."""
     try:
-        return _summarize_signed(rows, public_keys, cache, log_id, registry=kinds)
+        return _summarize_signed(rows, public_keys, cache, log_id, registry=kinds,
+                                 entries=entries)
     except Exception:
         return None
 
 
 def _summarize_signed(
     rows: Sequence[Row], public_keys: dict[str, bytes], cache: dict[str, PublicKey], log_id: str,
-    *, registry: KindRegistry,
+    *, registry: KindRegistry, entries: list[Any] | None = None,
 ) -> ChunkSummary | None:
+    keep = entries.append if entries is not None else None
     first_v2: int | None = None
     has_v1 = False
     hashes: list[bytes] = []
@@ -141,6 +145,8 @@ def _summarize_signed(
         entry_bytes = _entry_bytes(envelope_bytes, entry, sig)
         verify_entry(public, entry_bytes, decode_sig(sig), version=version)
         hashes.append(digest)
+        if keep is not None:
+            keep(entry)
         kinds[kind] = kinds.get(kind, 0) + 1
         signers.add((actor, kind))
         linked = digest.hex()

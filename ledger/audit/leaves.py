@@ -113,10 +113,12 @@ def check_chunk(chunk: list[tuple[int, bytes]]) -> list[LeafFacts]:
             for i, leaf in chunk]
 
 
-def check_rows(rows: list[tuple[int, bytes, bytes, str, str]]) -> ChunkSummary | list[LeafFacts]:
-    """A summary of an intact chunk of stored rows (see ``fastpath``), else every leaf's facts."""
+def check_rows(rows: list[tuple[int, bytes, bytes, str, str]], *,
+               entries: list[Any] | None = None) -> ChunkSummary | list[LeafFacts]:
+    """A summary of an intact chunk of stored rows (see ``fastpath``), else every leaf's facts.
+    ``entries``: filled with the parsed entries of an intact chunk (see ``summarize_signed``)."""
     summary = summarize_signed(rows, _WORKER_KEYS, _WORKER_CACHE, log_id=_WORKER_LOG[0],
-                               kinds=_WORKER_KINDS[0])
+                               kinds=_WORKER_KINDS[0], entries=entries)
     if summary is not None:
         return summary
     return check_chunk([(row[0], row[1]) for row in rows])

@@ -1,7 +1,8 @@
 """The projection audit: every projection table rebuilt from the log and compared.
 
 Workers that already check a chunk of leaves also compute that chunk's row changes
-(``project_rows``: the registered projections, applied to the parsed entries). The
+(``project_rows``: the registered projections, applied to the parsed entries; those the
+fast path parsed for its checks when it settles the chunk, so no leaf is parsed twice). The
 main process compares them chunk by chunk, in index order. A table keyed by entry
 index alone (given ``stored_range``) is compared with the stored rows of the chunk's
 index range as two lists, at C speed. The others go to a scratch SQLite file; the
@@ -95,17 +96,23 @@ class RowUpdate(NamedTuple):
 Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate | Kept]
 
 
-def project_rows(rows: Sequence[Row], plan: Plan) -> Projected | Failure:
+def project_rows(rows: Sequence[Row], plan: Plan, *,
+                 entries: Sequence[Any] | None = None) -> Projected | Failure:
     """The row changes of a chunk of leaves, or the first error (the replay names a
-    malformed leaf first; a projection error on a valid leaf is reported after it)."""
+    malformed leaf first; a projection error on a valid leaf is reported after it).
+
+    ``entries``: the rows' entries, already parsed (by the fast path's checks, which also
+    found each stored kind to be its entry's), so that no leaf is parsed twice."""
     out: Projected = []
     loads, projections, columns, kept = json.loads, plan.projections, plan.columns, plan.kept
-    for idx, leaf, _hash, kind, _actor in rows:
+    if entries is not None and len(entries) != len(rows):
+        raise ValueError("one parsed entry per row is needed")
+    for at, (idx, leaf, _hash, kind, _actor) in enumerate(rows):
         projection = projections.get(kind)  # the stored kind; the replay checks it
         if projection is None and kind not in kept:
             continue
         try:
-            entry = _entry_of(leaf, loads)
+            entry = _entry_of(leaf, loads) if entries is None else entries[at]
         except Exception as exc:
             if projection is None:
                 out.append(Kept(idx, kind, None))
@@ -125,8 +132,7 @@ def project_rows(rows: Sequence[Row], plan: Plan) -> Projected | Failure:
                 return Failure(idx, f"its projection writes {change.table}, which is not a "
                                     "projection table")
             if isinstance(change, Insert):
-                values = change.values
-                out.append((change.table, (*[values.get(c) for c in names], idx)))
+                out.append((change.table, (*map(change.values.get, names), idx)))
             else:
                 out.append(RowUpdate(idx, change))
     return out

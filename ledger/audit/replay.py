@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.audit.binding import v1_after_v2
 from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
@@ -211,8 +212,14 @@ MaybeProjected = Projected | Failure | None
 
 
 def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, MaybeProjected]:
-    """A worker's task: the chunk's checks and, when asked, its projected rows."""
-    return check_rows(rows), None if plan is None else project_rows(rows, plan)
+    """A worker's task: the chunk's checks and, when asked, its projected rows (from the
+    entries the checks parsed when the chunk is intact: one parse per leaf)."""
+    if plan is None:
+        return check_rows(rows), None
+    entries: list[Any] = []
+    checked = check_rows(rows, entries=entries)
+    parsed = entries if isinstance(checked, ChunkSummary) else None
+    return checked, project_rows(rows, plan, entries=parsed)
 
 
 def _checked_chunks(
