@@ -192,7 +192,8 @@ def test_duplicate_checks_on_postgres(tmp_path: Path, postgres_url: str, cli: Ru
         scans = conn.execute("SELECT count(*) FROM dup_scans").fetchone()
     assert edges == [("near",)] and scans == (2,)
     similar = cli("similar", export, "--json", ledger=directory).json()
-    assert [r["source"] for r in similar] == ["a"]
+    # exact copies first (the export's own registration), then the near match
+    assert [r["source"] for r in similar] == ["b", "a"]
 
 
 def test_projection_tamper_and_rebuild_on_postgres(

@@ -46,7 +46,7 @@ def test_rows_projected_from_the_handed_entries_are_the_leaves_rows(log: Log) ->
     from_leaves = project_rows(rows, PLAN)
     assert isinstance(from_leaves, list)
     tables = [item[0] for item in from_leaves if isinstance(item[0], str)]
-    assert tables == ["images"] * 4  # one row per image entry (beside the kept entries)
+    assert tables.count("images") == 4  # one row per image entry (beside the kept entries)
     assert project_rows(rows, PLAN, entries=entries) == from_leaves
 
 
