@@ -1,9 +1,11 @@
 """Forensic screening benchmark (issue 22, "Evaluation"): real public images, prints figures.
 
-Never asserts; prints, per signal and per operation, the recall at level "medium", the AUC
-of the continuous score (altered files against every clean control), and the false-positive
-rate on the clean controls; then each pixel signal's cost on a 512x512 and a 2048x2048 image
-against the cost of registration's ``analyse()`` on the same files.
+Never asserts; prints, per operation and per signal, the recall at level "medium" of the
+signals the operation targets (against the issue's target), the false-positive rate on the
+clean controls of the deterministic checks (metadata, watermark, DICOM) and of the overall
+level; the JSON adds every signal's recall per operation and the AUC of each continuous
+(pixel) score against every clean control. Then each pixel signal's cost on a 512x512 and a
+2048x2048 image against the cost of registration's ``analyse()`` on the same files.
 
 Corpus (built on the fly in a temporary folder, nothing downloaded):
 
@@ -21,11 +23,12 @@ Corpus (built on the fly in a temporary folder, nothing downloaded):
   150% and radius 1 at 100%), JPEG re-saves on the same grid (quality 60-75 then 90-95,
   and 90 then 70), nearest-neighbour upsampling by 2 and by 1.5, and zero-insertion
   upsampling by 2 (zeros between samples, then a windowed-sinc low-pass: scipy
-  ``resample_poly``). Other engineers' operations (metadata, watermarks, DICOM) are more
-  rows of the same table (``Op(function, clean=False, expects=(signal names))``) and their
-  modules more entries of ``PIXEL_MODULES`` (screened the same way); the JSON reports, per
-  operation, the recall at "medium" of the signals it ``expects``.
-* Every file is read back by ``ledger.imaging.decode`` and screened as registration would.
+  ``resample_poly``). Operations that leave metadata, a DWT-DCT watermark or a DICOM
+  inconsistency, and two clean twins with ordinary metadata, are in
+  bench/forensics_marked.py (its docstring lists them). Each row is ``Op(function, clean,
+  expects=(signal names), target=recall at "medium")``.
+* Every file is read back by ``ledger.imaging.decode`` and screened as registration would:
+  ``ledger.forensics.screen.screen`` with every module, combined into one level.
 
     python bench/forensics.py --quick      # a third of the bases
     python bench/forensics.py              # every base
@@ -93,6 +96,11 @@ RESAMPLED_AT_SOURCE = (
 # 8, the trace of a JPEG grid). Their clean JPEG controls (transcodes, camera-EXIF JPEGs) are
 # reported as their own row.
 JPEG_AT_SOURCE = ("pydicom-data/color3d_jpeg_baseline.dcm", "deid-data/dicom-cookies/")
+# A public DICOM file whose header carries a deterministic signal's inconsistency as
+# published: ctbrain1.dcm is a Siemens CT (Modality CT, KVP 120) re-stored under the Secondary
+# Capture SOP class with Image Type ORIGINAL\PRIMARY kept. Its DICOM copies are reported as
+# their own row, never counted as clean.
+INCONSISTENT_AT_SOURCE = ("deid-data/humans/ctbrain1.dcm",)
 BASE_MAX = 512
 PIXEL_MODULES: tuple[ModuleType, ...] = (jpegquant, resampling, smoothing, sharpening, contrast)
 MEDIUM = Level.MEDIUM
@@ -449,6 +457,8 @@ def run(all_bases: Sequence[Base], operations: dict[str, Op], seed: int = 7) -> 
                     label, clean = "interpolated at source (public file)", False
                 elif clean and suffix == ".jpg" and base.name.startswith(JPEG_AT_SOURCE):
                     label, clean = "jpeg at source, transcoded (public file)", False
+                elif clean and suffix == ".dcm" and base.name in INCONSISTENT_AT_SOURCE:
+                    label, clean = "ct re-stored as secondary capture (public file)", False
                 signals, level = screen_fully(sample)
                 results.append(Result(base.name, label, clean, sample.format, signals, level))
                 path.unlink()
