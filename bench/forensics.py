@@ -423,10 +423,14 @@ def screen(sample: Sample) -> dict[str, Signal]:
 
 
 def screen_fully(sample: Sample) -> tuple[dict[str, Signal], Level]:
-    """Registration's screening: every module, combined into one level."""
+    """Registration's screening: every module, combined into one level; plus the pixel
+    signals' scores below "low", which the screening drops but the AUC and the calibration
+    need (the pixel modules run twice: they cost ~5 ms)."""
     result = screening.screen(sample)
     found: dict[str, Signal] = {}
     for signal in result.signals:  # strongest first
+        found.setdefault(signal.name, signal)
+    for signal in screen(sample).values():
         found.setdefault(signal.name, signal)
     return found, result.level
 
