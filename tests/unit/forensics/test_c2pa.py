@@ -1,81 +1,45 @@
 """C2PA manifests signed offline here, with a throw-away CA and leaf made with cryptography.
 
-The SDK refuses self-signed leaves, so the chain is a CA and a leaf it issued. No trust list
-is configured: a good manifest validates as "Valid" (never "Trusted").
+The SDK refuses self-signed leaves, so the chain (bench/c2pa_chain.py, shared with the
+benchmark) is a CA and a leaf it issued. No trust list is configured: a good manifest
+validates as "Valid" (never "Trusted").
 """
 
 from __future__ import annotations
 
-import datetime
+import importlib.util
 import io
 import struct
 import zlib
 from pathlib import Path
+from types import ModuleType
 
-import c2pa
 import numpy as np
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
 from ledger.forensics.signal import Level
 
 from .samples import named, screened
 
-IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+def _chain_module() -> ModuleType:
+    """bench/c2pa_chain.py, loaded from its file (bench/ is scripts, not a package)."""
+    path = Path(__file__).resolve().parents[3] / "bench" / "c2pa_chain.py"
+    spec = importlib.util.spec_from_file_location("bench_c2pa_chain", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "medledger tests")])
-
-
-def _usage(*, sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=sign, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=not sign,
-        crl_sign=not sign, encipher_only=False, decipher_only=False,
-    )
-
+chain = _chain_module()
 
 @pytest.fixture(scope="module")
 def signer_pem() -> tuple[bytes, bytes]:
     """(certificate chain PEM, leaf private key PEM): a CA and a leaf it issued."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder().subject_name(_name("Test CA")).issuer_name(_name("Test CA"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_usage(sign=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder().subject_name(_name("Test signer")).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(sign=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    chain = leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
-        serialization.Encoding.PEM)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return chain, private
+    pem: tuple[bytes, bytes] = chain.signer_chain()
+    return pem
 
 
 def signed_png(signer_pem: tuple[bytes, bytes], source_type: str, seed: int = 1) -> bytes:
@@ -83,19 +47,8 @@ def signed_png(signer_pem: tuple[bytes, bytes], source_type: str, seed: int = 1)
     pixels = (np.random.default_rng(seed).random((48, 64, 3)) * 255).astype(np.uint8)
     plain = io.BytesIO()
     Image.fromarray(pixels).save(plain, "PNG")
-    plain.seek(0)
-    manifest = {
-        "claim_generator_info": [{"name": "medledger-test-generator", "version": "1"}],
-        "title": "test.png",
-        "format": "image/png",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": IPTC + source_type}]}}],
-    }
-    chain, private = signer_pem
-    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, private, None)
-    out = io.BytesIO()
-    c2pa.Builder(manifest).sign(c2pa.Signer.from_info(info), "image/png", plain, out)
-    return out.getvalue()
+    signed: bytes = chain.sign_png(plain.getvalue(), signer_pem, source_type)
+    return signed
 
 
 def test_generated_media_declared_in_a_valid_manifest_is_flagged_high(
