@@ -196,6 +196,10 @@ def create(ledger: Ledger, name: str, *, key: str, folder: Path | None = None,
         raise InputError(f"{len(listed)} members withdrawn at once: version in steps of at most "
                          f"{MAX_WITHDRAWN_LISTED}")
     records = [r for r in records if r["entry"] not in withdrawn]
+    if not records:
+        raise InputError(f"dataset {name}: a version needs at least one member"
+                         + (f" ({len(withdrawn)} left out for withdrawn consent; "
+                            "--keep-withdrawn keeps them)" if withdrawn else ""))
     body = {
         "name": name, "version": latest.version + 1 if latest else 1, "owner": owner,
         "tier": tier or (latest.tier if latest else "open"), "members": len(records),

@@ -45,6 +45,8 @@ _SQLITE_INSERT = (
 
 def insert_members(conn: Connection, version_idx: int, records: Sequence[dict[str, Any]]) -> None:
     """The member rows of the version at ``version_idx`` (records as ``MemberRecord``s dump)."""
+    if not records:
+        return
     if conn.dialect.name == "sqlite":  # plain tuples to the driver: 100,000 rows in a second
         conn.exec_driver_sql(_SQLITE_INSERT, [
             (version_idx, r["entry"], r["file_sha256"], r["file_size"], r["pixel_sha256"],

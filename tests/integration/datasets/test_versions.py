@@ -182,3 +182,14 @@ def test_consent_impact_names_the_versions_that_hold_the_image(
     member = _entry_of(ledger, "chest@1", "img1.png")
     assert "chest@1" in consent_impact(ledger, str(member)).datasets
     assert "chest@1" not in consent_impact(ledger, str(pinned.spare)).datasets
+
+
+def test_a_version_left_without_members_is_refused_with_the_reason(
+    ledger: Ledger, pinned: Pinned
+) -> None:
+    members = [m["entry"] for m in service.members(ledger, service.version(ledger, "chest@1"))]
+    set_consent(ledger, subject=None, images=[str(e) for e in members], status="withdrawn",
+                key="admin")
+    with pytest.raises(InputError, match=r"at least one member .*withdrawn consent"):
+        service.create(ledger, "chest", key="cur", from_version="chest@1")
+    assert [v.version for v in service.versions(ledger, "chest")] == [1]
