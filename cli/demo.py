@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cli import demolineage
+from cli import demodataset, demolineage
 from cli.democonsent import withdrawal_and_erasure
 from cli.options import JsonOpt
 from cli.output import emit_json, out
@@ -61,6 +61,8 @@ def demo(as_json: JsonOpt = False) -> None:
         step("duplicates", _duplicates(ledger, root), duplicates=True)
         step("provenance of a dataset", _provenance(ledger), composition=True)
         step("lineage", demolineage.lineage_step(ledger, root, key="site-a"), lineage=True)
+        shown, statuses = demodataset.dataset_step(ledger, root, key="curator-1")
+        step("dataset version, pin and a damaged copy", shown, copy=statuses)
         step("withdrawal and erasure", withdrawal_and_erasure(ledger, _first_image(ledger)),
              withdrawn=True)
         note = ledger.checkpoint()

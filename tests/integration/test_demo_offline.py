@@ -77,6 +77,9 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     steps = {s["step"]: s for s in json.loads(proc.stdout)["steps"]}
     assert steps["register"]["registered"] and steps["tamper"]["detected"]
     assert steps["offline audit"]["bytes"] > 0
+    # the pinned release's copy: one file re-saved losslessly, one pixel of the other changed
+    assert steps["dataset version, pin and a damaged copy"]["copy"] == {
+        "ct_w.png": "modified", "ct_64.png": "reencoded"}
 
 
 def test_the_guard_would_see_a_download(tmp_path: Path) -> None:
