@@ -77,7 +77,7 @@ def main() -> None:
         impact = consent_impact(ledger, SUBJECT, descendants=descendants)
         times.append(time.perf_counter() - began)
     print(f"consent impact: {len(impact.images)} images, "
-          f"{len(impact.derivatives or [])} derivatives, {len(impact.datasets)} datasets: "
+          f"{len(impact.derivatives)} derivatives, {len(impact.datasets)} datasets: "
           f"best {min(times[1:]) * 1000:.0f} ms, worst {max(times[1:]) * 1000:.0f} ms "
           f"(first run {times[0] * 1000:.0f} ms; derivatives walked by "
           "ledger.lineage.graph.descendants)")

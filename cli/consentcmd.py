@@ -143,11 +143,8 @@ def impact_command(
         return
     out.print(f"{result.target.describe()}: {len(result.images)} image(s): "
               + " ".join(map(str, result.images)), markup=False)
-    if result.derivatives is None:
-        out.print("derivatives: lineage is not available in this build", markup=False)
-    else:
-        out.print(f"{len(result.derivatives)} derivative(s): "
-                  + " ".join(map(str, result.derivatives)), markup=False)
+    out.print(f"{len(result.derivatives)} derivative(s): "
+              + " ".join(map(str, result.derivatives)), markup=False)
     out.print("datasets: " + (", ".join(result.datasets) or "none"), markup=False)
 
 

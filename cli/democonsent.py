@@ -21,9 +21,7 @@ def withdrawal_and_erasure(ledger: Ledger, image: int) -> str:
         f"the subject of entry {image} ({subject[:28]}...) withdraws: consent.changed at "
         f"entry {done.index}, signed by a consent-officer key",
         f"  impact: {len(everything.images)} image(s) {everything.images}, dataset labels "
-        f"{', '.join(everything.datasets) or 'none'}; derivatives: "
-        + ("lineage not in this build" if everything.derivatives is None
-           else str(everything.derivatives)),
+        f"{', '.join(everything.datasets) or 'none'}; derivatives: {everything.derivatives}",
         f"  state now: {state.status}, forbids {', '.join(state.forbidden_uses)}",
     ]
     erased = erase_subject(ledger, subject, key="consent-office", reason="subject-request")

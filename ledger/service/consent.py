@@ -246,7 +246,7 @@ def _image_state(index: int, found: list[Event], subject: str) -> dict[str, Any]
 class Impact:
     target: Target
     images: list[int]
-    derivatives: list[int] | None  # None: lineage is not available in this build
+    derivatives: list[int]  # every image derived from them, through lineage
     datasets: list[str]
 
     def to_json(self) -> dict[str, Any]:
