@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cli import datasetaccess as access
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError, show_path
-from ledger.service import datasetcopy
+from ledger.service import datasetaccess, datasetcopy
 from ledger.service import datasets as service
 
 app = typer.Typer(
@@ -126,6 +127,9 @@ def pin(
     label: Annotated[str, typer.Argument(help="NAME@V")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The lock file to write.")] = (
         Path("medledger.lock")),
+    key: access.AccessKeyOpt = None,
+    purpose: access.PurposeOpt = None,
+    accept_terms: access.AcceptTermsOpt = False,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -133,11 +137,15 @@ def pin(
 
     Example: medledger dataset pin chest@2 -o medledger.lock
     """
-    data = service.pin(open_ledger(ledger), label)
+    data, used = datasetaccess.pin(open_ledger(ledger), label, key=key, purpose=purpose,
+                                   accept_terms=accept_terms)
     _write(output, data)
     if as_json:
-        emit_json({"lock": str(output), "dataset": label, "bytes": len(data)})
+        emit_json({"lock": str(output), "dataset": label, "bytes": len(data),
+                   "access": used.to_json()})
         return
+    if access.access_line(used):
+        out.print(access.access_line(used), markup=False)
     out.print(f"pinned {label} in {show_path(output)} ({len(data)} bytes)", markup=False)
 
 
@@ -181,6 +189,9 @@ def _write(path: Path, data: bytes) -> None:
 def export(
     label: Annotated[str, typer.Argument(help="NAME@V")],
     croissant: Annotated[Path, typer.Option(help="The Croissant JSON-LD file to write.")],
+    key: access.AccessKeyOpt = None,
+    purpose: access.PurposeOpt = None,
+    accept_terms: access.AcceptTermsOpt = False,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
@@ -189,12 +200,16 @@ def export(
     Example: medledger dataset export chest@2 --croissant chest.json
     """
     manifest = croissant.with_name(croissant.stem + ".members.csv")
-    doc, data = service.croissant(open_ledger(ledger), label, manifest.name)
+    doc, data, used = datasetaccess.export(open_ledger(ledger), label, manifest.name, key=key,
+                                           purpose=purpose, accept_terms=accept_terms)
     _write(manifest, data)
     _write(croissant, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     if as_json:
-        emit_json({"croissant": str(croissant), "manifest": str(manifest)})
+        emit_json({"croissant": str(croissant), "manifest": str(manifest),
+                   "access": used.to_json()})
         return
+    if access.access_line(used):
+        out.print(access.access_line(used), markup=False)
     out.print(f"wrote {show_path(croissant)} and {show_path(manifest)}", markup=False)
 
 
@@ -241,3 +256,6 @@ def _print_copy(result: datasetcopy.CopyVerified) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in shown["counts"].items() if n)
     out.print(f"{shown['members']} members: {counts or 'nothing'}", markup=False)
     out.print(f"consent: {shown['consent']}", markup=False)
+
+
+access.register(app)  # grant, revoke, grants (cli/datasetaccess.py)

@@ -26,7 +26,7 @@ def _show(info: KeyInfo, as_json: bool) -> None:
 def add(
     name: str,
     role: Annotated[str, typer.Option(
-        help="admin, curator, submitter, verifier or consent-officer")],
+        help="admin, curator, submitter, verifier, consent-officer or dac")],
     by: Annotated[str, typer.Option(help="Admin key that signs the addition.")] = "admin",
     public_key: Annotated[
         str | None, typer.Option(help="Add someone else's base64 Ed25519 public key.")

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.audit.accessrules import check_batch as check_access_batch
 from ledger.audit.binding import check_new_entry
 from ledger.audit.consentrules import check_batch as check_consent_batch
 from ledger.crypto.keys import PublicKey
@@ -182,6 +183,7 @@ def _append_locked(
         store.insert_leaves(conn, rows)
         store.insert_nodes(conn, new_nodes)
         check_consent_batch(conn, fresh)  # consent names registered images, live subjects
+        check_access_batch(store, conn, fresh, trusted.keys)  # grants, dataset.accessed
         project_batch(store, conn, fresh, projections)
         new_size = size + len(rows)
         made = {(level, index): h for level, index, h in new_nodes}

@@ -60,16 +60,21 @@ def _render(lock: dict[str, Any]) -> tuple[bytes, list[str]]:
 
 
 def build(*, origin: str, verifier_key: str, name: str, version: int, index: int,
-          leaf: bytes, tlog_proof: str, members: list[dict[str, Any]]) -> bytes:  # fmt: skip
-    """A lock's bytes (``open_lock`` accepts them)."""
-    return render({
+          leaf: bytes, tlog_proof: str, members: list[dict[str, Any]],
+          paths_omitted: bool = False) -> bytes:  # fmt: skip
+    """A lock's bytes (``open_lock`` accepts them); ``paths_omitted`` for a controlled
+    version, whose member records name no files."""
+    lock: dict[str, Any] = {
         "lock": LOCK_FORMAT,
         "log": {"origin": origin, "verifier_key": verifier_key},
         "dataset": {"name": name, "version": version},
         "entry": {"index": index, "leaf": json.loads(leaf)},
         "proof": tlog_proof,
         "members": members,
-    })
+    }
+    if paths_omitted:
+        lock["paths"] = "omitted"
+    return render(lock)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = N
         raise fail(f"entry is not in the log: {exc.message}") from None
     body = _versioned_body(lock, verifier, fail)
     records: list[dict[str, Any]] = raw["members"]  # as hashed: a "path": null is refused
+    _check_paths(lock, body, records, fail)
     entries = [r["entry"] for r in records]
     if any(a >= b for a, b in pairwise(entries)):
         raise fail("members are not sorted by entry index without repeats")
@@ -150,3 +156,16 @@ def _versioned_body(lock: LockFile, verifier: NoteVerifier, fail: Any) -> Datase
         raise fail(f"names {lock.dataset.name}@{lock.dataset.version}, the entry "
                    f"{body.name}@{body.version}")
     return body
+
+
+def _check_paths(lock: LockFile, body: DatasetVersioned, records: list[dict[str, Any]],
+                 fail: Any) -> None:  # fmt: skip
+    """A controlled version's lock says its paths are omitted and names no file; no other
+    lock says so."""
+    controlled = body.tier == "controlled"
+    if controlled and lock.paths is None:
+        raise fail("is of a controlled version but does not say its paths are omitted")
+    if not controlled and lock.paths is not None:
+        raise fail(f"says paths are omitted, but the version is {body.tier}, not controlled")
+    if controlled and any("path" in r for r in records):
+        raise fail("is of a controlled version but names member files")

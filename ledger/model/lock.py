@@ -52,3 +52,8 @@ class LockFile(_Strict):
         description="C2SP tlog-proof of the entry: index, inclusion proof, signed checkpoint",
     )
     members: list[MemberRecord] = Field(description="member records, sorted by entry index")
+    paths: Literal["omitted"] | None = Field(
+        default=None,
+        description="present for a controlled version: its member records name no files, "
+        "a copy is matched by digest; absent otherwise",
+    )

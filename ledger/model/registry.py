@@ -15,11 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledger.model import consent, datasets, derivations, images, keys, policy, sources
+from ledger.model import access, consent, datasets, derivations, images, keys, policy, sources
 from ledger.model.kinds import KindRegistry, KindSpec
 from ledger.model.projection import Projection, Projections
 
-MODULES: tuple[ModuleType, ...] = (keys, images, sources, policy, consent, derivations, datasets)
+MODULES: tuple[ModuleType, ...] = (keys, images, sources, policy, consent, derivations, datasets,
+                                   access)
 
 
 def projections_of(*groups: Mapping[str, Projection]) -> Projections:

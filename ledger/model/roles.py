@@ -11,4 +11,5 @@ class Role(StrEnum):
     SUBMITTER = "submitter"
     VERIFIER = "verifier"
     CONSENT_OFFICER = "consent-officer"  # signs consent.changed and subject.erased
+    DAC = "dac"  # data-access committee: signs dataset.access_granted and _revoked
 

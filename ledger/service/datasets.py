@@ -196,13 +196,16 @@ def create(ledger: Ledger, name: str, *, key: str, folder: Path | None = None,
         raise InputError(f"{len(listed)} members withdrawn at once: version in steps of at most "
                          f"{MAX_WITHDRAWN_LISTED}")
     records = [r for r in records if r["entry"] not in withdrawn]
+    tier = tier or (latest.tier if latest else "open")
+    if tier == "controlled":  # names no files: a lock and the side table hold digests only
+        records = [{k: val for k, val in r.items() if k != "path"} for r in records]
     if not records:
         raise InputError(f"dataset {name}: a version needs at least one member"
                          + (f" ({len(withdrawn)} left out for withdrawn consent; "
                             "--keep-withdrawn keeps them)" if withdrawn else ""))
     body = {
         "name": name, "version": latest.version + 1 if latest else 1, "owner": owner,
-        "tier": tier or (latest.tier if latest else "open"), "members": len(records),
+        "tier": tier, "members": len(records),
         "members_alg": MEMBERS_ALG, "members_root": members_root(records),
         "previous": latest.index if latest else None, "withdrawn": listed,
     }  # fmt: skip
@@ -301,7 +304,7 @@ def pin(ledger: Ledger, label: str) -> bytes:
     tlog = format_tlog_proof(index=v.index, proof=proof.hashes, checkpoint_note=note)
     data = lockfile.build(origin=ledger.origin, verifier_key=ledger.verifier.vkey, name=v.name,
                           version=v.version, index=v.index, leaf=v.leaf, tlog_proof=tlog,
-                          members=records)
+                          members=records, paths_omitted=v.tier == "controlled")
     lockfile.open_lock(data, where=label, pubkeys=[ledger.verifier])  # never hand out a bad lock
     return data
 

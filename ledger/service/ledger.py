@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from ledger.audit.accessrules import audit_access
 from ledger.audit.keystate import KeyState
 from ledger.audit.replay import AuditReport, audit_log
 from ledger.checkpoints import open_checkpoint, sign_checkpoint
@@ -515,6 +516,7 @@ class Ledger:
                     report.warnings += audit_member_lists(conn).warnings()  # dataset versions
                     audit_source_rules(projector.kept)  # who may register under a source/dataset
                     report.warnings += audit_consent(conn)  # consent rules, subject side data
+                    audit_access(self.store, conn)  # grants, revocations, accesses
 
                     audit_derivations(self.store, conn)  # edges name their images; no cycle
         report.recoveries = history.recoveries

@@ -76,7 +76,8 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 # recreated by ``rebuild``. A feature that adds such a table adds its name here.
 PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
                                       *("image_consent", "consent_events", "erased_subjects"),
-                                      *("derivations", "image_uids"), "dataset_versions")
+                                      *("derivations", "image_uids"), "dataset_versions",
+                                      "access_grants")
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -163,6 +164,9 @@ class SourceRow(SQLModel, table=True):
     added_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_idx: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
+
+# The access_grants projection (ledger/model/access.py) lives in its own module.
+from ledger.store import accesstables as _accesstables  # noqa: E402, F401 - registers it
 
 # Consent and erasure tables (projections and deletable side tables) live in their own module.
 from ledger.store import consenttables as _consenttables  # noqa: E402, F401 - registers them

@@ -30,7 +30,7 @@ def test_key_kinds_are_declared_for_admins_only() -> None:
 
 def test_roles() -> None:
     assert [str(r) for r in Role] == [
-        "admin", "curator", "submitter", "verifier", "consent-officer"]
+        "admin", "curator", "submitter", "verifier", "consent-officer", "dac"]
 
 
 def test_unknown_kind_is_refused_by_name() -> None:
