@@ -174,6 +174,7 @@ def test_the_sequencer_refuses_an_access_without_a_valid_grant(shared: Ledger) -
     body = {"accessor": erin.public_key.key_id, "name": "ct", "version": 1, "purpose": "p",
             "what": "pin", "grant": made.index, "terms_sha256": None}
     envelope = shared.sign("dataset.accessed", body, key=erin)
+    size = _size(shared)
     with pytest.raises(PolicyError, match=rf"no valid grant for key erin: grant {made.index} "
                                           "is to another key"):
         shared.submit([envelope])
@@ -181,6 +182,7 @@ def test_the_sequencer_refuses_an_access_without_a_valid_grant(shared: Ledger) -
         forged = {**body, "name": tier_label, "grant": grant}
         with pytest.raises(PolicyError, match=rf"{tier_label}@1 is (open|registered)"):
             shared.submit([shared.sign("dataset.accessed", forged, key=erin)])
+    assert _size(shared) == size  # all refused, nothing appended
 
 
 def test_registered_needs_the_terms_accepted_and_logs_them(shared: Ledger) -> None:
@@ -257,3 +259,37 @@ def test_verify_names_a_tampered_grant_row(copy: Ledger) -> None:
         f"access_grants: entry {made.index}, column not_after: stored '2099-12-31")
     with pytest.raises(VerificationError, match="access_grants row differs"):
         access.pin(copy, "ct@1", key="alice", at=T_AFTER)
+
+
+@pytest.mark.postgres
+def test_grants_pin_and_verify_on_postgres(built: Built, tmp_path: Path,
+                                           postgres_url: str) -> None:
+    """The same flow on a real PostgreSQL: the projection's update, the rules, the audit."""
+    import psycopg
+
+    ledger = Ledger.init(tmp_path / "pg", database_url=postgres_url)
+    try:
+        ledger.add_key("cur", "curator")
+        ledger.add_key("dac", "dac")
+        ledger.add_key("alice", "verifier")
+        summary = register(ledger, [built.data], RegisterOptions(
+            source="site-a", license="CC0-1.0", consent="consented", key="cur", workers=1))
+        assert not summary.refused, summary.refused
+        versions.create(ledger, "ct", key="cur", folder=built.data, tier="controlled")
+        made = access.grant(ledger, "ct@1", to="alice", purpose="p", until="2099-01-01",
+                            key="dac")
+        data, used = access.pin(ledger, "ct@1", key="alice")
+        assert used.grant == made.index and b'"paths":"omitted"' in data
+        ended = access.revoke(ledger, made.index, key="dac")
+        with pytest.raises(PolicyError, match=rf"\(grant {made.index} revoked\)"):
+            access.pin(ledger, "ct@1", key="alice")
+        ledger.verify()
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("UPDATE access_grants SET revoked_idx = NULL")
+        with pytest.raises(VerificationError) as caught:
+            ledger.verify()
+        assert caught.value.diagnostics() == (  # named by the revocation that sets it
+            f"access_grants: entry {ended.revoked}, column revoked_idx: stored None, the log "
+            f"says {ended.revoked}")
+    finally:
+        ledger.store.engine.dispose()
