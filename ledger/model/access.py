@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.model.datasets import DATASET_NAME_PATTERN, MAX_VERSION
 from ledger.model.entry import HEX64, TIME_PATTERN
-from ledger.model.kinds import kind
+from ledger.model.kinds import KindSpec, kind
 from ledger.model.projection import Change, Insert, Projection, Update
 from ledger.model.roles import Role
 
@@ -78,11 +78,13 @@ class DatasetAccessed(_Strict):
     )
 
 
+# Grants and revocations are the committee's alone: built without ``kind``, which would let
+# admin sign them too (whoever runs the ledger is not the committee).
 KINDS = (
-    kind(GRANTED, AccessGranted, roles=(Role.DAC,),
-         description="a data-access committee grants a key access to a dataset"),
-    kind(REVOKED, AccessRevoked, roles=(Role.DAC,),
-         description="a data-access committee revokes a grant"),
+    KindSpec(GRANTED, AccessGranted, frozenset({Role.DAC}),
+             "a data-access committee grants a key access to a dataset"),
+    KindSpec(REVOKED, AccessRevoked, frozenset({Role.DAC}),
+             "a data-access committee revokes a grant"),
     kind(ACCESSED, DatasetAccessed, roles=tuple(Role),
          description="a key pinned or exported a registered or controlled dataset version"),
 )

@@ -257,15 +257,24 @@ def _valid_grant(ledger: Ledger, v: datasets.Version, key_id: str, key: str,
                  purpose: str | None, time: str) -> GrantInfo:  # fmt: skip
     mine = [g for g in grants(ledger, v.name, at=time)
             if g.grantee == key_id and g.version in (None, v.version)]
-    usable = [g for g in mine if g.status == "active" and g.granted <= time
-              and (purpose is None or g.purpose == purpose)]
+    problems = {g.index: _problem(g, purpose, time) for g in mine}
+    usable = [g for g in mine if not problems[g.index]]
     if usable:
         return max(usable, key=lambda g: (g.not_after, g.index))
-    label = f"{v.name}@{v.version}"
-    why = ("no grant to it" if not mine else
-           "its grants are for other purposes" if all(g.status == "active" for g in mine) else
-           "; ".join(f"grant {g.index} {g.status}" for g in mine))
-    raise PolicyError(f"{label} is controlled: no valid grant for key {key} ({why})")
+    why = "; ".join(f"grant {i} {p}" for i, p in problems.items()) or "no grant to it"
+    raise PolicyError(f"{v.name}@{v.version} is controlled: no valid grant for key {key} "
+                      f"({why})")
+
+
+def _problem(g: GrantInfo, purpose: str | None, time: str) -> str:
+    """Why grant ``g`` does not allow an access at ``time`` ("" if it does)."""
+    if g.status != "active":
+        return g.status
+    if g.granted > time:
+        return "made after the access time"
+    if purpose is not None and g.purpose != purpose:
+        return f"is for purpose {g.purpose!r}"
+    return ""
 
 
 def _accessed(ledger: Ledger, access: Access, envelope: dict[str, Any] | None) -> Access:
