@@ -175,12 +175,18 @@ def grants(ledger: Ledger, name: str, *, at: str | None = None) -> list[GrantInf
 
 def _proven(ledger: Ledger, rows: list[Any], *, at: str | None) -> list[GrantInfo]:
     """The rows, each checked against its grant (and revocation) leaf, proven included
-    under a fresh checkpoint; VerificationError if a row says anything else."""
+    under a fresh checkpoint, and its revocation state against every revocation leaf;
+    VerificationError if a row says anything else."""
     now = at or utc_now()
     checkpoint = open_checkpoint(ledger.checkpoint(), [ledger.verifier])
     found: list[GrantInfo] = []
     with reading(ledger.store.engine) as conn:
+        ended = {json.loads(leaf)["envelope"]["entry"]["body"]["grant"]: index
+                 for index, leaf in ledger.store.leaves_of_kinds(conn, [REVOKED])}
         for row in rows:
+            if ended.get(row["grant_idx"]) != row["revoked_idx"]:  # a revocation erased
+                raise VerificationError("access_grants row differs from its entries "
+                                        "(run medledger verify)", index=row["grant_idx"])
             entry = _entry(ledger, conn, row["grant_idx"], checkpoint, GRANTED)
             body = entry["body"]
             said = (entry["actor"], body["grantee"], body["name"], body["version"],

@@ -294,3 +294,26 @@ def test_grants_pin_and_verify_on_postgres(built: Built, tmp_path: Path,
             f"says {ended.revoked}")
     finally:
         ledger.store.engine.dispose()
+
+
+def test_an_erased_revocation_in_the_table_opens_nothing(copy: Ledger) -> None:
+    """The projection says the grant stands: the service checks the row against the
+    revocation leaves, and the sequencer replays the signed leaves whatever the service
+    does."""
+    made = access.grant(copy, "ct@1", to="alice", purpose="p", until="2099-01-01", key="dac")
+    ended = access.revoke(copy, made.index, key="dac")
+    copy.store.engine.dispose()
+    with attacker(copy.dir.path) as db:
+        db.execute("UPDATE access_grants SET revoked_idx = NULL WHERE grant_idx = ?",
+                   (made.index,))
+    with pytest.raises(VerificationError, match="access_grants row differs") as caught:
+        access.grants(copy, "ct")
+    assert caught.value.index == made.index
+    alice = copy.signing_key("alice")
+    body = {"accessor": alice.public_key.key_id, "name": "ct", "version": 1, "purpose": "p",
+            "what": "pin", "grant": made.index, "terms_sha256": None}
+    size = _size(copy)
+    with pytest.raises(PolicyError, match=rf"grant {made.index} was revoked at entry "
+                                          rf"{ended.revoked}"):
+        copy.submit([copy.sign("dataset.accessed", body, key=alice)])
+    assert _size(copy) == size
