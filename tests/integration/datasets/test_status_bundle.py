@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image, PngImagePlugin
+from pydicom.uid import JPEG2000
 
 from ledger.bundle import export_bundle
 from ledger.service import Ledger
@@ -141,12 +143,26 @@ def test_an_inconsistent_bundle_is_refused(world: World, tmp_path: Path, cli: Ru
     assert "Traceback" not in result.stderr
 
 
-def test_a_lossy_copy_of_a_missing_member_is_named_inside_the_ledger(
-    world: World, tmp_path: Path, cli: RunCli
-) -> None:
-    copy = _copy(world, tmp_path)
+def _png_as_jpeg_q70(copy: Path) -> tuple[str, str]:
     Image.open(copy / "a.png").convert("L").save(copy / "a.jpg", quality=70)
     (copy / "a.png").unlink()
+    return "a.png", "a.jpg"
+
+
+def _dicom_as_lossy_jpeg_2000(copy: Path) -> tuple[str, str]:
+    ds = pydicom.dcmread(copy / "scans" / "mr.dcm")
+    ds.compress(JPEG2000, j2k_cr=[20])  # lossy: compression ratio 20
+    ds.save_as(copy / "scans" / "mr-j2k.dcm")
+    (copy / "scans" / "mr.dcm").unlink()
+    return "scans/mr.dcm", "scans/mr-j2k.dcm"
+
+
+@pytest.mark.parametrize("damage", [_png_as_jpeg_q70, _dicom_as_lossy_jpeg_2000])
+def test_a_lossy_copy_of_a_missing_member_is_named_inside_the_ledger(
+    world: World, tmp_path: Path, cli: RunCli, damage: Callable[[Path], tuple[str, str]]
+) -> None:
+    copy = _copy(world, tmp_path)
+    member, file = damage(copy)
     outside = cli("dataset", "verify", world.lock, copy, "--pubkey", world.vkey, "--json")
     assert outside.rc == 1
     assert outside.json()["counts"]["missing"] == 1 and outside.json()["counts"]["extra"] == 1
@@ -157,7 +173,7 @@ def test_a_lossy_copy_of_a_missing_member_is_named_inside_the_ledger(
     shown = inside.json()
     assert shown["counts"]["missing"] == 0 and shown["counts"]["extra"] == 0
     lossy = [f for f in shown["files"] if f["status"] == "lossy_copy_of"]
-    assert [(f["entry"], f["path"]) for f in lossy] == [(world.entry["a.png"], "a.jpg")]
+    assert [(f["entry"], f["path"]) for f in lossy] == [(world.entry[member], file)]
 
 
 def test_a_changed_image_in_place_of_a_missing_member_is_not_a_lossy_copy(
