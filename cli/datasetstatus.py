@@ -18,8 +18,11 @@ BundleOpt = Annotated[Path | None, typer.Option(
 
 
 def ledger_if_present(directory: Path) -> Ledger | None:
-    """The ledger when run inside one (DIR exists); None when there is none."""
-    return open_ledger(directory) if directory.is_dir() else None
+    """The ledger when run inside one (DIR exists); None when there is none. A --ledger
+    given (not the default) that is no ledger is refused, not ignored."""
+    if directory.is_dir() or directory != DEFAULT_DIR:
+        return open_ledger(directory)
+    return None
 
 
 def print_consent_rows(result: datasetcopy.CopyVerified) -> None:

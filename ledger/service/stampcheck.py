@@ -112,14 +112,15 @@ def check_files(paths: list[Path], *, pubkeys: list[str] | None, bundle: Path | 
                 ledger: Ledger | None) -> CheckResult:  # fmt: skip
     """``stamps.check``, with each unstamped file's reason saying what the bundle or the
     ledger holds of its pixels (still a failure)."""
-    opened = read_bundle(bundle, pubkeys)[0] if bundle is not None else None
+    opened, key_given = read_bundle(bundle, pubkeys) if bundle is not None else (None, True)
     result = check(paths, pubkeys=pubkeys)
     if opened is None and ledger is None:
         return result
+    own_key = "" if key_given else " (the bundle checked with its own log key, none given)"
     failed = []
     for path, (file, reason) in zip(_failed_paths(paths, result), result.failed, strict=True):
         if not has_stamp(path):
-            reason = unstamped(path, bundle=opened, ledger=ledger)
+            reason = unstamped(path, bundle=opened, ledger=ledger) + own_key
         failed.append((file, reason))
     result.failed[:] = failed
     return result

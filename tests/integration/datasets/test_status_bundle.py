@@ -231,3 +231,20 @@ def test_check_names_the_entry_of_an_unstamped_copy(world: World, tmp_path: Path
     inside = cli("check", lossy, "--pubkey", world.vkey, ledger=world.ledger)
     assert inside.rc == 1
     assert f"unstamped; near-duplicate of entry {world.entry['c.png']} " in inside.stdout
+
+
+def test_a_bundle_that_does_not_hold_the_members_is_bad_input(world: World, tmp_path: Path,
+                                                              cli: RunCli) -> None:
+    first, last = min(world.entry.values()), max(world.entry.values())
+    ledger = Ledger.open(world.ledger)
+    try:
+        partial = tmp_path / "partial.bundle"
+        partial.write_text(json.dumps(export_bundle(ledger, start=last)))
+    finally:
+        ledger.store.engine.dispose()
+    result = cli("dataset", "verify", world.lock, world.data, "--pubkey", world.vkey,
+                 "--bundle", partial)
+    assert result.rc == 2
+    assert f"not entry {first}: export one from index {first} or earlier" in result.stderr
+    missing = cli("dataset", "verify", world.lock, world.data, "--ledger", tmp_path / "none")
+    assert missing.rc == 2  # a --ledger given that is no ledger is refused, not ignored
