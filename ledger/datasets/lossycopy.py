@@ -5,22 +5,26 @@ members whose descriptor grid is known (the ledger's side table, checked against
 digest the member's signed leaf holds). Each extra file is decoded once, described with the
 registration's own descriptor (``ledger.imaging.render.thumbnail`` then ``describe``), and
 compared with each missing member's grid by the near-duplicate verification
-(``ledger.similarity.verification.verify``). A match replaces the member's ``missing`` and the
-file's ``extra`` by one ``lossy_copy_of`` row; it still fails: these are not the pinned pixels.
+(``ledger.similarity.verification.verify``): every pair when there are few, else the
+candidates the near-duplicate index (``NearDuplicateIndex`` over the missing members) finds.
+A match replaces the member's ``missing`` and the file's ``extra`` by one ``lossy_copy_of``
+row; it still fails: these are not the pinned pixels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ledger.datasets.copycheck import CopyReport, FileStatus
 from ledger.errors import LedgerError
 from ledger.fingerprint.descriptor import Descriptor, describe
 from ledger.imaging.limits import DecodeLimits
-from ledger.similarity.verification import Verdict, verify
+from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
+from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
 
 THUMBNAIL_SIZE = 64  # as registration (ledger.imaging.analyse) describes an image
+ALL_PAIRS = 256  # up to this many (file, member) pairs, each is verified; beyond, candidates
 
 
 def file_descriptor(path: Path, limits: DecodeLimits) -> Descriptor | None:
@@ -34,8 +38,26 @@ def file_descriptor(path: Path, limits: DecodeLimits) -> Descriptor | None:
         return None
 
 
+def _matcher(grids: Mapping[int, Descriptor], missing: list[int], pairs: int,
+             thresholds: Thresholds) -> Callable[[Descriptor], list[tuple[int, Verdict]]]:
+    """query -> the missing members it verifies against, best first."""
+    if pairs <= ALL_PAIRS:
+        def every(query: Descriptor) -> list[tuple[int, Verdict]]:
+            verdicts = [(e, verify(grids[e], query, thresholds=thresholds)) for e in missing]
+            return sorted(((e, v) for e, v in verdicts if v.matched),
+                          key=lambda item: -item[1].correlation)
+        return every
+    memory = MemoryDescriptors()
+    index = NearDuplicateIndex(descriptors=memory, thresholds=thresholds)
+    for entry in missing:
+        memory.put(entry, grids[entry])
+        index.add(entry, grids[entry])
+    return lambda query: [(m.image, m.verdict) for m in index.search(query)]
+
+
 def find_lossy_copies(folder: Path, report: CopyReport, grids: Mapping[int, Descriptor], *,
-                      limits: DecodeLimits | None = None) -> int:  # fmt: skip
+                      limits: DecodeLimits | None = None,
+                      thresholds: Thresholds = DEFAULT_THRESHOLDS) -> int:  # fmt: skip
     """Rewrite ``report`` in place; returns how many lossy copies were found."""
     missing = [f.entry for f in report.files
                if f.status == "missing" and f.entry is not None and f.entry in grids]
@@ -43,19 +65,17 @@ def find_lossy_copies(folder: Path, report: CopyReport, grids: Mapping[int, Desc
     if not missing or not extra:
         return 0
     limits = limits or DecodeLimits()
+    matches = _matcher(grids, missing, len(missing) * len(extra), thresholds)
     found: dict[int, tuple[str, Verdict]] = {}
     for path in extra:
         query = file_descriptor(folder / path, limits)
         report.decoded += 1
         if query is None:
             continue
-        for entry in missing:
-            if entry in found:
-                continue
-            verdict = verify(grids[entry], query)
-            if verdict.matched:
-                found[entry] = (path, verdict)
-                break
+        entry, verdict = next(((e, v) for e, v in matches(query) if e not in found),
+                              (None, None))
+        if entry is not None and verdict is not None:
+            found[entry] = (path, verdict)
     taken = {path for path, _ in found.values()}
     rows: list[FileStatus] = []
     for f in report.files:

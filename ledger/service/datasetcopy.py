@@ -134,5 +134,6 @@ def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = No
     if ledger is not None and lossy:
         missing = [f.entry for f in report.files if f.status == "missing" and f.entry is not None]
         if missing and any(f.status == "extra" for f in report.files):
-            find_lossy_copies(folder, report, member_grids(ledger, opened.members, missing))
+            find_lossy_copies(folder, report, member_grids(ledger, opened.members, missing),
+                              thresholds=ledger.duplicate_thresholds())
     return CopyVerified(where, show_path(folder), opened, report, strict_bytes, consent, lossy)
