@@ -5,7 +5,8 @@ One ledger built once for the module: four synthetic PNGs (one carrying generato
 its screening is high), pydicom's MR_small.dcm, and a PNG export of it recorded with derive.
 ``chest@1`` holds all six and is pinned; then one PNG's consent is withdrawn, the MR
 subject is erased, ``chest@2`` is made and a newer bundle exported. A bundle exported
-before the version (rolled back relative to the lock) and one of another log are kept too.
+before the version (rolled back relative to the lock), one of another log, and one of a fork
+(a copy of the ledger taken before the version, grown otherwise) are kept too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class World:
     bundle: Path  # after the withdrawal, the erasure and chest@2
     rolled_back: Path  # exported before chest@1 was made
     foreign: Path  # a bundle of another log
+    forked: Path  # the same log key, another history after the version's entry
     entry: dict[str, int]  # member path -> entry index
 
 
@@ -80,6 +82,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         derive(ledger, parent=str(data / "scans" / "mr.dcm"), child=child,
                steps=["convert:from=dicom,to=png"], key="cur")
         rolled_back = _write_bundle(ledger, root / "old.bundle")
+        ledger.store.engine.dispose()
+        shutil.copytree(root / "ledger", root / "fork")  # the same log key, from here on
+        ledger = Ledger.open(root / "ledger")
         service.create(ledger, "chest", key="cur", folder=data)
         lock = root / "chest.lock"
         lock.write_bytes(service.pin(ledger, "chest@1"))
@@ -99,7 +104,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         foreign = _write_bundle(other, root / "foreign.bundle")
     finally:
         other.store.engine.dispose()
-    return World(root / "ledger", data, lock, vkey, bundle, rolled_back, foreign, entry)
+    fork = Ledger.open(root / "fork")
+    try:  # another history under the same key, longer than the lock's tree
+        extra = root / "fork-images"
+        extra.mkdir()
+        for n in range(3):
+            Image.fromarray(_structured(50 + n)).save(extra / f"f{n}.png")
+        register_all(fork, sorted(extra.iterdir()), key="cur")
+        forked = _write_bundle(fork, root / "forked.bundle")
+    finally:
+        fork.store.engine.dispose()
+    return World(root / "ledger", data, lock, vkey, bundle, rolled_back, foreign, forked, entry)
 
 
 def _copy(world: World, tmp_path: Path) -> Path:
@@ -133,6 +148,7 @@ def test_consent_withdrawn_after_the_pin_is_listed_with_a_newer_bundle(
 @pytest.mark.parametrize(("which", "reason"), [
     ("rolled_back", "older (a rollback?)"),
     ("foreign", "no verifiable signatures"),
+    ("forked", "is not consistent with the lock's checkpoint"),
 ])
 def test_an_inconsistent_bundle_is_refused(world: World, tmp_path: Path, cli: RunCli,
                                            which: str, reason: str) -> None:
@@ -140,6 +156,7 @@ def test_an_inconsistent_bundle_is_refused(world: World, tmp_path: Path, cli: Ru
                  "--bundle", getattr(world, which))
     assert result.rc == 1
     assert reason in result.stderr
+    assert ("older" in result.stderr) == (which == "rolled_back")
     assert "Traceback" not in result.stderr
 
 
