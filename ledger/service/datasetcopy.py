@@ -67,12 +67,20 @@ class CopyVerified:
     def require_match(self) -> None:
         """VerificationError unless the copy is the pinned version and no member's consent
         was withdrawn or its subject erased (as of the bundle given)."""
-        self.report.require_match(strict_bytes=self.strict_bytes, where=self.folder)
-        if self.consent.ended:
-            shown = ", ".join(str(e.image) for e in self.consent.ended[:5])
-            more = f" and {len(self.consent.ended) - 5} more" if len(self.consent.ended) > 5 else ""
-            raise VerificationError(f"consent withdrawn or subject erased for member(s) at entry "
-                                    f"{shown}{more}", subject=self.folder)
+        ended = self.consent.ended
+        consent = ""
+        if ended:
+            shown = ", ".join(str(e.image) for e in ended[:5])
+            more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
+            consent = f"consent withdrawn or subject erased: member(s) at entry {shown}{more}"
+        try:
+            self.report.require_match(strict_bytes=self.strict_bytes, where=self.folder)
+        except VerificationError as exc:
+            if consent:
+                raise VerificationError(f"{exc.message}; {consent}", subject=self.folder) from None
+            raise
+        if consent:
+            raise VerificationError(consent, subject=self.folder)
 
     def consent_rows(self) -> list[dict[str, Any]]:
         return self.consent.rows({m["entry"]: m.get("path") for m in self.opened.members})

@@ -143,6 +143,9 @@ def test_consent_withdrawn_after_the_pin_is_listed_with_a_newer_bundle(
                world.bundle)
     assert text.rc == 1
     assert "consent_withdrawn" in text.stdout and "b.png: withdrawn at entry" in text.stdout
+    withdrawn = sorted((world.entry["b.png"], world.entry["scans/mr.dcm"]))
+    assert text.stderr.strip().endswith("consent withdrawn or subject erased: member(s) at "
+                                        f"entry {withdrawn[0]}, {withdrawn[1]}")
 
 
 @pytest.mark.parametrize(("which", "reason"), [
