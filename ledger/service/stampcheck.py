@@ -22,6 +22,7 @@ from ledger.pubkeys import read_verifiers
 from ledger.service.datasetgrids import checked_grids
 from ledger.service.ledger import Ledger
 from ledger.service.stamps import CheckResult, check
+from ledger.similarity.catalog import LedgerIndex
 from ledger.store import reading
 
 
@@ -74,19 +75,33 @@ def _in_ledger(ledger: Ledger, pixels: str) -> int | None:
     return None
 
 
-def _near(ledger: Ledger, path: Path) -> tuple[int, str] | None:
+class _Near:
+    """The ledger's near-duplicate index, built (or loaded and brought up to date) once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._index: LedgerIndex | None = None
+
+    def index(self) -> LedgerIndex:
+        if self._index is None:
+            self._index = self.ledger.duplicate_index()
+            self._index.sync()
+        return self._index
+
+
+def _near(near: _Near, path: Path) -> tuple[int, str] | None:
     query = file_descriptor(path, DecodeLimits())
     if query is None:
         return None
-    index = ledger.duplicate_index()
-    index.sync()
-    for match in index.search(query):
+    ledger = near.ledger
+    for match in near.index().search(query):
         if match.image in checked_grids(ledger, {match.image: None}):
             return match.image, match.verdict.explain()
     return None
 
 
-def unstamped(path: Path, *, bundle: NewerBundle | None, ledger: Ledger | None) -> str:
+def unstamped(path: Path, *, bundle: NewerBundle | None, ledger: Ledger | None,
+              near_index: _Near | None = None) -> str:  # fmt: skip
     """The reason shown for an unstamped file."""
     try:
         pixels = stamps.pixel_digest(path)
@@ -98,10 +113,12 @@ def unstamped(path: Path, *, bundle: NewerBundle | None, ledger: Ledger | None) 
         exact, where = _in_ledger(ledger, pixels), f"the ledger ({ledger.origin})"
     if exact is not None:
         return f"unstamped; matches entry {exact} in {where} (same pixels)"
-    near = _near(ledger, path) if ledger is not None else None
-    if near is not None:
-        return f"unstamped; near-duplicate of entry {near[0]} in {ledger.origin if ledger else ''}"\
-               f": {near[1]}"
+    if ledger is not None and near_index is None:
+        near_index = _Near(ledger)
+    near = _near(near_index, path) if near_index is not None else None
+    if near is not None and near_index is not None:
+        return (f"unstamped; near-duplicate of entry {near[0]} in {near_index.ledger.origin}: "
+                f"{near[1]}")
     searched = " and ".join(w for w in (bundle.where if bundle else "",
                                         "the ledger" if ledger else "") if w)
     grids = "" if ledger else " (near-duplicates need the ledger's descriptor grids)"
@@ -117,10 +134,11 @@ def check_files(paths: list[Path], *, pubkeys: list[str] | None, bundle: Path | 
     if opened is None and ledger is None:
         return result
     own_key = "" if key_given else " (the bundle checked with its own log key, none given)"
+    near = _Near(ledger) if ledger is not None else None
     failed = []
     for path, (file, reason) in zip(_failed_paths(paths, result), result.failed, strict=True):
         if not has_stamp(path):
-            reason = unstamped(path, bundle=opened, ledger=ledger) + own_key
+            reason = unstamped(path, bundle=opened, ledger=ledger, near_index=near) + own_key
         failed.append((file, reason))
     result.failed[:] = failed
     return result
