@@ -252,9 +252,13 @@ def test_check_names_the_entry_of_an_unstamped_copy(world: World, tmp_path: Path
     reasons = {Path(f["file"]).name: f["reason"] for f in by_bundle.json()["failed"]}
     assert reasons["resaved.png"].startswith(f"unstamped; matches entry {world.entry['c.png']} ")
     assert reasons["c-lossy.jpg"].startswith("no medledger stamp; no registration of its pixels")
-    inside = cli("check", lossy, "--pubkey", world.vkey, ledger=world.ledger)
+    inside = cli("check", exact, lossy, "--pubkey", world.vkey, "--json", ledger=world.ledger)
     assert inside.rc == 1
-    assert f"unstamped; near-duplicate of entry {world.entry['c.png']} " in inside.stdout
+    reasons = {Path(f["file"]).name: f["reason"] for f in inside.json()["failed"]}
+    assert reasons["resaved.png"].startswith(
+        f"unstamped; matches entry {world.entry['c.png']} in the ledger")
+    assert reasons["c-lossy.jpg"].startswith(
+        f"unstamped; near-duplicate of entry {world.entry['c.png']} in ")
 
 
 def test_a_bundle_that_does_not_hold_the_members_is_bad_input(world: World, tmp_path: Path,
