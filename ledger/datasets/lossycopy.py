@@ -8,7 +8,9 @@ compared with each missing member's grid by the near-duplicate verification
 (``ledger.similarity.verification.verify``): every pair when there are few, else the
 candidates the near-duplicate index (``NearDuplicateIndex`` over the missing members) finds.
 A match replaces the member's ``missing`` and the file's ``extra`` by one ``lossy_copy_of``
-row; it still fails: these are not the pinned pixels.
+row; it still fails: these are not the pinned pixels. A file at a member's pinned path whose
+pixels differ stays ``modified``; ``explain_modified`` only says when it is a near-duplicate
+of its member (a lossy or edited copy rather than another image).
 """
 
 from __future__ import annotations
@@ -87,3 +89,28 @@ def find_lossy_copies(folder: Path, report: CopyReport, grids: Mapping[int, Desc
             rows.append(f)
     report.files[:] = rows
     return len(found)
+
+
+PIXELS_DIFFER = "pixels differ"  # copycheck's detail for other pixels at the pinned path
+
+
+def explain_modified(folder: Path, report: CopyReport, grids: Mapping[int, Descriptor], *,
+                     limits: DecodeLimits | None = None,
+                     thresholds: Thresholds = DEFAULT_THRESHOLDS) -> int:  # fmt: skip
+    """Add to each ``modified`` row whose file is a near-duplicate of its member why; returns
+    how many. The status does not change."""
+    limits = limits or DecodeLimits()
+    rows, explained = [], 0
+    for f in report.files:
+        stored = grids.get(f.entry) if f.entry is not None else None
+        if f.status == "modified" and f.detail == PIXELS_DIFFER and f.path and stored:
+            query = file_descriptor(folder / f.path, limits)
+            verdict = None if query is None else verify(stored, query, thresholds=thresholds)
+            if verdict is not None and verdict.matched:
+                f = FileStatus(f.status, f.path, f.entry, f.pinned_path,
+                               f"{PIXELS_DIFFER}; a near-duplicate of the member (a lossy or "
+                               f"edited copy): {verdict.explain()}")
+                explained += 1
+        rows.append(f)
+    report.files[:] = rows
+    return explained

@@ -17,7 +17,7 @@ from ledger.consent.replay import Ended
 from ledger.crypto.note import NoteVerifier
 from ledger.datasets.copycheck import CopyReport, check_copy
 from ledger.datasets.lock import OpenedLock, open_lock
-from ledger.datasets.lossycopy import find_lossy_copies
+from ledger.datasets.lossycopy import explain_modified, find_lossy_copies
 from ledger.datasets.newerbundle import consent_ended, open_bundle
 from ledger.errors import InputError, VerificationError, show_path
 from ledger.log.tlog_proof import parse_tlog_proof
@@ -109,6 +109,22 @@ class CopyVerified:
         }
 
 
+def _near_duplicates(ledger: Ledger, opened: OpenedLock, folder: Path, report: CopyReport
+                     ) -> None:  # fmt: skip
+    """Name lossy copies of missing members, and say which modified files are near-duplicates
+    of their member, with the grids the ledger holds."""
+    missing = [f.entry for f in report.files if f.status == "missing" and f.entry is not None]
+    if not any(f.status == "extra" for f in report.files):
+        missing = []
+    modified = [f.entry for f in report.files if f.status == "modified" and f.entry is not None]
+    if not missing and not modified:
+        return
+    grids = member_grids(ledger, opened.members, missing + modified)
+    thresholds = ledger.duplicate_thresholds()
+    find_lossy_copies(folder, report, grids, thresholds=thresholds)
+    explain_modified(folder, report, grids, thresholds=thresholds)
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -140,8 +156,5 @@ def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = No
     log = opened.lock.log
     lossy = ledger is not None and same_log(ledger, log.origin, log.verifier_key)
     if ledger is not None and lossy:
-        missing = [f.entry for f in report.files if f.status == "missing" and f.entry is not None]
-        if missing and any(f.status == "extra" for f in report.files):
-            find_lossy_copies(folder, report, member_grids(ledger, opened.members, missing),
-                              thresholds=ledger.duplicate_thresholds())
+        _near_duplicates(ledger, opened, folder, report)
     return CopyVerified(where, show_path(folder), opened, report, strict_bytes, consent, lossy)

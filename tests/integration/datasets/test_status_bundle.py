@@ -276,3 +276,18 @@ def test_a_bundle_that_does_not_hold_the_members_is_bad_input(world: World, tmp_
     assert f"not entry {first}: export one from index {first} or earlier" in result.stderr
     missing = cli("dataset", "verify", world.lock, world.data, "--ledger", tmp_path / "none")
     assert missing.rc == 2  # a --ledger given that is no ledger is refused, not ignored
+
+
+def test_a_modified_file_says_when_it_is_a_near_duplicate_of_its_member(
+    world: World, tmp_path: Path, cli: RunCli
+) -> None:
+    copy = _copy(world, tmp_path)
+    Image.open(copy / "a.png").convert("L").save(copy / "a.png", format="JPEG", quality=70)
+    Image.fromarray(_structured(99)).save(copy / "b.png")  # another image at b's path
+    shown = cli("dataset", "verify", world.lock, copy, "--pubkey", world.vkey, "--json",
+                ledger=world.ledger)
+    assert shown.rc == 1
+    rows = {f["path"]: f for f in shown.json()["files"] if f["status"] == "modified"}
+    assert set(rows) == {"a.png", "b.png"}
+    assert rows["a.png"]["detail"].startswith("pixels differ; a near-duplicate of the member")
+    assert rows["b.png"]["detail"] == "pixels differ"
