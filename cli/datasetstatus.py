@@ -32,8 +32,8 @@ def print_consent_rows(result: datasetcopy.CopyVerified) -> None:
         out.print(f"  {'consent_withdrawn':16} {where}: {row['consent']} at entry "
                   f"{row['since']}, {when}", markup=False)
     if not result.lossy_checked and result.report.counts()["missing"]:
-        out.print("lossy copies: not looked for (run inside the ledger directory: descriptor "
-                  "grids are not in the lock or a bundle)", markup=False)
+        out.print("lossy copies: not looked for (no descriptor grids: run inside the ledger "
+                  "directory, or give a bundle exported with --grids)", markup=False)
 
 
 def status_command(

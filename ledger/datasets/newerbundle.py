@@ -3,7 +3,9 @@
 The bundle is audited in full first (``ledger.bundle.verify_bundle``: signatures, chain, keys,
 the root against its signed checkpoint), and, given a lock's checkpoint, must extend it (an
 RFC 9162 consistency proof from the bundle's own hashes): a bundle of another log or an older
-(rolled-back) one is a VerificationError. Only then are its leaves read.
+(rolled-back) one is a VerificationError. Only then are its leaves read. A bundle exported
+with ``--grids`` also carries descriptor grids (side data), each used only under the digest
+its image's signed leaf names.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.bundle import verify_bundle
@@ -19,7 +21,9 @@ from ledger.checkpoints import open_checkpoint
 from ledger.consent.replay import CONSENT_KINDS, Ended, ended, subject_of
 from ledger.crypto.note import NoteVerifier
 from ledger.errors import InputError, VerificationError
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.log.checkpoint import Checkpoint
+from ledger.model.images import DUP_GRID
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class NewerBundle:
     checkpoint: Checkpoint
     start: int
     entries: dict[int, dict[str, Any]]  # index -> entry, every leaf of [start, size)
+    grids: dict[str, bytes] = field(default_factory=dict)  # grid SHA-256 -> grid (side data)
 
     def registered(self, index: int) -> dict[str, Any]:
         """The image fact of the image.registered entry at ``index`` (InputError if the
@@ -59,7 +64,43 @@ def open_bundle(data: bytes, *, where: str, verifiers: Sequence[NoteVerifier],
                          f"{checkpoint.size}: export it to the end of the log", subject=where)
     entries = {start + i: json.loads(base64.b64decode(leaf))["envelope"]["entry"]
                for i, leaf in enumerate(raw["leaves"])}
-    return NewerBundle(where, checkpoint, start, entries)
+    grids: dict[str, bytes] = {}
+    for digest, text in (raw.get("grids") or {}).items():
+        try:
+            grids[str(digest)] = base64.b64decode(str(text), validate=True)
+        except ValueError:
+            raise InputError("malformed base64 in the bundle's grids", subject=where) from None
+    return NewerBundle(where, checkpoint, start, entries, grids)
+
+
+def bundle_grids(bundle: NewerBundle, pixels: Mapping[int, str | None] | None = None
+                 ) -> dict[int, Descriptor]:  # fmt: skip
+    """entry -> descriptor, for the images of ``pixels`` (entry -> the pixel digest its leaf
+    must register, None for any; all the bundle's images when not given) whose grid the
+    bundle carries. A grid is used only under the digest its image's signed leaf names, and
+    it must hash to that digest and give the leaf's index keys (else VerificationError)."""
+    wanted = pixels if pixels is not None else dict.fromkeys(bundle.entries)
+    out: dict[int, Descriptor] = {}
+    for index, expected in wanted.items():
+        entry = bundle.entries.get(index) or {}
+        image = (entry.get("body") or {}).get("image") or {}
+        if entry.get("kind") != "image.registered" or (
+                expected is not None and image.get("pixel_sha256") != expected):
+            continue
+        reference = (image.get("fingerprints") or {}).get(DUP_GRID)
+        grid = bundle.grids.get(reference["grid_sha256"]) if reference else None
+        if reference is None or grid is None:
+            continue
+        try:
+            descriptor = Descriptor(grid=grid, keys=tuple(int(k, 16) for k in reference["keys"]))
+            descriptor.check()
+        except InputError:
+            descriptor = None
+        if descriptor is None or descriptor.grid_sha256 != reference["grid_sha256"]:
+            raise VerificationError(f"the bundle's grid for entry {index} is not the one its "
+                                    "leaf signs", subject=bundle.where)
+        out[index] = descriptor
+    return out
 
 
 def consent_ended(bundle: NewerBundle, members: Sequence[Mapping[str, Any]]) -> list[Ended]:

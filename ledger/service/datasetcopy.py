@@ -9,6 +9,7 @@ lossy copy be named (``lossy_copy_of``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ from ledger.crypto.note import NoteVerifier
 from ledger.datasets.copycheck import CopyReport, check_copy
 from ledger.datasets.lock import OpenedLock, open_lock
 from ledger.datasets.lossycopy import explain_modified, find_lossy_copies
-from ledger.datasets.newerbundle import consent_ended, open_bundle
+from ledger.datasets.newerbundle import bundle_grids, consent_ended, open_bundle
 from ledger.errors import InputError, VerificationError, show_path
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.log.tlog_proof import parse_tlog_proof
 from ledger.pubkeys import read_verifiers
-from ledger.service.datasetgrids import member_grids, same_log
+from ledger.service.datasetgrids import checked_grids, same_log
 from ledger.service.ledger import Ledger
+from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds
 
 # Without a newer bundle, consent is as the pin's checkpoint had it (the version excluded
 # members withdrawn before it, unless --keep-withdrawn).
@@ -62,7 +65,7 @@ class CopyVerified:
     report: CopyReport
     strict_bytes: bool
     consent: ConsentSince
-    lossy_checked: bool = False  # descriptor grids were at hand (run inside a ledger)
+    lossy_checked: bool = False  # descriptor grids were at hand (a ledger, a bundle's grids)
 
     def require_match(self) -> None:
         """VerificationError unless the copy is the pinned version and no member's consent
@@ -109,20 +112,27 @@ class CopyVerified:
         }
 
 
-def _near_duplicates(ledger: Ledger, opened: OpenedLock, folder: Path, report: CopyReport
-                     ) -> None:  # fmt: skip
+GridSource = Callable[[dict[int, str | None]], dict[int, Descriptor]]
+
+
+def _near_duplicates(sources: list[GridSource], thresholds: Thresholds, opened: OpenedLock,
+                     folder: Path, report: CopyReport) -> None:  # fmt: skip
     """Name lossy copies of missing members, and say which modified files are near-duplicates
-    of their member, with the grids the ledger holds."""
+    of their member, with the grids the bundle carries or the ledger holds."""
     missing = [f.entry for f in report.files if f.status == "missing" and f.entry is not None]
     if not any(f.status == "extra" for f in report.files):
         missing = []
     modified = [f.entry for f in report.files if f.status == "modified" and f.entry is not None]
-    if not missing and not modified:
-        return
-    grids = member_grids(ledger, opened.members, missing + modified)
-    thresholds = ledger.duplicate_thresholds()
-    find_lossy_copies(folder, report, grids, thresholds=thresholds)
-    explain_modified(folder, report, grids, thresholds=thresholds)
+    pixels = {m["entry"]: m["pixel_sha256"] for m in opened.members}
+    wanted: dict[int, str | None] = {e: pixels[e] for e in missing + modified}
+    grids: dict[int, Descriptor] = {}
+    for source in sources:
+        if wanted:
+            grids.update(source(wanted))
+            wanted = {e: p for e, p in wanted.items() if e not in grids}
+    if grids:
+        find_lossy_copies(folder, report, grids, thresholds=thresholds)
+        explain_modified(folder, report, grids, thresholds=thresholds)
 
 
 def _read(path: Path) -> bytes:
@@ -144,6 +154,7 @@ def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = No
     if not folder.is_dir():
         raise InputError(f"{show_path(folder)}: not a folder")
     consent = ConsentSince(opened.checkpoint.size)
+    newer = None
     if bundle is not None:
         note = parse_tlog_proof(opened.lock.proof).checkpoint_note
         newer = open_bundle(_read(bundle), where=show_path(bundle),
@@ -154,7 +165,14 @@ def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = No
     report = check_copy(folder, opened.members, skip=frozenset({lock_path.resolve()}),
                         workers=workers)
     log = opened.lock.log
-    lossy = ledger is not None and same_log(ledger, log.origin, log.verifier_key)
-    if ledger is not None and lossy:
-        _near_duplicates(ledger, opened, folder, report)
+    sources: list[GridSource] = []
+    if newer is not None and newer.grids:
+        sources.append(lambda wanted: bundle_grids(newer, wanted))
+    thresholds = DEFAULT_THRESHOLDS
+    if ledger is not None and same_log(ledger, log.origin, log.verifier_key):
+        sources.append(lambda wanted: checked_grids(ledger, wanted))
+        thresholds = ledger.duplicate_thresholds()
+    lossy = bool(sources)
+    if sources:
+        _near_duplicates(sources, thresholds, opened, folder, report)
     return CopyVerified(where, show_path(folder), opened, report, strict_bytes, consent, lossy)

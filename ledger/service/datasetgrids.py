@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ledger.errors import VerificationError
 from ledger.fingerprint.descriptor import Descriptor
@@ -56,9 +56,3 @@ def checked_grids(ledger: Ledger, pixels: Mapping[int, str | None]) -> dict[int,
 def same_log(ledger: Ledger, origin: str, verifier_key: str) -> bool:
     return ledger.origin == origin and ledger.verifier.vkey == verifier_key
 
-
-def member_grids(ledger: Ledger, members: Sequence[Mapping[str, object]],
-                 entries: Sequence[int]) -> dict[int, Descriptor]:  # fmt: skip
-    """The grids of the lock members at ``entries`` (their pixel digests must match)."""
-    by_entry = {int(str(m["entry"])): str(m["pixel_sha256"]) for m in members}
-    return checked_grids(ledger, {e: by_entry[e] for e in entries})

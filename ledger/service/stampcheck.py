@@ -3,8 +3,8 @@
 An unstamped file is not self-proving, so it still fails (exit 1), but the reason says what
 the log knows of it: "unstamped; matches entry N" when a registration in the bundle (or the
 ledger) has its canonical pixel digest, "unstamped; near-duplicate of entry N" when the
-ledger's near-duplicate search verifies a match whose grid is the one its signed leaf names.
-A bundle carries leaves, not descriptor grids: near-duplicates need the ledger.
+near-duplicate search verifies a match (over the grids of a bundle exported with ``--grids``,
+or the ledger's index) whose grid is the one its signed leaf names.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ledger.datasets import stamp as stamps
 from ledger.datasets.lossycopy import file_descriptor
-from ledger.datasets.newerbundle import NewerBundle, open_bundle
+from ledger.datasets.newerbundle import NewerBundle, bundle_grids, open_bundle
 from ledger.errors import InputError, show_path
+from ledger.fingerprint.descriptor import Descriptor
 from ledger.imaging.limits import DecodeLimits
 from ledger.log.hashing import leaf_hash
 from ledger.pubkeys import read_verifiers
@@ -23,6 +24,7 @@ from ledger.service.datasetgrids import checked_grids
 from ledger.service.ledger import Ledger
 from ledger.service.stamps import CheckResult, check
 from ledger.similarity.catalog import LedgerIndex
+from ledger.similarity.search import Match, MemoryDescriptors, NearDuplicateIndex
 from ledger.store import reading
 
 
@@ -76,32 +78,50 @@ def _in_ledger(ledger: Ledger, pixels: str) -> int | None:
 
 
 class _Near:
-    """The ledger's near-duplicate index, built (or loaded and brought up to date) once."""
+    """Near-duplicate search over the bundle's grids (``--grids``) or the ledger's index,
+    built once per run; a ledger match counts only if its grid is the one its leaf signs."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self._index: LedgerIndex | None = None
+    def __init__(self, bundle: NewerBundle | None, ledger: Ledger | None) -> None:
+        self.bundle, self.ledger = bundle, ledger
+        self._bundle_index: NearDuplicateIndex | None = None
+        self._ledger_index: LedgerIndex | None = None
 
-    def index(self) -> LedgerIndex:
-        if self._index is None:
-            self._index = self.ledger.duplicate_index()
-            self._index.sync()
-        return self._index
+    def _in_bundle(self, query: Descriptor) -> list[Match]:
+        if self.bundle is None or not self.bundle.grids:
+            return []
+        if self._bundle_index is None:
+            memory = MemoryDescriptors()
+            self._bundle_index = NearDuplicateIndex(descriptors=memory)
+            for entry, descriptor in bundle_grids(self.bundle).items():
+                memory.put(entry, descriptor)
+                self._bundle_index.add(entry, descriptor)
+        return self._bundle_index.search(query)
 
+    def _in_ledger(self, query: Descriptor) -> list[Match]:
+        if self.ledger is None:
+            return []
+        if self._ledger_index is None:
+            self._ledger_index = self.ledger.duplicate_index()
+            self._ledger_index.sync()
+        ledger = self.ledger
+        return [m for m in self._ledger_index.search(query)
+                if m.image in checked_grids(ledger, {m.image: None})]
 
-def _near(near: _Near, path: Path) -> tuple[int, str] | None:
-    query = file_descriptor(path, DecodeLimits())
-    if query is None:
+    def search(self, path: Path) -> tuple[int, str, str] | None:
+        """(entry, where, explanation) of the first verified near-duplicate."""
+        query = file_descriptor(path, DecodeLimits())
+        if query is None:
+            return None
+        for where, found in ((self.bundle.where if self.bundle else "", self._in_bundle),
+                             (self.ledger.origin if self.ledger else "", self._in_ledger)):
+            matches = found(query)
+            if matches:
+                return matches[0].image, where, matches[0].verdict.explain()
         return None
-    ledger = near.ledger
-    for match in near.index().search(query):
-        if match.image in checked_grids(ledger, {match.image: None}):
-            return match.image, match.verdict.explain()
-    return None
 
 
 def unstamped(path: Path, *, bundle: NewerBundle | None, ledger: Ledger | None,
-              near_index: _Near | None = None) -> str:  # fmt: skip
+              near: _Near | None = None) -> str:  # fmt: skip
     """The reason shown for an unstamped file."""
     try:
         pixels = stamps.pixel_digest(path)
@@ -113,15 +133,13 @@ def unstamped(path: Path, *, bundle: NewerBundle | None, ledger: Ledger | None,
         exact, where = _in_ledger(ledger, pixels), f"the ledger ({ledger.origin})"
     if exact is not None:
         return f"unstamped; matches entry {exact} in {where} (same pixels)"
-    if ledger is not None and near_index is None:
-        near_index = _Near(ledger)
-    near = _near(near_index, path) if near_index is not None else None
-    if near is not None and near_index is not None:
-        return (f"unstamped; near-duplicate of entry {near[0]} in {near_index.ledger.origin}: "
-                f"{near[1]}")
+    found = (near or _Near(bundle, ledger)).search(path)
+    if found is not None:
+        return f"unstamped; near-duplicate of entry {found[0]} in {found[1]}: {found[2]}"
     searched = " and ".join(w for w in (bundle.where if bundle else "",
                                         "the ledger" if ledger else "") if w)
-    grids = "" if ledger else " (near-duplicates need the ledger's descriptor grids)"
+    grids = "" if ledger or (bundle and bundle.grids) else (
+        " (near-duplicates need descriptor grids: the ledger, or a bundle exported with --grids)")
     return f"no medledger stamp; no registration of its pixels in {searched}{grids}"
 
 
@@ -134,11 +152,11 @@ def check_files(paths: list[Path], *, pubkeys: list[str] | None, bundle: Path | 
     if opened is None and ledger is None:
         return result
     own_key = "" if key_given else " (the bundle checked with its own log key, none given)"
-    near = _Near(ledger) if ledger is not None else None
+    near = _Near(opened, ledger)
     failed = []
     for path, (file, reason) in zip(_failed_paths(paths, result), result.failed, strict=True):
         if not has_stamp(path):
-            reason = unstamped(path, bundle=opened, ledger=ledger, near_index=near) + own_key
+            reason = unstamped(path, bundle=opened, ledger=ledger, near=near) + own_key
         failed.append((file, reason))
     result.failed[:] = failed
     return result

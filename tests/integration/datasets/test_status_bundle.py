@@ -11,6 +11,7 @@ before the version (rolled back relative to the lock), one of another log, and o
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import warnings
@@ -41,6 +42,7 @@ class World:
     lock: Path
     vkey: Path
     bundle: Path  # after the withdrawal, the erasure and chest@2
+    with_grids: Path  # the same, exported with the descriptor grids
     rolled_back: Path  # exported before chest@1 was made
     foreign: Path  # a bundle of another log
     forked: Path  # the same log key, another history after the version's entry
@@ -54,8 +56,8 @@ def _structured(seed: int, size: int = 128) -> np.ndarray:
     return np.asarray(coarse.resize((size, size), Image.Resampling.BICUBIC))
 
 
-def _write_bundle(ledger: Ledger, path: Path) -> Path:
-    path.write_text(json.dumps(export_bundle(ledger)))
+def _write_bundle(ledger: Ledger, path: Path, *, grids: bool = False) -> Path:
+    path.write_text(json.dumps(export_bundle(ledger, grids=grids)))
     return path
 
 
@@ -97,6 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         erase_subject(ledger, str(entry["scans/mr.dcm"]), key="admin")
         service.create(ledger, "chest", key="cur", from_version="chest@1")
         bundle = _write_bundle(ledger, root / "new.bundle")
+        with_grids = _write_bundle(ledger, root / "grids.bundle", grids=True)
     finally:
         ledger.store.engine.dispose()
     other = Ledger.init(root / "other")
@@ -114,7 +117,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         forked = _write_bundle(fork, root / "forked.bundle")
     finally:
         fork.store.engine.dispose()
-    return World(root / "ledger", data, lock, vkey, bundle, rolled_back, foreign, forked, entry)
+    return World(root / "ledger", data, lock, vkey, bundle, with_grids, rolled_back, foreign,
+                 forked, entry)
 
 
 def _copy(world: World, tmp_path: Path) -> Path:
@@ -178,7 +182,7 @@ def _dicom_as_lossy_jpeg_2000(copy: Path) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("damage", [_png_as_jpeg_q70, _dicom_as_lossy_jpeg_2000])
-def test_a_lossy_copy_of_a_missing_member_is_named_inside_the_ledger(
+def test_a_lossy_copy_of_a_missing_member_is_named_with_the_ledger_or_a_grids_bundle(
     world: World, tmp_path: Path, cli: RunCli, damage: Callable[[Path], tuple[str, str]]
 ) -> None:
     copy = _copy(world, tmp_path)
@@ -189,11 +193,14 @@ def test_a_lossy_copy_of_a_missing_member_is_named_inside_the_ledger(
     assert outside.json()["lossy_checked"] is False
     inside = cli("dataset", "verify", world.lock, copy, "--pubkey", world.vkey, "--json",
                  ledger=world.ledger)
-    assert inside.rc == 1
-    shown = inside.json()
-    assert shown["counts"]["missing"] == 0 and shown["counts"]["extra"] == 0
-    lossy = [f for f in shown["files"] if f["status"] == "lossy_copy_of"]
-    assert [(f["entry"], f["path"]) for f in lossy] == [(world.entry[member], file)]
+    by_bundle = cli("dataset", "verify", world.lock, copy, "--pubkey", world.vkey, "--json",
+                    "--bundle", world.with_grids)  # no ledger: the bundle's grids
+    for result in (inside, by_bundle):
+        assert result.rc == 1
+        shown = result.json()
+        assert shown["counts"]["missing"] == 0 and shown["counts"]["extra"] == 0
+        lossy = [f for f in shown["files"] if f["status"] == "lossy_copy_of"]
+        assert [(f["entry"], f["path"]) for f in lossy] == [(world.entry[member], file)]
 
 
 def test_a_changed_image_in_place_of_a_missing_member_is_not_a_lossy_copy(
@@ -259,6 +266,10 @@ def test_check_names_the_entry_of_an_unstamped_copy(world: World, tmp_path: Path
         f"unstamped; matches entry {world.entry['c.png']} in the ledger")
     assert reasons["c-lossy.jpg"].startswith(
         f"unstamped; near-duplicate of entry {world.entry['c.png']} in ")
+    grids = cli("check", lossy, "--pubkey", world.vkey, "--bundle", world.with_grids)
+    assert grids.rc == 1
+    assert (f"unstamped; near-duplicate of entry {world.entry['c.png']} in "
+            f"{world.with_grids}") in grids.stdout
 
 
 def test_a_bundle_that_does_not_hold_the_members_is_bad_input(world: World, tmp_path: Path,
@@ -291,3 +302,19 @@ def test_a_modified_file_says_when_it_is_a_near_duplicate_of_its_member(
     assert set(rows) == {"a.png", "b.png"}
     assert rows["a.png"]["detail"].startswith("pixels differ; a near-duplicate of the member")
     assert rows["b.png"]["detail"] == "pixels differ"
+
+
+def test_a_bundle_grid_that_its_leaf_does_not_sign_is_refused(world: World, tmp_path: Path,
+                                                              cli: RunCli) -> None:
+    copy = _copy(world, tmp_path)
+    _png_as_jpeg_q70(copy)
+    bundle = json.loads(world.with_grids.read_text())
+    assert len(bundle["grids"]) >= len(world.entry) - 1  # every image with structure
+    other = base64.b64encode(bytes(32 * 32)).decode()
+    bundle["grids"] = dict.fromkeys(bundle["grids"], other)  # every grid replaced
+    damaged = tmp_path / "damaged.bundle"
+    damaged.write_text(json.dumps(bundle))
+    result = cli("dataset", "verify", world.lock, copy, "--pubkey", world.vkey, "--bundle",
+                 damaged)
+    assert result.rc == 1
+    assert f"grid for entry {world.entry['a.png']} is not the one its leaf signs" in result.stderr
