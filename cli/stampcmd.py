@@ -52,7 +52,8 @@ def check_command(
     Exit 1 when a file has no stamp, a stamp from a log whose key was not given, a proof
     that fails, or pixels that are not the registered ones. For a file without a stamp, a
     bundle (or the ledger, when run inside one) says which entry registers its pixels or,
-    with the ledger, which image it is a near-duplicate of; it still fails.
+    given grids (bundle export --grids, or the ledger), which image it is a near-duplicate
+    of; it still fails.
 
     Example: medledger check scan.dcm --pubkey log.vkey
     """
