@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cli import datasetaccess as access
+from cli.datasetstatus import BundleOpt, ledger_if_present, print_consent_rows, status_command
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
 from ledger.errors import InputError, show_path
@@ -27,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 WorkersOpt = Annotated[int, typer.Option(min=0, help="Hashing threads (0: all cores).")]
+app.command("status")(status_command)
 
 
 def _label(v: service.Version) -> str:
@@ -223,6 +225,8 @@ def verify(
         help="Fail on anything but byte-identical files (reencoded, moved, ... too).")
     ] = False,
     workers: WorkersOpt = 0,
+    bundle: BundleOpt = None,
+    ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a copy against a lock, offline: the lock's proofs first, then every file.
@@ -233,7 +237,8 @@ def verify(
     Example: medledger dataset verify medledger.lock data/ --pubkey log.vkey
     """
     result = datasetcopy.verify_copy(lock, folder, pubkeys=pubkey, strict_bytes=strict_bytes,
-                                     workers=workers)
+                                     workers=workers, bundle=bundle,
+                                     ledger=ledger_if_present(ledger))
     if as_json:
         emit_json(result.to_json())
     else:
@@ -256,6 +261,7 @@ def _print_copy(result: datasetcopy.CopyVerified) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in shown["counts"].items() if n)
     out.print(f"{shown['members']} members: {counts or 'nothing'}", markup=False)
     out.print(f"consent: {shown['consent']}", markup=False)
+    print_consent_rows(result)
 
 
 access.register(app)  # grant, revoke, grants (cli/datasetaccess.py)

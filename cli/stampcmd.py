@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from cli.datasetstatus import ledger_if_present
 from cli.options import DEFAULT_DIR, JsonOpt, LedgerOpt, open_ledger
 from cli.output import emit_json, out
-from ledger.service import stamps
+from ledger.service import stampcheck, stamps
 
 FilesArg = Annotated[list[Path], typer.Argument(help="DICOM, PNG or JPEG files.")]
 
@@ -41,16 +42,23 @@ def check_command(
     files: FilesArg,
     pubkey: Annotated[list[str] | None, typer.Option(
         help="The log's verifier key (name+hash+key or a file); repeatable.")] = None,
+    bundle: Annotated[Path | None, typer.Option(
+        help="A bundle of the log: an unstamped file's pixels are looked up in it.")] = None,
+    ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify the stamp inside each file with nothing else: proof, checkpoint, pixels.
 
     Exit 1 when a file has no stamp, a stamp from a log whose key was not given, a proof
-    that fails, or pixels that are not the registered ones.
+    that fails, or pixels that are not the registered ones. For a file without a stamp, a
+    bundle (or the ledger, when run inside one) says which entry registers its pixels or,
+    given grids (bundle export --grids, or the ledger), which image it is a near-duplicate
+    of; it still fails.
 
     Example: medledger check scan.dcm --pubkey log.vkey
     """
-    result = stamps.check(files, pubkeys=pubkey)
+    result = stampcheck.check_files(files, pubkeys=pubkey, bundle=bundle,
+                                    ledger=ledger_if_present(ledger))
     if as_json:
         emit_json(result.to_json())
     else:

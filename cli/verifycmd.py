@@ -79,11 +79,14 @@ def export(
     end: Annotated[
         int | None, typer.Option(min=0, help="Exclusive (default: the whole log).")
     ] = None,
+    grids: Annotated[bool, typer.Option(
+        help="Include the images' near-duplicate grids (dataset verify: lossy_copy_of).")
+    ] = False,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the log (or [start, end)) with the proofs an offline auditor needs."""
-    bundle = export_bundle_file(open_ledger(ledger), file, start=start, end=end)
+    bundle = export_bundle_file(open_ledger(ledger), file, start=start, end=end, grids=grids)
     summary = {
         "file": str(file),
         "start": bundle["start"],

@@ -4,7 +4,8 @@
      "start", "end", "leaves": [base64 leaf bytes],
      "outside": [{"start", "end", "hash"}],               RFC 9162 nodes outside the range
      "prev_leaf": {"index", "leaf_hash", "proof"} | null,  the chain's link into the range
-     "prior_keys": [{"index", "leaf", "proof"}]}          key entries before the range
+     "prior_keys": [{"index", "leaf", "proof"}],          key entries before the range
+     "grids"?: {grid_sha256: base64 grid}}                  optional side data (--grids)
 
 The auditor needs only the log's public key: the checkpoint's signature binds
 the root, the root binds every leaf (range proof), and each leaf carries its
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -37,13 +39,16 @@ from ledger.log.proofs import verify_consistency, verify_inclusion
 from ledger.log.ranges import range_outside_nodes, range_proof, range_proof_nodes, root_from_range
 from ledger.model.bundle import BundleFile
 from ledger.store import reading
+from ledger.store.duplicates import descriptor_parts
 
 BUNDLE_FORMAT = "medledger-bundle/v1"
 
 
 def export_bundle(
-    ledger: LedgerHandle, *, start: int = 0, end: int | None = None
+    ledger: LedgerHandle, *, start: int = 0, end: int | None = None, grids: bool = False
 ) -> dict[str, Any]:
+    """The bundle of [start, end); ``grids``: with the near-duplicate descriptor grids of the
+    range's images that this ledger holds (side data; their leaves sign their digests)."""
     note = ledger.checkpoint()
     size = open_checkpoint(note, [ledger.verifier]).size
     end = size if end is None else end
@@ -54,6 +59,7 @@ def export_bundle(
         leaves = [leaf for _, leaf, *_ in store.iter_leaves(conn, start=start, end=end)]
         nodes = store.perfect_nodes(conn, range_proof_nodes(start=start, end=end, size=size))
         prior = store.leaves_of_kinds(conn, ["key.added", "key.revoked"], end=start)
+        held = descriptor_parts(conn, range(start, end)) if grids else {}
     outside = range_proof(start=start, end=end, size=size, nodes=nodes)
     prev_leaf = None
     if start > 0:
@@ -84,7 +90,12 @@ def export_bundle(
         ],
         "prev_leaf": prev_leaf,
         "prior_keys": prior_keys,
-    }
+    } | ({"grids": _grids(held)} if grids else {})
+
+
+def _grids(held: dict[int, tuple[bytes, bytes | None]]) -> dict[str, str]:
+    found = {hashlib.sha256(g).hexdigest(): _b64(g) for _, g in held.values() if g is not None}
+    return dict(sorted(found.items()))
 
 
 def verify_bundle(

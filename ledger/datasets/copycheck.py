@@ -25,7 +25,7 @@ from ledger.errors import LedgerError, VerificationError
 from ledger.imaging.limits import DecodeLimits
 
 STATUSES = ("ok", "moved", "reencoded", "metadata_changed", "duplicate", "modified", "missing",
-            "extra")
+            "extra", "lossy_copy_of")
 PASSING = frozenset(("ok", "moved", "reencoded", "metadata_changed", "duplicate"))
 
 

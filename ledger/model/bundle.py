@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 HEX64 = r"^[0-9a-f]{64}$"
+
+
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Schema of an optional field that is omitted when absent, never null."""
+    schema.pop("default", None)
+    variants = [v for v in schema.pop("anyOf", ()) if v != {"type": "null"}]
+    schema.update(variants[0])
 
 
 class _Strict(BaseModel):
@@ -42,3 +49,10 @@ class BundleFile(_Strict):
     outside: list[OutsideNode]
     prev_leaf: PrevLeaf | None
     prior_keys: list[PriorKey]
+    # Optional side data (``bundle export --grids``), omitted (never null) when not exported.
+    grids: dict[str, str] | None = Field(
+        default=None,
+        description="near-duplicate descriptor grids (base64) of the range's images, keyed by "
+        "the grid SHA-256 their signed leaves name; side data, checked against those digests",
+        json_schema_extra=_omitted_not_null,
+    )

@@ -94,7 +94,7 @@ def verify_bundle_file(
 
 
 def export_bundle_file(
-    ledger: Ledger, file: Path, *, start: int = 0, end: int | None = None
+    ledger: Ledger, file: Path, *, start: int = 0, end: int | None = None, grids: bool = False
 ) -> dict[str, Any]:
     """Write a bundle to a new file; a bad target is one line and nothing is written."""
     where = show_path(file)
@@ -103,7 +103,7 @@ def export_bundle_file(
     parent = file.parent
     if not parent.is_dir():
         raise InputError(f"{where}: directory {show_path(parent)} does not exist")
-    bundle = export_bundle(ledger, start=start, end=end)
+    bundle = export_bundle(ledger, start=start, end=end, grids=grids)
     data = (json.dumps(bundle) + "\n").encode()
     try:
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

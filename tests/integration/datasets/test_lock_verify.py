@@ -110,9 +110,10 @@ def test_exact_copy_verifies_with_no_ledger_at_all(pinned: Pinned, tmp_path: Pat
     assert result.rc == 0, result.stderr
     shown = result.json()
     assert shown["counts"] == {"ok": 5, "moved": 0, "reencoded": 0, "metadata_changed": 0,
-                               "duplicate": 0, "modified": 0, "missing": 0, "extra": 0}
+                               "duplicate": 0, "modified": 0, "missing": 0, "extra": 0,
+                               "lossy_copy_of": 0, "consent_withdrawn": 0}
     assert shown["dataset"] == "chest@1"
-    assert shown["consent"].startswith("not checked")
+    assert shown["consent"].startswith("as of the pin's checkpoint (size ")
     assert sorted(os.listdir(empty)) == ["data", "medledger.lock"]  # no ledger made or read
 
 
@@ -127,7 +128,8 @@ def test_a_damaged_copy_exits_1_naming_what(pinned: Pinned, tmp_path: Path,
     assert "missing          img2.png" in result.stdout
     assert result.error_line().endswith("not the pinned version: 1 missing, 1 modified")
     assert "proofs valid with given key" in result.stdout
-    assert "consent: not checked" in result.stdout
+    assert "consent: as of the pin's checkpoint" in result.stdout
+    assert "changes after the pin are not checked" in result.stdout
 
 
 def test_the_wrong_public_key_is_refused(pinned: Pinned) -> None:
