@@ -56,7 +56,8 @@ def check_command(
     """Verify the stamp inside each file with nothing else: proof, checkpoint, pixels.
 
     Exit 1 when a file has no stamp, a stamp from a log whose key was not given, a proof
-    that fails, or pixels that are not the registered ones.
+    that fails, or pixels that are not the registered ones; also for a C2PA manifest that is
+    invalid or disagrees with the stamp.
 
     Example: medledger check scan.dcm --pubkey log.vkey
     """

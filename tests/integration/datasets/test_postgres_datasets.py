@@ -52,7 +52,7 @@ def test_a_dataset_round_trip_on_postgres(tmp_path: Path, postgres_url: str,
         assert profiled["members"] == 4
         document, manifest = service.croissant(ledger, "knee@2", "manifest.csv")
         assert len(manifest.decode().strip().splitlines()) == 1 + 4  # header and 4 members
-        assert document["version"]
+        assert document["version"] == "2.0.0"
         ledger.verify()
     finally:
         ledger.store.engine.dispose()
@@ -61,8 +61,10 @@ def test_a_dataset_round_trip_on_postgres(tmp_path: Path, postgres_url: str,
     copy.require_match()
     assert copy.report.counts()["ok"] == 5
     (data / "img2.png").unlink()
+    damaged = verify_copy(lock, data, pubkeys=[ledger.verifier.vkey])
+    assert (damaged.report.counts()["missing"], damaged.report.counts()["ok"]) == (1, 4)
     with pytest.raises(VerificationError):
-        verify_copy(lock, data, pubkeys=[ledger.verifier.vkey]).require_match()
+        damaged.require_match()
 
     listed = cli("dataset", "versions", "knee", "--json", ledger=directory)
     assert listed.rc == 0, listed.stderr
@@ -74,4 +76,6 @@ def test_a_dataset_round_trip_on_postgres(tmp_path: Path, postgres_url: str,
                      "WHERE entry = %s", (gone,))
     tampered = cli("verify", ledger=directory)
     assert tampered.rc == 1
-    assert "member" in tampered.error_line()
+    line = tampered.error_line()  # the member is in knee@1 only (knee@2 removed it)
+    assert "dataset knee@1: stored member list" in line
+    assert "does not match the signed root" in line
