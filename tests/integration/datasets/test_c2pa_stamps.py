@@ -119,13 +119,22 @@ def test_one_changed_byte_in_the_manifest_is_refused(
         cli: RunCli) -> None:  # fmt: skip
     path = _copy(pinned, tmp_path, "photo.jpg")  # JPEG segments have no CRC to mend
     cert, key = credentials
-    [done] = stamps.stamp(ledger, [path], c2pa_cert=cert, c2pa_key=key)
+    stamped = cli("stamp", path, "--c2pa-cert", cert, "--c2pa-key", key, "--json",
+                  ledger=ledger.dir.path)
+    assert stamped.rc == 0, stamped.stderr
+    [done] = stamped.json()
+    assert "CN=Test signer" in done["c2pa_signer"]
+    good = cli("check", path, "--pubkey", pinned.vkey)
+    assert good.rc == 0, good.stderr
+    assert f"photo.jpg: registered in {ledger.origin} at index {done['index']}" in good.stdout
+    assert "photo.jpg: C2PA manifest valid (by medledger), medledger assertion agrees" \
+        in good.stdout
     data = bytearray(path.read_bytes())
     box = data.index(b"org.medledger.provenance")  # the assertion's JUMBF box, not the XMP
-    at = data.index(done.pixel_sha256.encode(), box)
+    at = data.index(done["pixel_sha256"].encode(), box)
     data[at] = ord("0") if data[at] != ord("0") else ord("1")  # still a hex digit
     path.write_bytes(bytes(data))
-    assert pixel_digest(path) == done.pixel_sha256  # the stamp alone still holds
+    assert pixel_digest(path) == done["pixel_sha256"]  # the stamp alone still holds
     result = cli("check", path, "--pubkey", pinned.vkey)
     assert result.rc == 1
     assert "C2PA manifest is invalid" in result.error_line()
@@ -168,6 +177,35 @@ def test_a_signing_key_not_matching_the_chain_is_refused(
     with pytest.raises(InputError, match="give both or neither"):
         stamps.stamp(ledger, [path], c2pa_cert=credentials[0])
     assert path.read_bytes() == before
+
+
+def _leaf_der(chain_pem: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificates(chain_pem)[0].public_bytes(Encoding.DER)
+
+
+def test_a_manifest_whose_signature_is_not_its_certificates_is_refused(
+        pinned: Pinned, ledger: Ledger, credentials: tuple[Path, Path], tmp_path: Path
+        ) -> None:  # fmt: skip
+    """The manifest's leaf certificate swapped for another's of the same length: the claim
+    signature (made with the first key) no longer matches the chain the manifest carries."""
+    path = _copy(pinned, tmp_path, "photo.jpg")
+    stamps.stamp(ledger, [path], c2pa_cert=credentials[0], c2pa_key=credentials[1])
+    ours = _leaf_der(credentials[0].read_bytes())
+    for _ in range(500):  # DER lengths vary by a byte or two with the serial and signature
+        other = _leaf_der(_chain_module().signer_chain()[0])
+        if len(other) == len(ours):
+            break
+    assert len(other) == len(ours) and other != ours
+    data = path.read_bytes()
+    assert data.count(ours) == 1
+    path.write_bytes(data.replace(ours, other))
+    result = stamps.check([path], pubkeys=[str(pinned.vkey)])
+    [(_, reason)] = result.failed
+    assert reason.startswith("C2PA manifest is invalid")
+    assert "claimSignature.mismatch" in reason
 
 
 def test_without_the_options_nothing_c2pa_is_written(pinned: Pinned, ledger: Ledger,
