@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.datasets import stampfile
 from ledger.datasets.c2pasigner import C2paCredentials
 from ledger.errors import InputError, PolicyError, VerificationError
 from ledger.forensics.c2pamanifest import SETTINGS, failure_codes, read_store
@@ -100,17 +101,31 @@ def seal(original: bytes, stamped: bytes, stamp_text: str, *,
     return out.getvalue()
 
 
+def _embeds_manifest(data: bytes, mime: str) -> bool:
+    """Whether the file has C2PA's own container: a PNG ``caBX`` chunk, or a JPEG APP11
+    segment of JPEG XT boxes (``JP``). Looked for by structure, not by the bytes ``c2pa``
+    and ``jumb``, which compressed pixel data can hold by chance."""
+    where = "the file"
+    if mime == "image/png":
+        return any(kind == b"caBX" for kind, _ in stampfile._png_chunks(data, where))
+    segments, _ = stampfile._jpeg_segments(data, where)
+    return any(marker == 0xEB and payload.startswith(b"JP") for marker, payload in segments)
+
+
 def read_store_or_damaged(data: bytes) -> dict[str, Any] | None:
     """The file's C2PA manifest store, None without one; VerificationError when damaged."""
     mime = _mime(data)
-    if mime is None:
+    if mime is None or not _embeds_manifest(data, mime):
         return None
     import c2pa
 
     try:
-        return read_store(data, mime)
+        store = read_store(data, mime)
     except c2pa.C2paError as exc:
         raise VerificationError(f"C2PA manifest is damaged: {_short(exc)}") from None
+    if store is None:
+        raise VerificationError("C2PA manifest is damaged: its container holds no manifest")
+    return store
 
 
 def _has_manifest(data: bytes) -> bool:
