@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import NoteVerifier
-from ledger.datasets import stampfile
+from ledger.datasets import c2pastamp, stampfile
 from ledger.errors import InputError, LedgerError, VerificationError, show_path
 from ledger.log.hashing import leaf_hash
 from ledger.log.proofs import verify_inclusion
@@ -78,11 +78,13 @@ class Checked:
     index: int
     pixel_sha256: str
     key_given: bool
+    c2pa: c2pastamp.C2paChecked | None = None  # a C2PA manifest the file carries, checked
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.path, "origin": self.origin, "index": self.index,
                 "pixel_sha256": self.pixel_sha256, "pixels": "match",
-                "key": "given" if self.key_given else "the stamp's own (not given)"}
+                "key": "given" if self.key_given else "the stamp's own (not given)",
+                "c2pa": self.c2pa.to_json() if self.c2pa else None}
 
 
 def check(path: Path, *, pubkeys: list[NoteVerifier] | None) -> Checked:
@@ -138,4 +140,6 @@ def check(path: Path, *, pubkeys: list[NoteVerifier] | None) -> Checked:
         raise VerificationError(f"pixels changed: registered {registered[:16]} at index "
                                 f"{proof.index} in {origin}, the file's are {found[:16]}",
                                 subject=where)
-    return Checked(where, origin, proof.index, found, key_given=pubkeys is not None)
+    manifest = c2pastamp.verify(data, text, where=where)
+    return Checked(where, origin, proof.index, found, key_given=pubkeys is not None,
+                   c2pa=manifest)

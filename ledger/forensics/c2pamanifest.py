@@ -103,3 +103,26 @@ def _failure_codes(store: dict[str, Any]) -> str:
     failures = active.get("failure") or store.get("validation_status") or []
     codes = sorted({f.get("code", "?") for f in failures if isinstance(f, dict)})
     return ", ".join(str(c) for c in codes[:4]) or "no failure code given"
+
+
+def read_store(data: bytes, mime: str) -> dict[str, Any] | None:
+    """The manifest store embedded in an asset, read and validated offline (as ``detect``);
+    None when there is none. Raises c2pa.C2paError when one is present but unreadable."""
+    if not all(m in data for m in _MARKERS):
+        return None
+    import c2pa
+
+    context = c2pa.Context.from_dict(SETTINGS)
+    try:
+        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
+            store: dict[str, Any] = json.loads(reader.json())
+    except c2pa.C2paError as exc:
+        if "ManifestNotFound" in type(exc).__name__:
+            return None
+        raise
+    return store
+
+
+def failure_codes(store: dict[str, Any]) -> str:
+    """The active manifest's validation failure codes, for a message."""
+    return _failure_codes(store)

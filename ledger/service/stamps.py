@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.checkpoints import open_checkpoint
+from ledger.datasets import c2pasigner, c2pastamp
 from ledger.datasets import stamp as stamps
 from ledger.errors import InputError, VerificationError, show_path
 from ledger.log.hashing import leaf_hash
@@ -26,15 +27,19 @@ class Stamped:
     index: int
     origin: str
     pixel_sha256: str
+    c2pa_signer: str | None = None  # the certificate subject of a C2PA manifest written
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "index": self.index, "origin": self.origin,
-                "pixel_sha256": self.pixel_sha256}
+                "pixel_sha256": self.pixel_sha256, "c2pa_signer": self.c2pa_signer}
 
 
-def stamp(ledger: Ledger, paths: list[Path], *, key: str | None = None) -> list[Stamped]:
+def stamp(ledger: Ledger, paths: list[Path], *, key: str | None = None,
+          c2pa_cert: Path | None = None, c2pa_key: Path | None = None) -> list[Stamped]:
     """Write a stamp into each file (its registration by pixel digest; with ``key``, the one
-    that key signed). Every file is prepared and re-checked before any is written."""
+    that key signed), and with ``c2pa_cert``/``c2pa_key`` a C2PA manifest over it (PNG, JPEG).
+    Every file is prepared and re-checked before any is written."""
+    credentials = c2pasigner.load(c2pa_cert, c2pa_key)
     note = ledger.checkpoint()
     checkpoint = open_checkpoint(note, [ledger.verifier])
     signer = ledger.key_info(key, include_revoked=True).key_id if key else None
@@ -55,8 +60,10 @@ def stamp(ledger: Ledger, paths: list[Path], *, key: str | None = None) -> list[
                                                          checkpoint_note=note))
         summary = f"medledger provenance stamp: registered in {ledger.origin} at index {index}"
         stamped = stamps.embed(data, text, summary=summary, where=where)
+        stamped = c2pastamp.seal(data, stamped, text, credentials=credentials, where=where)
         _same_pixels(stamped, pixels, path)
-        prepared.append((path, stamped, Stamped(where, index, ledger.origin, pixels)))
+        prepared.append((path, stamped, Stamped(where, index, ledger.origin, pixels,
+                                                credentials.subject if credentials else None)))
     for path, stamped, _ in prepared:
         _replace(path, stamped)
     return [done for _, _, done in prepared]

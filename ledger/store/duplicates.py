@@ -240,7 +240,7 @@ def all_edges(conn: Connection) -> Iterator[Edge]:
 def all_scans(conn: Connection) -> Iterator[tuple[int, int]]:
     """Every scan row (idx, group_idx), by idx."""
     query = select(_SCANS.c.idx, _SCANS.c.group_idx).order_by(_SCANS.c.idx)
-    result = conn.execution_options(stream_results=True, yield_per=8192).execute(query)
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=8192))
     for idx, group in result:
         yield int(idx), int(group)
 

@@ -80,7 +80,9 @@ def stored_rows(conn: Connection, name: str, *, batch: int = 8192) -> Iterator[t
             yield from part
         return
     query = select(*table.columns).order_by(*table.primary_key.columns)
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+    # per statement: Connection.execution_options would make every later query on this
+    # connection stream through a server-side cursor
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=batch))
     for part in result.partitions():
         yield from (tuple(row) for row in part)
 
