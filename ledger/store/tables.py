@@ -77,6 +77,7 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
                                       *("image_consent", "consent_events", "erased_subjects"),
                                       *("derivations", "image_uids"), "dataset_versions")
+PROJECTION_TABLES += ("frame_keys",)  # ledger/store/frametables.py (issue 21)
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -166,6 +167,7 @@ class SourceRow(SQLModel, table=True):
 
 # Consent and erasure tables (projections and deletable side tables) live in their own module.
 from ledger.store import consenttables as _consenttables  # noqa: E402, F401 - registers them
+from ledger.store import frametables as _frametables  # noqa: E402, F401 - registers it
 
 
 class DerivationRow(SQLModel, table=True):
