@@ -5,9 +5,9 @@ its own (a PNG of frame 37 of a cine) is found only if that frame has keys in th
 registration also describes the other frames, from the pixels it has already decoded:
 
 * every frame of an image of at most ``MAX_DESCRIBED_FRAMES`` frames;
-* above that, ``MAX_DESCRIBED_FRAMES`` frames evenly spaced from the first to the last, the
-  middle one among them (a 96-frame cine: every 3rd frame or so; a 300-slice CT: every 9th
-  to 10th).
+* above that, ``MAX_DESCRIBED_FRAMES - 1`` (31) frames evenly spaced from the first to the
+  last, the middle one among them (a 96-frame cine: every 3rd frame or so; a 300-slice CT:
+  every 10th).
 
 A frame whose descriptor is flat (a blank frame can only be matched exactly, by its
 digest) or whose grid is the grid of a frame already described adds nothing and is left
@@ -26,18 +26,19 @@ MAX_DESCRIBED_FRAMES = 32
 
 def described_frames(count: int, *, limit: int = MAX_DESCRIBED_FRAMES) -> tuple[int, ...]:
     """The frames of a ``count``-frame image that get a descriptor, ascending (the middle
-    frame, ``count // 2``, is always one of them); none for a single-frame image."""
+    frame, ``count // 2``, is always one of them); none for a single-frame image.
+    ``limit`` is at least 3."""
     if count <= 1:
         return ()
     if count <= limit:
         return tuple(range(count))
-    step = (count - 1) / (limit - 1)
-    picked = [round(i * step) for i in range(limit)]  # distinct: step > 1
-    middle = count // 2
-    if middle not in picked:
-        nearest = min(range(limit), key=lambda i: (abs(picked[i] - middle), i))
-        picked[nearest] = middle
-    return tuple(sorted(picked))
+    # An odd number of evenly spaced frames, so that the middle pick is the middle frame
+    # (moved onto it by at most one frame where rounding put it beside it).
+    picks = limit if limit % 2 else limit - 1
+    step = (count - 1) / (picks - 1)
+    picked = [round(i * step) for i in range(picks)]  # distinct: step > 1
+    picked[picks // 2] = count // 2
+    return tuple(picked)
 
 
 def frame_descriptors(
