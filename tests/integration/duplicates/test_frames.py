@@ -167,5 +167,4 @@ def test_a_tampered_frame_row_is_named_by_verify(ledger: Path, cli: RunCli) -> N
         assert changed.rowcount == 1
     result = cli("verify", ledger=ledger)
     assert result.rc == 1
-    assert f"frame_keys: entry {multi}" in result.stderr + result.stdout
-    assert "dup_keys" in result.stderr + result.stdout
+    assert f"frame_keys: entry {multi}, frame 7, column dup_keys: stored '0000" in result.stderr
