@@ -11,6 +11,7 @@ The ledger is built once per module; tests that change it work on a copy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -168,3 +169,60 @@ def test_a_tampered_frame_row_is_named_by_verify(ledger: Path, cli: RunCli) -> N
     result = cli("verify", ledger=ledger)
     assert result.rc == 1
     assert f"frame_keys: entry {multi}, frame 7, column dup_keys: stored '0000" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def together(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A ledger where the cine and its exported frame were registered in one run (the
+    export second): the finding is made in the run and recorded as an edge."""
+    from cli.main import run
+
+    root = tmp_path_factory.mktemp("together")
+    folder = root / "images"
+    folder.mkdir()
+    shutil.copyfile(built / "images" / MULTI, folder / f"a-{MULTI}")
+    shutil.copyfile(built / "exports" / f"frame-{EXPORTED}.png", folder / "b-export.png")
+    directory = make_ledger(root / "ledger")
+    out = root / "register.json"
+    with pytest.raises(SystemExit) as done, out.open("w") as sink:
+        with contextlib.redirect_stdout(sink):
+            run(["register", str(folder), "--source", "site-a", *ORIGIN, "--key", SUBMITTER,
+                 "--dataset", "both@1", "--workers", "1", "--ledger", str(directory), "--json"])
+    assert done.value.code in (0, None)
+    with sqlite3.connect(directory / "ledger.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return directory, json.loads(out.read_text())
+
+
+def test_a_frame_found_in_the_same_run_is_recorded_and_verifies(
+    together: tuple[Path, Any], cli: RunCli
+) -> None:
+    directory, report = together
+    assert report["registered"] == 2
+    with sqlite3.connect(directory / "ledger.db") as conn:
+        edges = conn.execute("SELECT idx, match_idx, kind, detail FROM dup_edges").fetchall()
+    assert len(edges) == 1
+    later, earlier, kind, detail = edges[0]
+    assert kind == "near" and later == earlier + 1
+    assert detail.startswith(f"frame {EXPORTED}: ")
+    assert cli("verify", ledger=directory).rc == 0  # re-verified against frame 2's grid
+    groups = cli("dups", "--dataset", "both@1", "--json", ledger=directory)
+    assert groups.rc == 0, groups.stderr
+    assert f"entry {earlier}, frame {EXPORTED}: " in groups.stdout
+
+
+def test_an_edge_naming_another_frame_fails_verify(
+    together: tuple[Path, Any], tmp_path: Path, cli: RunCli
+) -> None:
+    directory = tmp_path / "ledger"
+    shutil.copytree(together[0], directory)
+    config = directory / "config.json"
+    settings = json.loads(config.read_text())
+    settings["database_url"] = f"sqlite:///{directory / 'ledger.db'}"
+    config.write_text(json.dumps(settings))
+    with attacker(directory) as conn:
+        conn.execute("UPDATE dup_edges SET detail = replace(detail, ?, ?)",
+                     (f"frame {EXPORTED}: ", "frame 8: "))  # fmt: skip
+    result = cli("verify", ledger=directory)
+    assert result.rc == 1
+    assert "do not verify as near duplicates" in result.stderr
