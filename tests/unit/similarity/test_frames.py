@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.data import get_testdata_file
 
 from ledger.errors import InputError
+from ledger.imaging.analyse import analyse
+from ledger.imaging.limits import DecodeLimits
 from ledger.similarity import MemoryDescriptors, NearDuplicateIndex, describe
 from ledger.similarity.search import key_id
 
@@ -73,3 +76,23 @@ def test_ids_outside_the_range_are_refused() -> None:
     engine = NearDuplicateIndex(descriptors=MemoryDescriptors())
     with pytest.raises(InputError):
         engine.add_keys([3], [[0] * 6], frames=[-1])
+
+
+def test_neighbouring_frames_of_another_registration_stay_hard_negatives() -> None:
+    """emri_small's frames as two registrations: frame 2 alone, and every other frame. The
+    search must not take frame 1 or 3 (the next slices) for frame 2."""
+    path = get_testdata_file("emri_small.dcm")
+    assert isinstance(path, str)
+    analysis = analyse(path, secret=b"k" * 32, limits=DecodeLimits())
+    assert analysis.descriptor is not None
+    described = dict(analysis.frame_descriptors) | {5: analysis.descriptor}
+    source = MemoryDescriptors()
+    engine = NearDuplicateIndex(descriptors=source)
+    for frame, d in described.items():
+        if frame != 2:
+            source.put(1, d, frame=frame)
+            engine.add(1, d, frame=frame)
+    assert engine.search(described[2]) == []
+    source.put(1, described[2], frame=2)
+    engine.add(1, described[2], frame=2)
+    assert [(m.image, m.frame) for m in engine.search(described[2])] == [(1, 2)]
