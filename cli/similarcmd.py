@@ -33,7 +33,8 @@ def similar_command(
         out.print("no registered image is a duplicate of it", markup=False)
     for r in rows:
         out.print(
-            f"entry {r['index']}  {r['kind']}  distance {r['distance']}  {r['source']}"
+            f"entry {r['index']}" + (f", frame {r['frame']}" if "frame" in r else "")
+            + f"  {r['kind']}  distance {r['distance']}  {r['source']}"
             + (f" / {r['dataset']}" if r["dataset"] else "")
             + f"  registered {r['registered']}  consent {r['consent']}\n"
             f"  {r['digest']}  {r['detail']}" + ("  (this very file)" if r["same_file"] else ""),

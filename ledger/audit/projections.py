@@ -444,7 +444,10 @@ def _describe(shape: TableShape, entry: int, log_row: tuple[Any, ...],
         return Difference(name, entry, f"entry {entry}: the row {key} the log implies is missing")
     for column, want, got in zip(shape.columns, log_row, stored_row, strict=True):
         if want != got or type(want) is not type(got):
-            return Difference(name, entry, f"entry {entry}, column {column}: stored "
+            row = dict(zip(shape.columns, log_row, strict=True))  # several rows per entry:
+            sub = shape.key if "idx" in shape.key else ()  # name which (frame_keys' frame)
+            also = "".join(f", {c} {row[c]}" for c in sub if c not in ("idx", column))
+            return Difference(name, entry, f"entry {entry}{also}, column {column}: stored "
                                            f"{_shown(got)}, the log says {_shown(want)}")
     return Difference(name, entry, f"entry {entry}: the stored row differs")
 

@@ -19,6 +19,7 @@ from ledger.fingerprint.hashes import THUMBNAIL_SIZE, Fingerprints, fingerprints
 from ledger.imaging.decode import Decoded, decode
 from ledger.imaging.deid import DeidStatus, deid_status
 from ledger.imaging.digest import pixel_digests
+from ledger.imaging.framegrids import frame_descriptors
 from ledger.imaging.freetext import phi_reason
 from ledger.imaging.limits import DecodeLimits
 from ledger.imaging.metadata import WITHHELD, JSONValue, dicom_metadata, photo_metadata
@@ -48,6 +49,8 @@ class Analysis:
     fingerprints: Fingerprints
     descriptor: Descriptor | None = None  # near-duplicate grid; only its digest enters the log
     preamble: str | None = None  # DICOM with preamble: zero or tiff
+    # Multi-frame: (frame, descriptor) of the other described frames (imaging/framegrids.py)
+    frame_descriptors: tuple[tuple[int, Descriptor], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -67,6 +70,10 @@ class Analysis:
         if self.frame_root is not None:  # omitted otherwise: single-frame entries are unchanged
             tree = {"alg": FRAME_TREE_ALG, "count": self.frames, "root": self.frame_root}
             out["frame_tree"] = tree
+            if self.descriptor is not None:
+                out["frame_grids"] = [
+                    {"frame": f, "descriptor": d.reference()} for f, d in self.frame_descriptors
+                ]
         return out
 
     def _fingerprints_json(self) -> dict[str, Any]:
@@ -115,6 +122,8 @@ def analyse_decoded(
         metadata = photo_metadata(decoded, refuse_withheld=require_deidentified)
         names = None
     thumb = thumbnail(decoded, size=THUMBNAIL_SIZE)
+    descriptor = describe(thumb)
+    frames = frame_descriptors(decoded, descriptor) if digests.frame_root is not None else ()
     return Analysis(
         file_sha256=decoded.file_sha256,
         file_size=decoded.file_size,
@@ -128,8 +137,9 @@ def analyse_decoded(
         deid=status,
         subject=names,
         fingerprints=fingerprints(thumb),
-        descriptor=describe(thumb),
+        descriptor=descriptor,
         preamble=decoded.preamble,
+        frame_descriptors=frames,
     )
 
 

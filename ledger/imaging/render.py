@@ -69,15 +69,16 @@ def render(decoded: Decoded, *, frame: int | None = None) -> np.ndarray:
     return np.asarray(np.rint(_scale(plan, y)), dtype=np.uint8)
 
 
-def thumbnail(decoded: Decoded, *, size: int = 64) -> np.ndarray:
-    """The middle frame's rendering, unrounded, area-averaged to (size, size), float32.
+def thumbnail(decoded: Decoded, *, size: int = 64, frame: int | None = None) -> np.ndarray:
+    """One frame's rendering (the middle one by default), unrounded, area-averaged to
+    (size, size), float32.
 
     Each pixel weighs the area it shares with a box (exact for fractional box
     edges too, so flips and rotations commute with it). Clipping comes first and
     every later step is affine, so the average is taken of the clipped values
     (or, for colour, of the samples before luma) and scaled afterwards.
     """
-    plan = _plan(decoded, middle_frame(decoded))
+    plan = _plan(decoded, middle_frame(decoded) if frame is None else frame)
     small = _box_mean(plan, size)
     return np.asarray(np.clip(_scale(plan, small), 0.0, 255.0), dtype=np.float32)
 

@@ -76,6 +76,18 @@ class FrameTree(_Strict):
     root: str = Field(pattern=HEX64, description="hex Merkle tree hash over the frame digests")
 
 
+# Frame descriptors an entry may list (the policy, ledger/imaging/framegrids.py, writes 31
+# at most; the room above it lets the policy grow without a new entry version).
+MAX_FRAME_GRIDS = 127
+
+
+class FrameGrid(_Strict):
+    """The near-duplicate keys and grid digest of one more frame of a multi-frame image."""
+
+    frame: int = Field(ge=0, le=2**31 - 1, description="0-based frame number")
+    descriptor: DupGridReference
+
+
 class ImageFacts(_Strict):
     """What analysing the file found: digests, allowlisted metadata, status, fingerprints.
 
@@ -96,6 +108,14 @@ class ImageFacts(_Strict):
     frame_tree: FrameTree | None = Field(
         default=None,
         description="multi-frame images: frame count and Merkle root; absent otherwise",
+        json_schema_extra=_omitted_not_null,
+    )
+    # Multi-frame images registered since issue 21: the other described frames' descriptors
+    # (the middle frame's is fingerprints["dup-grid"]). Absent (never null) otherwise.
+    frame_grids: list[FrameGrid] | None = Field(
+        default=None,
+        max_length=MAX_FRAME_GRIDS,
+        description="multi-frame images: near-duplicate keys of frames other than the middle one",
         json_schema_extra=_omitted_not_null,
     )
     metadata: dict[str, Any] = Field(
@@ -139,6 +159,25 @@ class ImageFacts(_Strict):
     def _screening_not_null(self) -> ImageFacts:
         if self.screening is None and "screening" in self.model_fields_set:
             raise ValueError("screening is omitted, never null")
+        return self
+
+    @model_validator(mode="after")
+    def _frame_grids_agree(self) -> ImageFacts:
+        grids = self.frame_grids
+        if grids is None:
+            if "frame_grids" in self.model_fields_set:
+                raise ValueError("frame_grids is omitted, never null")
+            return self
+        if self.frame_tree is None or DUP_GRID not in self.fingerprints:
+            raise ValueError("frame_grids needs frame_tree and fingerprints.dup-grid")
+        frames = [g.frame for g in grids]
+        if frames != sorted(set(frames)):
+            raise ValueError("frame_grids must be in frame order, each frame once")
+        count = self.frame_tree.count
+        if frames and frames[-1] >= count:
+            raise ValueError(f"frame_grids names frame {frames[-1]} of a {count}-frame image")
+        if count // 2 in frames:
+            raise ValueError("the middle frame's descriptor is fingerprints.dup-grid, not listed")
         return self
 
     @model_validator(mode="after")
@@ -216,7 +255,28 @@ def _image_registered(index: int, entry: dict[str, Any]) -> list[Change]:
         "registered": entry["time"],
         "dup_keys": pack_keys(reference["keys"]) if reference else None,
         "grid_sha256": reference["grid_sha256"] if reference else None,
-    }), image_consent_row(index, image), *_sop_uid(index, image)]
+    }), image_consent_row(index, image), *_sop_uid(index, image), *_frame_keys(index, image)]
+
+
+def _frame_keys(index: int, image: dict[str, Any]) -> list[Change]:
+    """frame_keys rows of a multi-frame image registered with frame_grids: its middle frame
+    (the image's own keys) and each listed frame, so the index holds one row per frame."""
+    grids = image.get("frame_grids")
+    if grids is None:
+        return []
+    middle = {
+        "frame": image["frame_tree"]["count"] // 2,
+        "descriptor": image["fingerprints"][DUP_GRID],
+    }
+    return [
+        Insert("frame_keys", {
+            "idx": index,
+            "frame": g["frame"],
+            "dup_keys": pack_keys(g["descriptor"]["keys"]),
+            "grid_sha256": g["descriptor"]["grid_sha256"],
+        })
+        for g in sorted([*grids, middle], key=lambda g: int(g["frame"]))
+    ]
 
 
 def _sop_uid(index: int, image: dict[str, Any]) -> list[Change]:

@@ -66,6 +66,7 @@ class Analysed:
     facts: dict[str, Any] | None  # Analysis.to_json(): PHI-free by construction
     refusal: str | None = None
     grid: bytes | None = None  # the near-duplicate grid: kept in the store, never in the log
+    frame_grids: tuple[tuple[str, bytes], ...] = ()  # (digest, grid) of the other frames
     quarantined: bool = False  # refused by --quarantine (the screening's level)
 
     # DICOM: the subject's tag and keyed material; the parent makes the pseudonyms from it
@@ -122,7 +123,8 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
     if problem is not None:
         return Analysed(path, None, problem)
     grid = analysis.descriptor.grid if analysis.descriptor is not None else None
-    return Analysed(path, facts, grid=grid, subject=analysis.subject)
+    frame_grids = tuple((d.grid_sha256, d.grid) for _, d in analysis.frame_descriptors)
+    return Analysed(path, facts, grid=grid, subject=analysis.subject, frame_grids=frame_grids)
 
 
 def quarantine_reason(level: Level, at: int, signals: tuple[Any, ...]) -> str:

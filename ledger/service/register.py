@@ -36,7 +36,7 @@ from ledger.sequencer import Appended, append
 from ledger.service.inferred import infer_edges
 from ledger.service.ledger import Ledger
 from ledger.service.sources import check_may_register
-from ledger.similarity.catalog import LedgerIndex, descriptor_of
+from ledger.similarity.catalog import LedgerIndex, described_frames, descriptor_of
 from ledger.similarity.findings import (
     Finding,
     Submission,
@@ -271,6 +271,7 @@ def _append_checked(
         nonlocal recorded
         subjects.record(conn)
         put_grids(conn, [_grid(a) for a in fresh if a.grid is not None])
+        put_grids(conn, [g for a in fresh for g in a.frame_grids])  # issue 21: every frame
         if covered is None:
             return  # deferred, left unscanned: `scan` checks them in log order before any report
         assigned = [None if r.existing else r.index for r in results]
@@ -355,7 +356,8 @@ def _submission(item: Analysed) -> Submission:
     if reference is not None and item.grid is not None:
         keys = b"".join(int(k, 16).to_bytes(8, "little") for k in reference["keys"])
         descriptor = descriptor_of(keys, item.grid)
-    return Submission(item.path, facts["pixel_sha256"], descriptor)
+    frames = described_frames(facts, item.frame_grids, descriptor)  # issue 21
+    return Submission(item.path, facts["pixel_sha256"], descriptor, frames)
 
 
 def _duplicate_report(path: str, index: int, found: list[Finding]) -> dict[str, Any]:

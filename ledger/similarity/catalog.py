@@ -9,8 +9,9 @@ by adding the images appended since (``sync``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,9 +29,10 @@ from ledger.similarity.search import (
 from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds
 from ledger.store import Store, reading
 from ledger.store.duplicates import descriptor_parts, keys_between
+from ledger.store.framekeys import frame_keys_between, frame_parts
 
 CACHE_MAGIC = b"MEDLEDGER-DUP-CACHE\n"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: index ids carry the frame (issue 21); a version-1 cache is rebuilt
 CACHE_NAME = "dup-grid-1.idx"
 
 
@@ -39,27 +41,54 @@ def descriptor_of(keys: bytes, grid: bytes) -> Descriptor:
     return Descriptor(grid=grid, keys=tuple(int(k) for k in values))
 
 
+def described_frames(
+    facts: dict[str, Any], grids: Sequence[tuple[str, bytes]], middle: Descriptor | None
+) -> tuple[tuple[int, Descriptor], ...]:
+    """(frame, descriptor) of every described frame of an analysed multi-frame image (the
+    middle one's included), as its ``frame_keys`` rows will be; empty for other images.
+    ``grids``: (digest, grid) of the frames other than the middle one."""
+    listed = facts.get("frame_grids")
+    if listed is None or middle is None:
+        return ()
+    by_digest = dict(grids)
+    out = [(int(facts["frame_tree"]["count"]) // 2, middle)]
+    for g in listed:
+        reference = g["descriptor"]
+        grid = by_digest.get(reference["grid_sha256"])
+        if grid is not None:
+            keys = b"".join(int(k, 16).to_bytes(8, "little") for k in reference["keys"])
+            out.append((int(g["frame"]), descriptor_of(keys, grid)))
+    return tuple(sorted(out, key=lambda fd: fd[0]))
+
+
 class StoredDescriptors:
-    """``DescriptorSource`` over the store: the grid and keys of a registered image."""
+    """``DescriptorSource`` over the store: the grid and keys of a registered image, or of
+    one frame of it (``frame_keys``)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[int, Descriptor | None] = {}
+        self._cache: dict[tuple[int, int | None], Descriptor | None] = {}
 
-    def get(self, image_id: int) -> Descriptor | None:
-        if image_id not in self._cache:
-            self.prefetch([image_id])
-        return self._cache.get(image_id)
+    def get(self, image_id: int, frame: int | None = None) -> Descriptor | None:
+        if (image_id, frame) not in self._cache:
+            self.prefetch([(image_id, frame)])
+        return self._cache.get((image_id, frame))
 
-    def prefetch(self, image_ids: list[int]) -> None:
-        wanted = [i for i in image_ids if i not in self._cache]
-        if not wanted:
+    def prefetch(self, wanted: list[int] | list[tuple[int, int | None]]) -> None:
+        """Read the descriptors of ``wanted``: image ids, or (image id, frame) pairs."""
+        refs = [w if isinstance(w, tuple) else (w, None) for w in wanted]
+        missing = [r for r in refs if r not in self._cache]
+        if not missing:
             return
         with reading(self.store.engine) as conn:
-            parts = descriptor_parts(conn, wanted)
-        for i in wanted:
-            keys, grid = parts.get(i, (b"", None))
-            self._cache[i] = None if grid is None else descriptor_of(keys, grid)
+            parts = descriptor_parts(conn, [i for i, f in missing if f is None])
+            framed = frame_parts(conn, [(i, f) for i, f in missing if f is not None])
+        for i, f in missing:
+            if f is None:
+                keys, grid = parts.get(i, (b"", None))
+            else:
+                keys, _, grid = framed.get((i, f), (b"", "", None))
+            self._cache[(i, f)] = None if grid is None else descriptor_of(keys, grid)
         if len(self._cache) > 100_000:  # a long scan must not keep every grid
             self._cache.clear()
 
@@ -119,10 +148,15 @@ class LedgerIndex:
             if size <= self.size:
                 return 0
             ids, keys = keys_between(conn, self.size, size)
+            frame_ids, frames, frame_keys = frame_keys_between(conn, self.size, size)
+        if len(frame_ids):  # an image with per-frame rows is indexed by them, not twice
+            alone = ~np.isin(ids, frame_ids)
+            ids, keys = ids[alone], keys[alone]
+            self.engine.add_keys(frame_ids, frame_keys, frames=frames)
         if len(ids):
             self.engine.add_keys(ids, keys)
         self.size = size
-        return len(ids)
+        return len(ids) + len(np.unique(frame_ids))
 
     def search(
         self,

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from ledger.errors import InputError
 from ledger.similarity.catalog import IndexedLedger, LedgerIndex
-from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, match_detail
 from ledger.similarity.groups import pair_check
 from ledger.similarity.linkage import complete_linkage
 from ledger.similarity.proven import images, images_with_pixels
@@ -258,7 +258,7 @@ def _recorded(ledger: IndexedLedger, target: ImageSet, index: LedgerIndex) -> li
         known = [e for e, _, _ in found]
         for x in index.search(m.descriptor, exclude=known + idxs):  # D's own copies too
             if x.image < m.idx:
-                found.append((x.image, NEAR, near_detail(x.verdict.explain())))
+                found.append((x.image, NEAR, match_detail(x)))
     return [out.get(m.idx, []) if m.idx is not None else [] for m in target.members]
 
 
@@ -275,7 +275,7 @@ def _searched(
         found: _Direct = [(i, EXACT, EXACT_DETAIL) for i in copies]
         if m.descriptor is not None and not m.descriptor.flat:
             found += [
-                (x.image, NEAR, near_detail(x.verdict.explain()))
+                (x.image, NEAR, match_detail(x))
                 for x in index.search(m.descriptor, exclude=copies)
             ]
         out.append(found)

@@ -9,6 +9,7 @@ entry and origin and why it matched; nothing about what the image shows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from ledger.similarity.search import (
 )
 from ledger.store import reading
 from ledger.store.duplicates import Edge, ImageInfo, descriptor_parts, groups
+from ledger.store.framekeys import frame_keys_between, frame_parts
 
 EXACT = "exact"
 NEAR = "near"
@@ -39,6 +41,9 @@ class Submission:
     label: str  # the path (registration) or the entry index (scan), for reports
     pixel_sha256: str
     descriptor: Descriptor | None
+    # A multi-frame image's described frames (frame, descriptor), the middle one's included:
+    # what later items of the same run are searched in (the query is ``descriptor``).
+    frames: tuple[tuple[int, Descriptor], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,12 @@ class Finding:
     label: str | None
     distance: int  # Hamming distance of the closest key pair; 0 for exact copies
     detail: str
+    frame: int | None = None  # the frame of a multi-frame image that matched
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "distance": self.distance, "detail": self.detail}
+        if self.frame is not None:
+            out["frame"] = self.frame
         if self.image is not None:
             i = self.image
             out |= {
@@ -67,16 +75,41 @@ class Finding:
         return out
 
     def describe(self) -> str:
+        frame = "" if self.frame is None else f", frame {self.frame}"
         if self.image is not None:
-            where = f"entry {self.image.idx} (source {self.image.source})"
+            where = f"entry {self.image.idx}{frame} (source {self.image.source})"
         else:
-            where = f"{self.label} (earlier in this run)"
+            where = f"{self.label}{frame} (earlier in this run)"
         return f"{self.kind} duplicate of {where}: {self.detail}"
 
 
 def near_detail(explanation: str) -> str:
     """The verifier's explanation without its verdict word (the finding's kind says it)."""
     return explanation.removeprefix("near-duplicate: ")
+
+
+def match_detail(match: Match) -> str:
+    """A match's explanation for reports, after ``frame N: `` when a frame of a multi-frame
+    image matched."""
+    why = near_detail(match.verdict.explain())
+    return why if match.frame is None else f"frame {match.frame}: {why}"
+
+
+FRAME_DETAIL = re.compile(r"^frame (\d+): ")
+
+
+def edge_detail(finding: Finding) -> str:
+    """A recorded edge's detail: the finding's, after ``frame N: `` when a frame of the
+    earlier image matched (the audit re-verifies that frame's grid)."""
+    if finding.frame is None:
+        return finding.detail
+    return f"frame {finding.frame}: {finding.detail}"
+
+
+def detail_frame(detail: str) -> int | None:
+    """The matched frame a recorded edge's detail names, if any."""
+    found = FRAME_DETAIL.match(detail)
+    return None if found is None else int(found.group(1))
 
 
 class _Registered(Protocol):
@@ -104,8 +137,8 @@ def in_process(
 
 
 # Per item: the registered images with its pixels, and its verified near-duplicates among
-# the registered images as (image index, distance, detail).
-_Matches = tuple[list[ImageInfo], list[tuple[int, int, str]]]
+# the registered images as (image index, distance, detail, frame).
+_Matches = tuple[list[ImageInfo], list[tuple[int, int, str, int | None]]]
 
 
 def check(
@@ -133,7 +166,7 @@ def check(
         exact = images_with_pixels(conn, [s.pixel_sha256 for s in items])
     matches = _matches(index, exact, items, before=before, enough=enough, map_tasks=map_tasks)
     with reading(index.store.engine) as conn:
-        info = images(conn, {i for _, near in matches for i, _, _ in near})
+        info = images(conn, {i for _, near in matches for i, _, _, _ in near})
     # Earlier items of a scan are registered already, so the index finds them.
     local = (
         _in_run(index, items, enough=enough, map_tasks=map_tasks)
@@ -166,8 +199,16 @@ def check_appended(
     for i in window:
         exact.setdefault(i.pixel_sha256, []).append(i)
     engine, grids = _memory_index(index, max_candidates=index.max_candidates)
+    ids, frames, _ = frame_keys_between(conn, start, end)
+    framed = frame_parts(conn, zip(ids.tolist(), frames.tolist(), strict=True))
+    for (idx, frame), (keys, _, grid) in sorted(framed.items()):
+        if grid is not None:
+            descriptor = descriptor_of(keys, grid)
+            engine.add(idx, descriptor, frame=frame)
+            grids.put(idx, descriptor, frame=frame)
+    by_frame = set(ids.tolist())  # indexed by their frames, not twice
     for idx, (keys, grid) in sorted(descriptor_parts(conn, [i.idx for i in window]).items()):
-        if grid is not None:  # keys without a grid cannot be verified (as in the index)
+        if grid is not None and idx not in by_frame:  # without a grid: unverifiable
             descriptor = descriptor_of(keys, grid)
             engine.add(idx, descriptor)
             grids.put(idx, descriptor)
@@ -209,7 +250,7 @@ def _matches(
     for position, copies in enumerate(copies_of):
         limit = None if before is None else before[position]
         near = [
-            (m.image, m.distance, near_detail(m.verdict.explain()))
+            (m.image, m.distance, near_detail(m.verdict.explain()), m.frame)
             for m in found.get(position, [])
             if limit is None or m.image < limit
         ]
@@ -221,7 +262,7 @@ def _findings(matches: _Matches, info: Mapping[int, ImageInfo]) -> list[Finding]
     """Registered images first: they are what a report or a refusal should name."""
     copies, near = matches
     return [Finding(EXACT, i, None, None, 0, EXACT_DETAIL) for i in copies] + [
-        Finding(NEAR, info[i], None, None, d, why) for i, d, why in near if i in info
+        Finding(NEAR, info[i], None, None, d, why, f) for i, d, why, f in near if i in info
     ]
 
 
@@ -248,8 +289,9 @@ def _in_run(
                 task = local.verification(item.descriptor, enough=enough)
                 if task.candidates:
                     tasks[position] = task
-            local.add(position, item.descriptor)
-            local_grids.put(position, item.descriptor)
+            for frame, d in item.frames or [(None, item.descriptor)]:
+                local.add(position, d, frame=frame)
+                local_grids.put(position, d, frame=frame)
         local_pixels.setdefault(item.pixel_sha256, position)
     found = dict(zip(tasks, map_tasks(verified, list(tasks.values())), strict=True))
     out: list[list[Finding]] = []
@@ -259,7 +301,9 @@ def _in_run(
             found_here.append(Finding(EXACT, None, earlier, items[earlier].label, 0, EXACT_DETAIL))
         for m in found.get(position, []):
             why = near_detail(m.verdict.explain())
-            found_here.append(Finding(NEAR, None, m.image, items[m.image].label, m.distance, why))
+            found_here.append(
+                Finding(NEAR, None, m.image, items[m.image].label, m.distance, why, m.frame)
+            )
         out.append(found_here)
     return out
 
@@ -318,7 +362,7 @@ def edges_and_groups(
             if other in seen or other == idx:
                 continue
             seen.add(other)
-            edges.append(Edge(idx, other, f.kind, f.distance, f.detail))
+            edges.append(Edge(idx, other, f.kind, f.distance, edge_detail(f)))
             group = min(group, other_group)
         group_of[position] = known[idx] = group  # later items of a scan batch may match it
         scans.append((idx, group))

@@ -27,8 +27,10 @@ from sqlalchemy import Connection
 from ledger.errors import VerificationError
 from ledger.fingerprint.descriptor import Descriptor
 from ledger.similarity.catalog import descriptor_of
+from ledger.similarity.findings import detail_frame
 from ledger.similarity.verification import Thresholds, verify
 from ledger.store.duplicates import Edge, all_edges, all_scans, committed_grids, images
+from ledger.store.framekeys import frame_parts
 
 _EDGES, _SCANS, _GRIDS = "dup_edges", "dup_scans", "descriptor_grids"
 
@@ -71,6 +73,8 @@ def _checked_edges(conn: Connection, thresholds: Thresholds,
     info = images(conn, {i for e in edges for i in (e.idx, e.match_idx)})
     near = [e for e in edges if e.kind == "near"]
     grids = committed_grids(conn, [i for e in near for i in (e.idx, e.match_idx)])
+    framed = frame_parts(conn, [(e.match_idx, f) for e in near
+                                if (f := detail_frame(e.detail)) is not None])
     for edge in edges:
         where = f"entry {edge.idx}, edge to {edge.match_idx}"
         for end in (edge.idx, edge.match_idx):
@@ -86,11 +90,24 @@ def _checked_edges(conn: Connection, thresholds: Thresholds,
                 raise VerificationError(f"{where}: kind exact, but the signed pixel digests "
                                         "differ", subject=_EDGES, index=edge.idx)
         elif edge.kind == "near":
-            _check_near(edge, where, grids, thresholds, report)
+            _check_near(edge, where, _frame_grids(edge, grids, framed), thresholds, report)
         else:
             raise VerificationError(f"{where}: unknown kind {edge.kind!r}",
                                     subject=_EDGES, index=edge.idx)
         yield edge
+
+
+def _frame_grids(edge: Edge, grids: dict[int, tuple[bytes, str, bytes | None]],
+                 framed: dict[tuple[int, int], tuple[bytes, str, bytes | None]]
+                 ) -> dict[int, tuple[bytes, str, bytes | None]]:
+    """The two ends' grids, the earlier image's of the frame the edge names (issue 21)."""
+    frame = detail_frame(edge.detail)
+    if frame is None:
+        return grids
+    out = {edge.idx: grids[edge.idx]} if edge.idx in grids else {}
+    if (edge.match_idx, frame) in framed:
+        out[edge.match_idx] = framed[(edge.match_idx, frame)]
+    return out
 
 
 def _check_near(edge: Edge, where: str, grids: dict[int, tuple[bytes, str, bytes | None]],
@@ -98,7 +115,9 @@ def _check_near(edge: Edge, where: str, grids: dict[int, tuple[bytes, str, bytes
     descriptors: list[Descriptor] = []
     for end in (edge.match_idx, edge.idx):
         if end not in grids:
-            raise VerificationError(f"{where}: kind near, but entry {end} signed no descriptor",
+            frame = detail_frame(edge.detail) if end == edge.match_idx else None
+            what = "descriptor" if frame is None else f"descriptor of frame {frame}"
+            raise VerificationError(f"{where}: kind near, but entry {end} signed no {what}",
                                     subject=_EDGES, index=edge.idx)
         keys, digest, grid = grids[end]
         if grid is None:

@@ -20,10 +20,10 @@ from typing import Any
 
 from ledger.errors import InputError
 from ledger.similarity.catalog import IndexedLedger
-from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR
 from ledger.similarity.linkage import complete_linkage, grouped_pairs
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
-from ledger.similarity.sets import ImageSet, Link, Member, dataset_set, links
+from ledger.similarity.sets import ImageSet, Link, Member, dataset_set, indexed, links, named, where
 
 DIGEST_CHARS = 16  # a registered image's digest as shown in captions
 
@@ -124,13 +124,12 @@ def compare(query: Member, stored: Member) -> tuple[int, str] | None:
     if q is None or d is None or q.flat or d.flat:
         return None
     grids = MemoryDescriptors()
-    grids.put(0, d)
     engine = NearDuplicateIndex(descriptors=grids)
-    engine.add(0, d)
+    indexed(engine, grids, 0, stored)
     matches = engine.search(q)
     if not matches:
         return None
-    return matches[0].distance, near_detail(matches[0].verdict.explain())
+    return matches[0].distance, where(named(stored), matches[0])
 
 
 # --- JSON ------------------------------------------------------------------------------------

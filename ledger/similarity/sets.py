@@ -28,13 +28,20 @@ from ledger.imaging.limits import DecodeLimits
 from ledger.model.images import DUP_GRID
 from ledger.registration.pipeline import analysed_stream, default_workers
 from ledger.registration.workers import WorkerSettings
-from ledger.similarity.catalog import IndexedLedger, LedgerIndex, StoredDescriptors, descriptor_of
-from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, near_detail
+from ledger.similarity.catalog import (
+    IndexedLedger,
+    LedgerIndex,
+    StoredDescriptors,
+    described_frames,
+    descriptor_of,
+)
+from ledger.similarity.findings import EXACT, EXACT_DETAIL, NEAR, detail_frame, near_detail
 from ledger.similarity.proven import dataset_images
 from ledger.similarity.scan import ScanProgress, scan
-from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
+from ledger.similarity.search import Match, MemoryDescriptors, NearDuplicateIndex
 from ledger.store import reading
 from ledger.store.duplicates import Edge, ImageInfo, edges_touching
+from ledger.store.framekeys import frames_of
 
 FileProgress = Callable[[str], None]
 
@@ -46,6 +53,9 @@ class Member:
     idx: int | None = None  # the registered entry
     info: ImageInfo | None = None
     descriptor: Descriptor | None = None
+    # A multi-frame image's described frames (issue 21): (frame, descriptor), the middle one's
+    # included; empty for a single-frame image (its ``descriptor`` is searched).
+    frames: tuple[tuple[int, Descriptor], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"label": self.label, "pixel_sha256": self.pixel_sha256}
@@ -112,9 +122,13 @@ def dataset_set(ledger: IndexedLedger, name: str) -> ImageSet | None:
         return None
     descriptors = StoredDescriptors(ledger.store)
     descriptors.prefetch([r.idx for r in rows])
+    with reading(ledger.store.engine) as conn:
+        framed = frames_of(conn, [r.idx for r in rows])
     members = [
-        Member(r.file_sha256, r.pixel_sha256, r.idx, r, descriptors.get(r.idx)) for r in rows
-    ]
+        Member(r.file_sha256, r.pixel_sha256, r.idx, r, descriptors.get(r.idx),
+               _frames(framed.get(r.idx, [])))
+        for r in rows
+    ]  # fmt: skip
     return ImageSet(name, "dataset", members)
 
 
@@ -140,9 +154,39 @@ def folder_set(
         if reference is not None and item.grid is not None:
             keys = b"".join(int(k, 16).to_bytes(8, "little") for k in reference["keys"])
             descriptor = descriptor_of(keys, item.grid)
-        members.append(Member(item.path, item.facts["pixel_sha256"], descriptor=descriptor))
+        frames = described_frames(item.facts, item.frame_grids, descriptor)
+        members.append(
+            Member(item.path, item.facts["pixel_sha256"], descriptor=descriptor, frames=frames)
+        )
     name = " ".join(str(p) for p in paths)
     return ImageSet(name, "folder", members, refused)
+
+
+def _frames(rows: Sequence[tuple[int, bytes, bytes | None]]) -> tuple[tuple[int, Descriptor], ...]:
+    return tuple((f, descriptor_of(k, g)) for f, k, g in rows if g is not None)
+
+
+def indexed(engine: NearDuplicateIndex, grids: MemoryDescriptors, position: int, m: Member
+            ) -> None:  # fmt: skip
+    """Add ``m`` under ``position``: each described frame, or its one descriptor."""
+    for frame, d in m.frames:
+        if not d.flat:
+            grids.put(position, d, frame=frame)
+            engine.add(position, d, frame=frame)
+    if not m.frames and m.descriptor is not None and not m.descriptor.flat:
+        grids.put(position, m.descriptor)
+        engine.add(position, m.descriptor)
+
+
+def named(m: Member) -> str:
+    """How a detail names a member: its entry when registered, else its path."""
+    return m.label if m.idx is None else f"entry {m.idx}"
+
+
+def where(label: str, match: Match) -> str:
+    """A match's detail, naming the frame of ``label`` (the indexed image) that matched."""
+    why = near_detail(match.verdict.explain())
+    return why if match.frame is None else f"{label}, frame {match.frame}: {why}"
 
 
 def prepare(
@@ -186,7 +230,7 @@ def _stored_links(ledger: IndexedLedger, a: ImageSet, b: ImageSet) -> list[Link]
         for x, y in ((e.idx, e.match_idx), (e.match_idx, e.idx)):
             for i in pos_a.get(x, ()):
                 for j in pos_b.get(y, ()):
-                    out.append(Link(i, j, e.kind, e.distance, e.detail))
+                    out.append(Link(i, j, e.kind, e.distance, _edge_detail(e)))
     out += _searched_again(ledger, a, b, edges, pos_a, pos_b)
     by_pixels: dict[str, list[int]] = defaultdict(list)
     for j, m in enumerate(b.members):
@@ -221,12 +265,18 @@ def _searched_again(
         if query is None or query.flat:
             continue
         for match in index.search(query, exclude=[idx]):
-            why = near_detail(match.verdict.explain())
+            why = where(f"entry {match.image}", match)
             for x, y in ((idx, match.image), (match.image, idx)):
                 for i in pos_a.get(x, ()):
                     for j in pos_b.get(y, ()):
                         out.append(Link(i, j, NEAR, match.distance, why))
     return out
+
+
+def _edge_detail(edge: Edge) -> str:
+    """A recorded edge's detail, naming the entry whose frame matched (issue 21)."""
+    frame = detail_frame(edge.detail)
+    return edge.detail if frame is None else f"entry {edge.match_idx}, {edge.detail}"
 
 
 def _positions(s: ImageSet) -> dict[int, list[int]]:
@@ -243,9 +293,7 @@ def _searched_links(a: ImageSet, b: ImageSet) -> list[Link]:
     pixels: dict[str, list[int]] = defaultdict(list)
     for j, m in enumerate(b.members):
         pixels[m.pixel_sha256].append(j)
-        if m.descriptor is not None and not m.descriptor.flat:
-            grids.put(j, m.descriptor)
-            engine.add(j, m.descriptor)
+        indexed(engine, grids, j, m)
     out: list[Link] = []
     for i, m in enumerate(a.members):
         copies = [j for j in pixels.get(m.pixel_sha256, ()) if not (a is b and i == j)]
@@ -254,7 +302,6 @@ def _searched_links(a: ImageSet, b: ImageSet) -> list[Link]:
             continue
         skip = set(copies) | ({i} if a is b else set())
         for match in engine.search(m.descriptor, exclude=skip):
-            out.append(
-                Link(i, match.image, NEAR, match.distance, near_detail(match.verdict.explain()))
-            )
+            label = named(b.members[match.image])
+            out.append(Link(i, match.image, NEAR, match.distance, where(label, match)))
     return out

@@ -56,6 +56,7 @@ def _registered(ledger: IndexedLedger, file_sha256: str) -> set[int]:
 
 def _row(finding: Finding, own: set[int]) -> dict[str, Any]:
     out = finding.to_json()
+    frame = {"frame": out["frame"]} if "frame" in out else {}  # a multi-frame image's frame
     return {
         "digest": out["digest"],
         "distance": out["distance"],
@@ -67,4 +68,4 @@ def _row(finding: Finding, own: set[int]) -> dict[str, Any]:
         "kind": out["kind"],
         "detail": out["detail"],
         "same_file": out["index"] in own,
-    }
+    } | frame

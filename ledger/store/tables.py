@@ -77,7 +77,7 @@ APPEND_ONLY_TABLES = ("log_leaves", "tree_nodes", "checkpoints")
 PROJECTION_TABLES: tuple[str, ...] = ("keys", "images", "sources", "policies",
                                       *("image_consent", "consent_events", "erased_subjects"),
                                       *("derivations", "image_uids"), "dataset_versions",
-                                      "access_grants")
+                                      "access_grants", "frame_keys")
 
 # Duplicate findings: computed from the descriptor grids (a side table), not from the
 # log alone. ``verify`` re-checks every stored row; ``rebuild`` clears and rescans them.
@@ -170,6 +170,7 @@ from ledger.store import accesstables as _accesstables  # noqa: E402, F401 - reg
 
 # Consent and erasure tables (projections and deletable side tables) live in their own module.
 from ledger.store import consenttables as _consenttables  # noqa: E402, F401 - registers them
+from ledger.store import frametables as _frametables  # noqa: E402, F401 - registers it
 
 
 class DerivationRow(SQLModel, table=True):

@@ -264,7 +264,7 @@ def test_rebuild_recreates_every_table_byte_for_byte(ledger: Path, cli: RunCli) 
         "entries": 8, "rows": {"keys": 3, "images": 4, "sources": 0, "policies": 0,
                                "image_consent": 4, "consent_events": 0, "erased_subjects": 0,
                                "derivations": 0, "image_uids": 0,
-                               "dataset_versions": 0, "access_grants": 0},
+                               "dataset_versions": 0, "access_grants": 0, "frame_keys": 0},
         "rescanned": 4,
     }
     assert dump(ledger) == before

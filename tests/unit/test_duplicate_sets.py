@@ -76,12 +76,12 @@ def test_a_pair_compared_on_demand_completes_a_group() -> None:
 
 
 def test_a_cache_header_is_parsed_and_checked() -> None:
-    header = b'{"v": 1, "size": 7, "leaf_hash": "ab"}'
+    header = b'{"v": 2, "size": 7, "leaf_hash": "ab"}'
     body = b"index bytes"
     data = CACHE_MAGIC + struct.pack("<I", len(header)) + header + body
     assert _parse_cache(data) == (7, "ab", body)
     with pytest.raises(InputError):
         _parse_cache(b"garbage")
-    other = b'{"v": 2, "size": 7, "leaf_hash": "ab"}'
+    other = b'{"v": 1, "size": 7, "leaf_hash": "ab"}'  # ids without frames (before issue 21)
     with pytest.raises(InputError):
         _parse_cache(CACHE_MAGIC + struct.pack("<I", len(other)) + other + body)
