@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from ledger.forensics.pixelview import Calibration, plane, spread
+from ledger.forensics.pixelview import Calibration, view
 from ledger.forensics.signal import Level, Sample, Signal
 
 QUANT_NAME = "jpeg.quantisation"
@@ -148,10 +148,10 @@ def detect(sample: Sample) -> list[Signal]:
             f"luminance quantisation table {kind}, estimated quality {quality}",
         )
     ]
-    grey = plane(sample, SIDE)
-    if grey is None or spread(grey) == 0:
+    crop = view(sample, SIDE)
+    if crop is None or crop.spread == 0:
         return found
-    value = double_statistic(grey, table)
+    value = double_statistic(crop.grey, table)
     if not np.isfinite(value):
         return found
     level = DOUBLE.level(value)

@@ -34,14 +34,7 @@ import functools
 
 import numpy as np
 
-from ledger.forensics.pixelview import (
-    Calibration,
-    crop,
-    format_class,
-    plane,
-    spread,
-    to_8bit_scale,
-)
+from ledger.forensics.pixelview import Calibration, crop, format_class, view
 from ledger.forensics.signal import Sample, Signal
 
 NAME = "resampling.periodicity"
@@ -169,15 +162,12 @@ def band_limit(grey: np.ndarray) -> float:
 
 
 def detect(sample: Sample) -> list[Signal]:
-    grey = plane(sample, SIDE)
-    if grey is None:
+    window = view(sample, SIDE)
+    if window is None or window.spread == 0:
         return []
-    view = to_8bit_scale(grey, sample.bits_stored)
-    if spread(view) == 0:
-        return []
-    ratio, period = statistic(view)
-    repeated = repetition(view)
-    limited = band_limit(crop(view, BAND_SIDE))
+    ratio, period = statistic(window.grey)
+    repeated = repetition(window.grey)
+    limited = band_limit(crop(window.grey, BAND_SIDE))
     fmt = format_class(sample)
     calibration, band = CALIBRATION[fmt], BAND_LIMIT[fmt]
     level = max(calibration.level(ratio), REPETITION.level(repeated), band.level(limited))
