@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ledger.forensics import contrast, pixelview
+from ledger.forensics import contrast, pixelview, resampling
 from ledger.forensics.screen import (
     ADVISORY_MODULE_NAMES,
     REGISTRATION_PIXEL_SAMPLES,
@@ -130,3 +130,25 @@ def test_deferred_is_omitted_never_null() -> None:
                                         "deferred": ["Not A Module"]})
 
 
+
+
+def _cliff_and_band(pixels: np.ndarray) -> tuple[float, float]:
+    grey = pixelview.crop(pixels.astype(np.float32), resampling.BAND_SIDE)
+    limited, edge = resampling.band_statistics(grey)
+    return edge, limited
+
+
+def test_an_enlargement_by_two_of_a_smooth_image_falls_off_the_half_band_cliff() -> None:
+    # A smooth base (its top band nearly empty already), enlarged by zero insertion and an
+    # ideal low-pass (the FFT's zero padding), and a sharper clean image of the same size.
+    rng = np.random.default_rng(21)
+    low = textured(128, seed=4).astype(np.float64)
+    spectrum = np.fft.fftshift(np.fft.fft2(low))
+    up = np.real(np.fft.ifft2(np.fft.ifftshift(np.pad(spectrum, 64)))) * 4
+    enlarged = np.clip(np.rint(up), 0, 255)
+    clean = np.clip(np.rint(textured(256, seed=4) + rng.normal(0, 1.5, (256, 256))), 0, 255)
+    edge, _ = _cliff_and_band(enlarged)
+    clean_edge, _ = _cliff_and_band(clean)
+    calibration = resampling.CLIFF["lossless"]
+    assert calibration.level(edge) >= Level.MEDIUM, edge
+    assert calibration.level(clean_edge) == Level.NONE, clean_edge
