@@ -86,8 +86,10 @@ def test_quarantine_refuses_the_flagged_file_and_registers_the_rest(
     assert len(entries) == 2
     for entry in entries:
         # small images: the pixel statistics are deferred to inspect, and the entry says so
-        assert entry["image"]["screening"] == {"v": 2, "level": "none", "signals": [],
-                                               "deferred": ["jpegquant", "resampling", "smoothing", "sharpening", "contrast"]}
+        assert entry["image"]["screening"] == {
+            "v": 2, "level": "none", "signals": [],
+            "deferred": ["jpegquant", "resampling", "smoothing", "sharpening", "contrast"],
+        }
 
 
 def test_the_screening_is_in_the_signed_entry_and_shown(
