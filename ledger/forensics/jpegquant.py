@@ -19,7 +19,11 @@ Sources:
 
 Not found: re-saves whose second table is an integer multiple of the first (the
 histogram stays regular), re-saves on a shifted grid (a crop between the two saves), and
-re-saves at quality 100 (nothing left to see).
+re-saves at quality 100 (nothing left to see). Re-saves at a lower quality leave weak
+periodicity (the finer first step is averaged over each coarser bin): ranked well, rarely
+above the threshold (docs/forensics.md). Known false positive: flat synthetic drawings (a
+chessboard) whose DCT coefficients sit on a lattice on any grid, so their histograms are
+combs whatever the compression.
 """
 
 from __future__ import annotations

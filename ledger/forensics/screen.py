@@ -35,7 +35,9 @@ from ledger.errors import InputError
 from ledger.forensics.signal import Level, Sample, Signal
 from ledger.imaging.decode import Decoded
 
-SCREENING_VERSION = 2  # 2: linear re-window undone (contrast), shifted-grid reference (jpeg)
+# 2: a linear re-window undone (contrast), the half-band cliff (resampling), the pixel
+# statistics deferred at registration on small frames (``deferred`` in the entry).
+SCREENING_VERSION = 2
 
 # The modules of ledger.forensics the screening runs, in this order. One line per module;
 # adding, removing or recalibrating one changes what a level means: bump SCREENING_VERSION.
