@@ -10,15 +10,14 @@ budget); ``medledger inspect`` runs them. Absent: every module ran.
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LEVELS = ("none", "low", "medium", "high")
 LevelName = Literal["none", "low", "medium", "high"]
 MAX_SIGNALS = 16
-_MODULE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+ModuleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class _Strict(BaseModel):
@@ -38,7 +37,7 @@ class ScreeningRecord(_Strict):
     level: LevelName
     signals: list[ScreenedSignal] = Field(max_length=MAX_SIGNALS)
     # Absent (never null) when every module ran, and in entries of screening version 1.
-    deferred: list[str] | None = Field(
+    deferred: list[ModuleName] | None = Field(
         default=None,
         max_length=MAX_SIGNALS,
         description="signal modules not run at registration (medledger inspect runs them)",
@@ -49,10 +48,6 @@ class ScreeningRecord(_Strict):
     def _deferred_not_null(self) -> ScreeningRecord:
         if self.deferred is None and "deferred" in self.model_fields_set:
             raise ValueError("deferred is omitted, never null")
-        if self.deferred is not None and not all(
-            _MODULE.fullmatch(name) for name in self.deferred
-        ):
-            raise ValueError("deferred lists module names (lower case, digits, underscores)")
         return self
 
 
