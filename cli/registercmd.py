@@ -187,8 +187,10 @@ def _screening_line(image: dict[str, Any]) -> str:
     level = screening["level"]
     verdict = "no signal found" if level == "none" else f"suspected ({level})"
     found = [f"{s['name']} {s['level']} {s['score']}" for s in screening["signals"]]
+    deferred = screening.get("deferred")
     return (f"\n  screening v{screening['v']} at registration: {verdict}"
-            + (f": {'; '.join(found)}" if found else ""))
+            + (f": {'; '.join(found)}" if found else "")
+            + (f" (not run: {', '.join(deferred)}; see inspect)" if deferred else ""))
 
 
 def _frames_line(image: dict[str, Any]) -> str:

@@ -19,7 +19,11 @@ Sources:
 
 Not found: re-saves whose second table is an integer multiple of the first (the
 histogram stays regular), re-saves on a shifted grid (a crop between the two saves), and
-re-saves at quality 100 (nothing left to see).
+re-saves at quality 100 (nothing left to see). Re-saves at a lower quality leave weak
+periodicity (the finer first step is averaged over each coarser bin): ranked well, rarely
+above the threshold (docs/forensics.md). Known false positive: flat synthetic drawings (a
+chessboard) whose DCT coefficients sit on a lattice on any grid, so their histograms are
+combs whatever the compression.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from ledger.forensics.pixelview import Calibration, plane, spread
+from ledger.forensics.pixelview import Calibration, view
 from ledger.forensics.signal import Level, Sample, Signal
 
 QUANT_NAME = "jpeg.quantisation"
@@ -148,10 +152,10 @@ def detect(sample: Sample) -> list[Signal]:
             f"luminance quantisation table {kind}, estimated quality {quality}",
         )
     ]
-    grey = plane(sample, SIDE)
-    if grey is None or spread(grey) == 0:
+    crop = view(sample, SIDE)
+    if crop is None or crop.spread == 0:
         return found
-    value = double_statistic(grey, table)
+    value = double_statistic(crop.grey, table)
     if not np.isfinite(value):
         return found
     level = DOUBLE.level(value)

@@ -7,11 +7,17 @@ of 8 so that a JPEG's block grid stays where it was. Each signal compares one st
 with thresholds calibrated on clean controls of the same format class (bench/forensics.py,
 docs/forensics.md); ``Calibration`` maps the statistic to a 0..1 score (0.5 at the
 "medium" threshold) and to a level.
+
+The crops, their 8-bit rescaling and their spread are computed once per sample and shared by
+every module that asks for the same side (``view``): the screening's cost is the statistics,
+not five copies of the same crop.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +52,33 @@ class Calibration:
         if not np.isfinite(value) or value <= 0:
             return 0.0
         return float(value / (value + self.medium))
+
+
+@dataclass(frozen=True)
+class View:
+    """One centred crop of a sample, rescaled to 8-bit units, and its robust range."""
+
+    grey: np.ndarray
+    spread: float
+
+
+# Per sample (by identity, dropped with it): side -> View or None.
+_VIEWS: weakref.WeakKeyDictionary[Sample, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def view(sample: Sample, side: int) -> View | None:
+    """The shared 8-bit-scaled ``side`` crop of ``sample`` (computed once), or None."""
+    views = _VIEWS.setdefault(sample, {})
+    if side not in views:
+        grey = plane(sample, side)
+        if grey is None:
+            views[side] = None
+        else:
+            scaled = to_8bit_scale(grey, sample.bits_stored)
+            scaled.setflags(write=False)  # shared by every module: none may change it
+            views[side] = View(scaled, spread(scaled))
+    found: View | None = views[side]
+    return found
 
 
 def format_class(sample: Sample) -> str:
@@ -109,6 +142,18 @@ def to_8bit_scale(grey: np.ndarray, bits_stored: int) -> np.ndarray:
 
 
 def spread(grey: np.ndarray) -> float:
-    """The robust range of values (1st to 99th percentile): 0 for a flat image."""
-    lo, hi = np.percentile(grey, [1.0, 99.0])
+    """The robust range of values (1st to 99th percentile): 0 for a flat image.
+
+    The same figure as ``np.percentile`` (linear interpolation) from one partition.
+    """
+    flat = grey.ravel()
+    n = flat.size
+    if n == 0:
+        return 0.0
+    lo_at, hi_at = 0.01 * (n - 1), 0.99 * (n - 1)
+    lo_i, hi_i = int(lo_at), int(hi_at)
+    kth = sorted({lo_i, min(lo_i + 1, n - 1), hi_i, min(hi_i + 1, n - 1)})
+    part = np.partition(flat, kth)
+    lo = part[lo_i] + (lo_at - lo_i) * (part[min(lo_i + 1, n - 1)] - part[lo_i])
+    hi = part[hi_i] + (hi_at - hi_i) * (part[min(hi_i + 1, n - 1)] - part[hi_i])
     return float(hi - lo)

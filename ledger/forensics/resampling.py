@@ -22,7 +22,14 @@ leaves almost no periodic residue but an empty top band: the third statistic is 
 ratio of the mid band's power (0.15-0.22 cycles per pixel) to the top band's (above 0.3)
 in the central 128 x 128 pixels,
 which a sharp image fills with detail and noise (sampling theory: an image interpolated by
-a factor k has no content above 1/(2k) cycles per pixel of its new grid).
+a factor k has no content above 1/(2k) cycles per pixel of its new grid). The fourth reads
+that edge itself for k = 2, from the same spectrum: log10 of the power just below a quarter
+cycle per pixel (0.19-0.235) over the power just above it (0.265-0.31). A camera's or a
+scanner's spectrum falls smoothly there; an image enlarged by 2 through any low-pass filter
+falls off a cliff to its rounding noise, even where its content was smooth to begin with
+(which the band limit alone misses). This is the resampling spectrum of Popescu and Farid
+read directly on the image's own spectrum, as in B. Mahdian and S. Saic, "Blind
+authentication using periodic properties of interpolation" (IEEE TIFS 2008).
 
 Not found: downsampling by large factors, resampling followed by strong JPEG compression, and
 upsampling by exactly 2 in a JPEG file (its peak falls on the block grid's).
@@ -34,14 +41,7 @@ import functools
 
 import numpy as np
 
-from ledger.forensics.pixelview import (
-    Calibration,
-    crop,
-    format_class,
-    plane,
-    spread,
-    to_8bit_scale,
-)
+from ledger.forensics.pixelview import Calibration, crop, format_class, view
 from ledger.forensics.signal import Sample, Signal
 
 NAME = "resampling.periodicity"
@@ -61,6 +61,15 @@ BAND_LIMIT = {
     "jpeg": Calibration(low=1.7, medium=1.95, high=2.5),
 }
 _MID_BAND, _TOP_BAND = (0.15, 0.22), 0.3  # cycles per pixel, the larger of the two axes
+# Either side of the old Nyquist frequency of an enlargement by 2 (a quarter cycle per pixel).
+_BELOW_HALF, _ABOVE_HALF = (0.19, 0.235), (0.265, 0.31)
+# The log10 power ratio across that edge. Clean controls: lossless max 1.03, JPEG 0.98,
+# DICOM 1.6 (bench/forensics.py); zero insertion by 2 as PNG: median 1.84.
+CLIFF = {
+    "lossless": Calibration(low=0.9, medium=1.1, high=1.8),
+    "dicom": Calibration(low=1.4, medium=2.0, high=2.6),
+    "jpeg": Calibration(low=0.9, medium=1.2, high=1.8),
+}
 _MIN_BAND_SIDE = 64
 BAND_SIDE = 128  # the band limit's crop: its 2-D FFT is the signal's largest cost
 # Exact periodic repetition of lines: nothing but pixel repetition produces it.
@@ -146,46 +155,59 @@ def statistic(grey: np.ndarray) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=8)
-def _bands(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(Hann window, top-band mask, mid-band mask) for one crop shape."""
+def _bands(rows: int, cols: int) -> tuple[np.ndarray, ...]:
+    """(Hann window, top, mid, below-half, above-half band masks) for one crop shape."""
     window = np.outer(np.hanning(rows), np.hanning(cols))
     f = np.maximum(np.abs(np.fft.fftfreq(rows))[:, None], np.fft.rfftfreq(cols)[None, :])
-    return window, f > _TOP_BAND, (f > _MID_BAND[0]) & (f < _MID_BAND[1])
+    return (window, f > _TOP_BAND, (f > _MID_BAND[0]) & (f < _MID_BAND[1]),
+            (f > _BELOW_HALF[0]) & (f < _BELOW_HALF[1]),
+            (f > _ABOVE_HALF[0]) & (f < _ABOVE_HALF[1]))
+
+
+def _log_ratio(power: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
+    numerator = float(power[upper].mean())
+    if numerator <= 0:
+        return float("nan")
+    return float(np.log10(numerator / max(float(power[lower].mean()), 1e-12)))
+
+
+def band_statistics(grey: np.ndarray) -> tuple[float, float]:
+    """(band limit, half-band cliff) from one Hann-windowed spectrum of ``grey``.
+
+    The band limit is log10(mid band / top band power); the cliff log10(power just below
+    a quarter cycle per pixel / power just above it).
+    """
+    rows, cols = grey.shape
+    if min(rows, cols) < _MIN_BAND_SIDE:
+        return float("nan"), float("nan")
+    window, top_band, mid_band, below, above = _bands(rows, cols)
+    spectrum = np.fft.rfft2((grey - grey.mean()) * window)
+    power = spectrum.real**2 + spectrum.imag**2
+    return _log_ratio(power, mid_band, top_band), _log_ratio(power, below, above)
 
 
 def band_limit(grey: np.ndarray) -> float:
     """log10(mean power in the mid band / mean power in the top band), Hann-windowed."""
-    rows, cols = grey.shape
-    if min(rows, cols) < _MIN_BAND_SIDE:
-        return float("nan")
-    window, top_band, mid_band = _bands(rows, cols)
-    spectrum = np.fft.rfft2((grey - grey.mean()) * window)
-    power = spectrum.real**2 + spectrum.imag**2
-    top = float(power[top_band].mean())
-    mid = float(power[mid_band].mean())
-    if mid <= 0:
-        return float("nan")
-    return float(np.log10(mid / max(top, 1e-12)))
+    return band_statistics(grey)[0]
 
 
 def detect(sample: Sample) -> list[Signal]:
-    grey = plane(sample, SIDE)
-    if grey is None:
+    window = view(sample, SIDE)
+    if window is None or window.spread == 0:
         return []
-    view = to_8bit_scale(grey, sample.bits_stored)
-    if spread(view) == 0:
-        return []
-    ratio, period = statistic(view)
-    repeated = repetition(view)
-    limited = band_limit(crop(view, BAND_SIDE))
+    ratio, period = statistic(window.grey)
+    repeated = repetition(window.grey)
+    limited, edge = band_statistics(crop(window.grey, BAND_SIDE))
     fmt = format_class(sample)
-    calibration, band = CALIBRATION[fmt], BAND_LIMIT[fmt]
-    level = max(calibration.level(ratio), REPETITION.level(repeated), band.level(limited))
-    score = max(calibration.score(ratio), REPETITION.score(repeated), band.score(limited))
+    calibration, band, cliff = CALIBRATION[fmt], BAND_LIMIT[fmt], CLIFF[fmt]
+    level = max(calibration.level(ratio), REPETITION.level(repeated), band.level(limited),
+                cliff.level(edge))
+    score = max(calibration.score(ratio), REPETITION.score(repeated), band.score(limited),
+                cliff.score(edge))
     evidence = (
         f"p-map spectrum peak {ratio:.1f}x the median at period {period:.2f} px "
         f"(medium at {calibration.medium:g}); periodic exact line repetition {repeated:.2f} "
         f"(medium at {REPETITION.medium:g}); band limit {limited:.2f} "
-        f"(medium at {band.medium:g})"
+        f"(medium at {band.medium:g}); half-band cliff {edge:.2f} (medium at {cliff.medium:g})"
     )
     return [Signal(NAME, score, level, evidence)]

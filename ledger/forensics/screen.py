@@ -15,6 +15,12 @@ Combination rule (``combine``), versioned by ``SCREENING_VERSION``:
 * advisory signals (the pixel statistics of ``ADVISORY_MODULE_NAMES``) are kept only at
   ``low`` or above: below their thresholds their scores mean nothing to a reader;
 * no signal above ``none``: "no signal found" — never evidence of authenticity.
+
+At registration (``screen_at_registration``) the advisory pixel statistics run only on
+frames of at least ``REGISTRATION_PIXEL_SAMPLES`` samples: their cost is fixed (3-5 ms of
+CPU for their crops), which is most of a small image's whole registration and a few per cent
+of a large one's. Where they do not run, the result names them in ``deferred`` (recorded in
+the entry) and ``medledger inspect`` runs them on the file.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from ledger.errors import InputError
 from ledger.forensics.signal import Level, Sample, Signal
 from ledger.imaging.decode import Decoded
 
-SCREENING_VERSION = 1
+# 2: a linear re-window undone (contrast), the half-band cliff (resampling), the pixel
+# statistics deferred at registration on small frames (``deferred`` in the entry).
+SCREENING_VERSION = 2
 
 # The modules of ledger.forensics the screening runs, in this order. One line per module;
 # adding, removing or recalibrating one changes what a level means: bump SCREENING_VERSION.
@@ -54,6 +62,11 @@ SIGNAL_MODULES: tuple[ModuleType, ...] = tuple(
     importlib.import_module(f"ledger.forensics.{name}")
     for name in (*SIGNAL_MODULE_NAMES, *ADVISORY_MODULE_NAMES)
 )
+DETERMINISTIC_MODULES: tuple[ModuleType, ...] = SIGNAL_MODULES[: len(SIGNAL_MODULE_NAMES)]
+# Registration runs the pixel statistics on frames of at least this many samples (rows x
+# columns x samples per pixel): from there their fixed cost (3.6-4.4 ms) is under a tenth of
+# a PNG's analysis and a fifth of a JPEG's (docs/forensics.md, "Cost").
+REGISTRATION_PIXEL_SAMPLES = 2048 * 2048
 ADVISORY_FAMILIES = frozenset({"jpeg", "resampling", "smoothing", "sharpening", "contrast"})
 
 
@@ -72,17 +85,21 @@ class Screening:
     level: Level
     signals: tuple[Signal, ...]
     version: int = SCREENING_VERSION
+    deferred: tuple[str, ...] = ()  # modules not run (registration, small images)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "level": self.level.label,
             "signals": [s.to_json() for s in self.signals],
         }
+        if self.deferred:
+            out["deferred"] = list(self.deferred)
+        return out
 
     def to_entry(self) -> dict[str, Any]:
         """What the signed image.registered entry records: no evidence text, no floats."""
-        return {
+        out: dict[str, Any] = {
             "v": self.version,
             "level": self.level.label,
             "signals": [
@@ -90,6 +107,9 @@ class Screening:
                 for s in self.signals[:MAX_SIGNALS]
             ],
         }
+        if self.deferred:
+            out["deferred"] = list(self.deferred)
+        return out
 
 
 def decimal(score: float) -> str:
@@ -100,7 +120,12 @@ def decimal(score: float) -> str:
 Detector = Callable[[Sample], list[Signal]]
 
 
-def screen(sample: Sample, *, modules: Sequence[ModuleType] = SIGNAL_MODULES) -> Screening:
+def screen(
+    sample: Sample,
+    *,
+    modules: Sequence[ModuleType] = SIGNAL_MODULES,
+    deferred: tuple[str, ...] = (),
+) -> Screening:
     signals: list[Signal] = []
     for module in modules:
         detect: Detector = module.detect
@@ -116,7 +141,7 @@ def screen(sample: Sample, *, modules: Sequence[ModuleType] = SIGNAL_MODULES) ->
             ))
     kept = [s for s in signals if s.level > Level.NONE or not advisory(s)]
     ordered = tuple(sorted(kept, key=lambda s: (-s.level, -s.score, s.name)))
-    return Screening(combine(ordered), ordered)
+    return Screening(combine(ordered), ordered, deferred=deferred)
 
 
 def combine(signals: Sequence[Signal]) -> Level:
@@ -162,4 +187,15 @@ def sample_of(decoded: Decoded) -> Sample:
 
 
 def screen_decoded(decoded: Decoded) -> Screening:
+    """Every module: what ``medledger inspect`` shows."""
     return screen(sample_of(decoded))
+
+
+def screen_at_registration(decoded: Decoded) -> Screening:
+    """The deterministic checks always; the pixel statistics on large frames only."""
+    pixels = decoded.pixels
+    frame_samples = int(pixels[0].size) if pixels.ndim == 4 and pixels.shape[0] else 0
+    if frame_samples >= REGISTRATION_PIXEL_SAMPLES:
+        return screen(sample_of(decoded))
+    return screen(sample_of(decoded), modules=DETERMINISTIC_MODULES,
+                  deferred=ADVISORY_MODULE_NAMES)

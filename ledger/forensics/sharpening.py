@@ -16,13 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ledger.forensics.pixelview import (
-    Calibration,
-    format_class,
-    plane,
-    spread,
-    to_8bit_scale,
-)
+from ledger.forensics.pixelview import Calibration, format_class, spread, view
 from ledger.forensics.signal import Sample, Signal
 
 NAME = "sharpening.overshoot"
@@ -41,10 +35,10 @@ _MIN_EDGES = 40
 _STRONG = 0.98  # steps above this quantile of all steps (and above a floor) are edges
 
 
-def overshoot(grey: np.ndarray) -> tuple[float, int]:
+def overshoot(grey: np.ndarray, grey_spread: float | None = None) -> tuple[float, int]:
     """(median overshoot as a share of the step, number of edges read)."""
     shares: list[np.ndarray] = []
-    floor = max(0.15 * spread(grey), 8.0)
+    floor = max(0.15 * (spread(grey) if grey_spread is None else grey_spread), 8.0)
     for a in (grey, grey.T):
         step = a[:, 1:] - a[:, :-1]
         magnitude = np.abs(step).ravel()
@@ -74,13 +68,10 @@ def overshoot(grey: np.ndarray) -> tuple[float, int]:
 
 
 def detect(sample: Sample) -> list[Signal]:
-    grey = plane(sample, SIDE)
-    if grey is None:
+    window = view(sample, SIDE)
+    if window is None or window.spread == 0:
         return []
-    view = to_8bit_scale(grey, sample.bits_stored)
-    if spread(view) == 0:
-        return []
-    value, edges = overshoot(view)
+    value, edges = overshoot(window.grey, window.spread)
     if not np.isfinite(value):
         return []
     calibration = CALIBRATION[format_class(sample)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ledger.forensics.pixelview import Calibration, format_class, plane, to_8bit_scale
+from ledger.forensics.pixelview import Calibration, format_class, view
 from ledger.forensics.signal import Sample, Signal
 
 NAME = "smoothing.median_roots"
@@ -63,10 +63,10 @@ def statistic(grey: np.ndarray) -> tuple[float, float]:
 
 
 def detect(sample: Sample) -> list[Signal]:
-    grey = plane(sample, SIDE)
-    if grey is None:
+    window = view(sample, SIDE)
+    if window is None:
         return []
-    value, textured = statistic(to_8bit_scale(grey, sample.bits_stored))
+    value, textured = statistic(window.grey)
     if not np.isfinite(value):
         return []
     calibration = CALIBRATION[format_class(sample)]

@@ -3,17 +3,21 @@
 Signal names, scores as decimal strings (no floats in the log), levels and the screening
 version: enough for a later verifier to see what was known when the image was registered.
 The evidence text is not recorded (``medledger inspect`` shows it for the file).
+``deferred`` names the signal modules registration did not run on this image (the advisory
+pixel statistics on images too small for their fixed cost to stay under the registration
+budget); ``medledger inspect`` runs them. Absent: every module ran.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LEVELS = ("none", "low", "medium", "high")
 LevelName = Literal["none", "low", "medium", "high"]
 MAX_SIGNALS = 16
+ModuleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class _Strict(BaseModel):
@@ -32,3 +36,23 @@ class ScreeningRecord(_Strict):
     v: int = Field(ge=1, le=1000, description="screening version (rules and thresholds)")
     level: LevelName
     signals: list[ScreenedSignal] = Field(max_length=MAX_SIGNALS)
+    # Absent (never null) when every module ran, and in entries of screening version 1.
+    deferred: list[ModuleName] | None = Field(
+        default=None,
+        max_length=MAX_SIGNALS,
+        description="signal modules not run at registration (medledger inspect runs them)",
+        json_schema_extra=lambda schema: _omitted_not_null(schema),
+    )
+
+    @model_validator(mode="after")
+    def _deferred_not_null(self) -> ScreeningRecord:
+        if self.deferred is None and "deferred" in self.model_fields_set:
+            raise ValueError("deferred is omitted, never null")
+        return self
+
+
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Schema of an optional field that is omitted when absent, never null."""
+    schema.pop("default", None)
+    variants = [v for v in schema.pop("anyOf", ()) if v != {"type": "null"}]
+    schema.update(variants[0])

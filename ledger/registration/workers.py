@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledger.errors import InputError, LedgerError
-from ledger.forensics.screen import screen_decoded
+from ledger.forensics.screen import screen_at_registration
 from ledger.forensics.signal import Level
 from ledger.imaging.analyse import analyse_decoded
 from ledger.imaging.decode import decode
@@ -102,7 +102,7 @@ def _analyse_one(path: str, settings: WorkerSettings) -> Analysed:
             keep_demographics=settings.keep_demographics,
             require_deidentified=settings.require_deidentified,
         )
-        screening = screen_decoded(decoded) if settings.screen else None  # the same decode
+        screening = screen_at_registration(decoded) if settings.screen else None  # same decode
         del decoded
     except LedgerError as exc:
         return Analysed(path, None, exc.message)

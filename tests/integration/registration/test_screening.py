@@ -85,7 +85,11 @@ def test_quarantine_refuses_the_flagged_file_and_registers_the_rest(
     entries = image_entries(cli, reg_ledger)
     assert len(entries) == 2
     for entry in entries:
-        assert entry["image"]["screening"] == {"v": 1, "level": "none", "signals": []}
+        # small images: the pixel statistics are deferred to inspect, and the entry says so
+        assert entry["image"]["screening"] == {
+            "v": 2, "level": "none", "signals": [],
+            "deferred": ["jpegquant", "resampling", "smoothing", "sharpening", "contrast"],
+        }
 
 
 def test_the_screening_is_in_the_signed_entry_and_shown(
@@ -95,12 +99,14 @@ def test_the_screening_is_in_the_signed_entry_and_shown(
     assert result.rc == 0, result.stderr
     [entry] = image_entries(cli, reg_ledger)
     assert entry["image"]["screening"] == {
-        "v": 1, "level": "high",
+        "v": 2, "level": "high",
         "signals": [{"name": "png.generator_text", "score": "1.0000", "level": "high"}],
+        "deferred": ["jpegquant", "resampling", "smoothing", "sharpening", "contrast"],
     }
     shown = cli("show", files["generated"], ledger=reg_ledger)
     assert shown.rc == 0, shown.stderr
-    assert "screening v1 at registration: suspected (high): png.generator_text high 1.0000" \
+    assert "screening v2 at registration: suspected (high): png.generator_text high 1.0000" \
+        " (not run: jpegquant, resampling, smoothing, sharpening, contrast; see inspect)" \
         in shown.stdout
     assert cli("verify", ledger=reg_ledger).rc == 0
 
