@@ -1,14 +1,16 @@
 """The representativeness profile of a dataset version, from its members' signed leaves.
 
-Counts by source, modality, manufacturer, model and body part, with the share of members
-that do not say. A count under ``SMALL_CELL`` (5) is shown as "<5", its share withheld: a
-small cell can point at a person.
+Counts by source, modality, manufacturer, model, body part, sex and age band, with the share
+of members that do not say. Sex and age band come from the entry's metadata (entries made
+before demographics commitments) or from a ``subject_demographics`` row whose values open the
+entry's ``Demographics`` commitment (the caller opens them). A count under ``SMALL_CELL`` (5)
+is shown as "<5", its share withheld: a small cell can point at a person.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,12 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "manufacturer": ("Manufacturer", "Make"),
     "model": ("ManufacturerModelName", "Model"),
     "body_part": ("BodyPartExamined",),
+    "sex": ("PatientSex",),
+    "age_band": ("PatientAgeBand",),
 }
+DEMOGRAPHIC = {"sex": "PatientSex", "age_band": "PatientAgeBand"}
+# commitment -> the values a subject_demographics row opened it with
+Opened = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class Attribute:
         return {"name": self.name, "values": [c.shown(total) for c in self.cells],
                 "missing_share": round(self.missing / total, 4) if total else 0.0}
 
+    def counts(self) -> dict[str, int]:
+        return {c.value: c.count for c in self.cells}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -57,10 +67,19 @@ class Profile:
                 "attributes": [a.to_json(self.members) for a in self.attributes]}
 
 
-def _value(body: dict[str, Any], name: str) -> str | None:
+    def attribute(self, name: str) -> Attribute:
+        return next(a for a in self.attributes if a.name == name)
+
+
+def _value(body: dict[str, Any], name: str, opened: Opened) -> str | None:
     if name == "source":
         return str(body["source"])
     metadata = body["image"].get("metadata", {})
+    if name in DEMOGRAPHIC:
+        commitment = (body["image"].get("pseudonyms") or {}).get("Demographics")
+        values = opened.get(commitment) if isinstance(commitment, str) else None
+        if values is not None:
+            metadata = values
     for key in ATTRIBUTES[name]:
         value = metadata.get(key)
         if isinstance(value, str) and value.strip():
@@ -68,15 +87,18 @@ def _value(body: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def profile(label: str, bodies: Iterable[dict[str, Any]]) -> Profile:
-    """The profile of image.registered bodies (one per member)."""
+def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None = None
+            ) -> Profile:  # fmt: skip
+    """The profile of image.registered bodies (one per member); ``opened`` holds the
+    demographics of the commitments that a side row opened (absent: erased or never kept)."""
+    opened = opened or {}
     counters = {name: Counter[str]() for name in ATTRIBUTES}
     missing = dict.fromkeys(ATTRIBUTES, 0)
     total = 0
     for body in bodies:
         total += 1
         for name in ATTRIBUTES:
-            value = _value(body, name)
+            value = _value(body, name, opened)
             if value is None:
                 missing[name] += 1
             else:

@@ -38,6 +38,7 @@ DATASET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_VERSION = 999_999
 MAX_WITHDRAWN_LISTED = 2_000  # keeps the entry well under the 64 KiB envelope limit
 PATH_PATTERN = r"^[^/\x00-\x1f\x7f][^\x00-\x1f\x7f]{0,1023}$"
+DUO_PATTERN = r"^DUO:[0-9]{7}$"
 
 
 class _Strict(BaseModel):
@@ -102,11 +103,24 @@ class DatasetVersioned(_Strict):
         "withdrawn (entry indexes, sorted); the others left out were removed by the owner",
     )
 
+    duo: list[Annotated[str, Field(pattern=DUO_PATTERN)]] | None = Field(
+        default=None, max_length=32,
+        description="GA4GH DUO codes the owner declares for the version's use, sorted; absent "
+        "when none were declared (docs/decisions.md, 'DUO codes of a dataset version')",
+    )
+
     @field_validator("withdrawn")
     @classmethod
     def _sorted_unique(cls, value: list[int]) -> list[int]:
         if value != sorted(set(value)):
             raise ValueError("withdrawn must be sorted and without repeats")
+        return value
+
+    @field_validator("duo")
+    @classmethod
+    def _sorted_codes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or value != sorted(set(value))):
+            raise ValueError("duo must be non-empty, sorted and without repeats")
         return value
 
 

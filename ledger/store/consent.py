@@ -193,3 +193,12 @@ def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
         if status == "withdrawn":
             withdrawn.add(image)
     return withdrawn
+
+
+def demographics_of(conn: Connection, commitments: Iterable[str]) -> list[dict[str, Any]]:
+    """The subject_demographics rows of the given commitments (absent ones: erased)."""
+    found: list[dict[str, Any]] = []
+    for part in _chunks(sorted(set(commitments))):
+        rows = conn.execute(select(_DEMOGRAPHICS).where(_DEMOGRAPHICS.c.commitment.in_(part)))
+        found.extend(dict(r._mapping) for r in rows)
+    return found
