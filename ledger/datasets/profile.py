@@ -71,19 +71,11 @@ class Profile:
         return next(a for a in self.attributes if a.name == name)
 
 
-def _value(body: dict[str, Any], name: str, opened: Opened) -> str | None:
-    if name == "source":
-        return str(body["source"])
-    metadata = body["image"].get("metadata", {})
-    if name in DEMOGRAPHIC:
-        commitment = (body["image"].get("pseudonyms") or {}).get("Demographics")
-        values = opened.get(commitment) if isinstance(commitment, str) else None
-        if values is not None:
-            metadata = values
-    for key in ATTRIBUTES[name]:
+def _first(metadata: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
         value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
+        if isinstance(value, str) and (text := value.strip()):
+            return text
     return None
 
 
@@ -93,19 +85,25 @@ def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None 
     demographics of the commitments that a side row opened (absent: erased or never kept)."""
     opened = opened or {}
     counters = {name: Counter[str]() for name in ATTRIBUTES}
-    missing = dict.fromkeys(ATTRIBUTES, 0)
+    # (counter, keys, from the opened demographics?) per attribute read from metadata
+    read = [(counters[name], keys, name in DEMOGRAPHIC) for name, keys in ATTRIBUTES.items()
+            if keys]  # fmt: skip
+    sources = counters["source"]
     total = 0
     for body in bodies:
         total += 1
-        for name in ATTRIBUTES:
-            value = _value(body, name, opened)
-            if value is None:
-                missing[name] += 1
-            else:
-                counters[name][value] += 1
+        sources[str(body["source"])] += 1
+        image = body["image"]
+        metadata = image.get("metadata") or {}
+        commitment = (image.get("pseudonyms") or {}).get("Demographics")
+        demographics = opened.get(commitment, metadata) if isinstance(commitment, str) else metadata
+        for counter, keys, demographic in read:
+            value = _first(demographics if demographic else metadata, keys)
+            if value is not None:
+                counter[value] += 1
     attributes = [
         Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
-                  missing[name])
+                  total - sum(c.values()))
         for name, c in counters.items()
     ]
     return Profile(label, total, attributes)

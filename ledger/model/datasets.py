@@ -17,11 +17,11 @@ log's own hashes, so a member's inclusion proof is an ordinary RFC 9162 proof.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.log.hashing import leaf_hash
@@ -70,10 +70,9 @@ def member_leaf(record: dict[str, Any]) -> bytes:
     """The tree leaf hash of one member record.
 
     A record holds ASCII keys, integers and strings without control characters (the
-    model's patterns), for which sorted compact ``json.dumps`` is RFC 8785 byte for byte
+    model's patterns), for which orjson's sorted compact UTF-8 is RFC 8785 byte for byte
     (a unit test cross-checks it with ``canonical_json``) at a fraction of the cost."""
-    return leaf_hash(json.dumps(record, sort_keys=True, separators=(",", ":"),
-                                ensure_ascii=False).encode("utf-8"))
+    return leaf_hash(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
 
 
 def members_root(records: Sequence[dict[str, Any]]) -> str:

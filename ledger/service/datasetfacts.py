@@ -9,11 +9,11 @@ these with a version it has already checked against its signed root.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from ledger.consent.subjects import demographics_commitment
@@ -51,7 +51,7 @@ def _checked_entries(conn: Connection, indexes: Sequence[int]) -> dict[int, dict
     for index, leaf, stored in leaves_at(conn, indexes):
         if leaf_hash(leaf) != stored:
             raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
-        out[index] = json.loads(leaf)["envelope"]["entry"]
+        out[index] = orjson.loads(leaf)["envelope"]["entry"]
     return out
 
 
@@ -62,17 +62,17 @@ def _opened(conn: Connection, bodies: Iterable[dict[str, Any]]) -> dict[str, dic
                    if isinstance(c := (b["image"].get("pseudonyms") or {}).get("Demographics"),
                                  str)}  # fmt: skip
     out = {}
-    for row in demographics_of(conn, commitments):
-        values = {k: v for k, v in (("PatientAgeBand", row["age_band"]),
-                                    ("PatientSex", row["sex"])) if v is not None}
+    for commitment, salt, sex, age_band in demographics_of(conn, commitments):
+        values = {k: v for k, v in (("PatientAgeBand", age_band), ("PatientSex", sex))
+                  if v is not None}
         try:
-            opened = demographics_commitment(row["salt"], values)
+            opened = demographics_commitment(salt, values)
         except ValueError:
             opened = ""
-        if opened != row["commitment"]:
+        if opened != commitment:
             raise VerificationError("subject_demographics: a row does not open its commitment "
                                     "(tampered); medledger verify names the entry")
-        out[row["commitment"]] = values
+        out[commitment] = values
     return out
 
 
