@@ -71,14 +71,6 @@ class Profile:
         return next(a for a in self.attributes if a.name == name)
 
 
-def _first(metadata: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = metadata.get(key)
-        if isinstance(value, str) and (text := value.strip()):
-            return text
-    return None
-
-
 def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None = None
             ) -> Profile:  # fmt: skip
     """The profile of image.registered bodies (one per member); ``opened`` holds the
@@ -97,10 +89,13 @@ def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None 
         metadata = image.get("metadata") or {}
         commitment = (image.get("pseudonyms") or {}).get("Demographics")
         demographics = opened.get(commitment, metadata) if isinstance(commitment, str) else metadata
-        for counter, keys, demographic in read:
-            value = _first(demographics if demographic else metadata, keys)
-            if value is not None:
-                counter[value] += 1
+        for counter, keys, demographic in read:  # inlined _first: 700,000 calls at 100k
+            source = demographics if demographic else metadata
+            for key in keys:
+                value = source.get(key)
+                if isinstance(value, str) and (text := value.strip()):
+                    counter[text] += 1
+                    break
     attributes = [
         Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
                   total - sum(c.values()))
