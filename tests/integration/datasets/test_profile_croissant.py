@@ -303,3 +303,4 @@ def test_duo_codes_are_signed_in_the_version_entry_and_checked(
                                                                       "DUO:0000045"]
     with pytest.raises(InputError, match="--duo 'XYZ' is not a DUO code"):
         service.create(ledger, "study", key="cur", from_version="study@3", duo=("XYZ",))
+    ledger.verify()  # entries with and without duo, and the demographics rows, replay clean
