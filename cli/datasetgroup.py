@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -57,6 +57,9 @@ def create(
     keep_withdrawn: Annotated[bool, typer.Option(
         help="Keep members whose consent is withdrawn (left out and listed by default).")
     ] = False,
+    duo: Annotated[list[str] | None, typer.Option(
+        help="A GA4GH DUO code the version is offered under (GRU, NPU, DUO:0000042; repeat); "
+             "signed in the entry, default: the previous version's.")] = None,
     workers: WorkersOpt = 0,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
@@ -68,7 +71,7 @@ def create(
     made = service.create(
         open_ledger(ledger), name, key=key, folder=from_dir, images=images,
         from_version=from_version, add=tuple(add or ()), remove=tuple(remove or ()), tier=tier,
-        workers=workers, keep_withdrawn=keep_withdrawn,
+        workers=workers, keep_withdrawn=keep_withdrawn, duo=tuple(duo or ()),
     )
     if as_json:
         emit_json(made.to_json())
@@ -155,25 +158,50 @@ def pin(
 def profile(
     label: Annotated[str, typer.Argument(help="NAME@V")],
     html: Annotated[Path | None, typer.Option(help="Also write this HTML page.")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="A JSON file of expected shares per attribute (docs/datasets.md).")] = None,
+    compare: Annotated[str | None, typer.Option(
+        help="Another version or a split (NAME@W) to compare shares with.")] = None,
     ledger: LedgerOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counts by source, modality, manufacturer, model and body part, with the share missing.
+    """Counts by source, modality, manufacturer, model, body part, sex and age band.
 
-    Counts under 5 are shown as "<5". Example: medledger dataset profile chest@2 --html p.html
+    Counts under 5 are shown as "<5"; with --reference or --compare, the differences in share
+    points per value. Example: medledger dataset profile chest@2 --compare chest-test@1
     """
-    found = service.profile(open_ledger(ledger), label)
+    opened = open_ledger(ledger)
+    found = service.profile(opened, label)
+    comparisons = ([service.against(opened, label, reference)] if reference is not None
+                   else []) + ([service.compare(opened, label, compare)] if compare else [])
     if html is not None:
-        _write(html, service.profile_page(found).encode("utf-8"))
+        _write(html, service.profile_page(found, comparisons).encode("utf-8"))
     shown = found.to_json()
     if as_json:
-        emit_json(shown)
+        emit_json({**shown, "comparisons": [c.to_json() for c in comparisons]})
         return
     out.print(f"{label}: {found.members} members", markup=False)
     for attribute in shown["attributes"]:
         values = ", ".join(f"{v['value']} {v['count']}" for v in attribute["values"])
         out.print(f"  {attribute['name']}: {values or '-'} "
                   f"(missing {attribute['missing_share']:.1%})", markup=False)
+    for comparison in comparisons:
+        _print_comparison(comparison.to_json())
+
+
+def _print_comparison(shown: dict[str, Any]) -> None:
+    shared = (f", {shown['shared_members']} members in both" if "shared_members" in shown
+              else "")
+    out.print(f"against {shown['against']} (share points among members recording each "
+              f"attribute{shared}):", markup=False)
+    for attribute in shown["attributes"]:
+        values = ", ".join(f"{v['value']} {_signed(v['difference_points'])}"
+                           for v in attribute["values"])
+        out.print(f"  {attribute['name']}: {values or '-'}", markup=False)
+
+
+def _signed(points: float | None) -> str:
+    return "withheld (<5)" if points is None else f"{points:+.1f}"
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -1,14 +1,16 @@
 """The representativeness profile of a dataset version, from its members' signed leaves.
 
-Counts by source, modality, manufacturer, model and body part, with the share of members
-that do not say. A count under ``SMALL_CELL`` (5) is shown as "<5", its share withheld: a
-small cell can point at a person.
+Counts by source, modality, manufacturer, model, body part, sex and age band, with the share
+of members that do not say. Sex and age band come from the entry's metadata (entries made
+before demographics commitments) or from a ``subject_demographics`` row whose values open the
+entry's ``Demographics`` commitment (the caller opens them). A count under ``SMALL_CELL`` (5)
+is shown as "<5", its share withheld: a small cell can point at a person.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,12 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "manufacturer": ("Manufacturer", "Make"),
     "model": ("ManufacturerModelName", "Model"),
     "body_part": ("BodyPartExamined",),
+    "sex": ("PatientSex",),
+    "age_band": ("PatientAgeBand",),
 }
+DEMOGRAPHIC = {"sex": "PatientSex", "age_band": "PatientAgeBand"}
+# commitment -> the values a subject_demographics row opened it with
+Opened = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class Attribute:
         return {"name": self.name, "values": [c.shown(total) for c in self.cells],
                 "missing_share": round(self.missing / total, 4) if total else 0.0}
 
+    def counts(self) -> dict[str, int]:
+        return {c.value: c.count for c in self.cells}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -57,33 +67,38 @@ class Profile:
                 "attributes": [a.to_json(self.members) for a in self.attributes]}
 
 
-def _value(body: dict[str, Any], name: str) -> str | None:
-    if name == "source":
-        return str(body["source"])
-    metadata = body["image"].get("metadata", {})
-    for key in ATTRIBUTES[name]:
-        value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    def attribute(self, name: str) -> Attribute:
+        return next(a for a in self.attributes if a.name == name)
 
 
-def profile(label: str, bodies: Iterable[dict[str, Any]]) -> Profile:
-    """The profile of image.registered bodies (one per member)."""
+def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None = None
+            ) -> Profile:  # fmt: skip
+    """The profile of image.registered bodies (one per member); ``opened`` holds the
+    demographics of the commitments that a side row opened (absent: erased or never kept)."""
+    opened = opened or {}
     counters = {name: Counter[str]() for name in ATTRIBUTES}
-    missing = dict.fromkeys(ATTRIBUTES, 0)
+    # (counter, keys, from the opened demographics?) per attribute read from metadata
+    read = [(counters[name], keys, name in DEMOGRAPHIC) for name, keys in ATTRIBUTES.items()
+            if keys]  # fmt: skip
+    sources = counters["source"]
     total = 0
     for body in bodies:
         total += 1
-        for name in ATTRIBUTES:
-            value = _value(body, name)
-            if value is None:
-                missing[name] += 1
-            else:
-                counters[name][value] += 1
+        sources[str(body["source"])] += 1
+        image = body["image"]
+        metadata = image.get("metadata") or {}
+        commitment = (image.get("pseudonyms") or {}).get("Demographics")
+        demographics = opened.get(commitment, metadata) if isinstance(commitment, str) else metadata
+        for counter, keys, demographic in read:  # inlined _first: 700,000 calls at 100k
+            source = demographics if demographic else metadata
+            for key in keys:
+                value = source.get(key)
+                if isinstance(value, str) and (text := value.strip()):
+                    counter[text] += 1
+                    break
     attributes = [
         Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
-                  missing[name])
+                  total - sum(c.values()))
         for name, c in counters.items()
     ]
     return Profile(label, total, attributes)

@@ -17,12 +17,16 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.checkpoints import open_checkpoint
-from ledger.datasets import croissant as croissant_doc
 from ledger.datasets import lock as lockfile
 from ledger.datasets import members as members_of
 from ledger.datasets.filehash import digest_file
 from ledger.datasets.profile import Profile
-from ledger.datasets.profile import profile as profile_of
+from ledger.datasets.profilecompare import (
+    Comparison,
+    against_dataset,
+    against_reference,
+    read_reference,
+)
 from ledger.datasets.profilepage import profile_page
 from ledger.errors import InputError, LedgerError, VerificationError
 from ledger.log.checkpoint import Checkpoint
@@ -31,13 +35,16 @@ from ledger.log.proofs import verify_inclusion
 from ledger.log.tlog_proof import format_tlog_proof
 from ledger.model.datasets import MAX_WITHDRAWN_LISTED, MEMBERS_ALG, TIERS, members_root
 from ledger.sequencer import append
+from ledger.service import datasetfacts as facts
+from ledger.service.datasetfacts import duo_codes
 from ledger.service.ledger import Ledger
 from ledger.store import reading
 from ledger.store.datasets import insert_members, leaves_at, member_rows, versions_of
 from ledger.store.sources import dataset_owners
 
-__all__ = ["Created", "Diff", "Profile", "Version", "create", "croissant", "diff", "members",
-           "parse_label", "pin", "profile", "profile_page", "version", "versions"]
+__all__ = ["Comparison", "Created", "Diff", "Profile", "Version", "against", "compare",
+           "create", "croissant", "diff", "members", "parse_label", "pin", "profile",
+           "profile_page", "version", "versions"]
 
 _LABEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})@([1-9][0-9]{0,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -73,12 +80,13 @@ class Version:
     withdrawn: list[int]
     time: str
     leaf: bytes = field(repr=False)
+    duo: list[str] = field(default_factory=list)  # declared DUO codes, sorted
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "version": self.version,
                 "owner": self.owner, "tier": self.tier, "members": self.members,
                 "members_root": self.members_root, "previous": self.previous,
-                "withdrawn": self.withdrawn, "time": self.time}  # fmt: skip
+                "withdrawn": self.withdrawn, "time": self.time, "duo": self.duo}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ def _checked(ledger: Ledger, conn: Connection, index: int, leaf: bytes,
     body = entry["body"]
     return Version(index, body["name"], body["version"], body["owner"], body["tier"],
                    body["members"], body["members_root"], body["previous"], body["withdrawn"],
-                   entry["time"], leaf)  # fmt: skip
+                   entry["time"], leaf, duo=body.get("duo") or [])  # fmt: skip
 
 
 def versions(ledger: Ledger, name: str) -> list[Version]:
@@ -165,10 +173,12 @@ def members(ledger: Ledger, v: Version) -> list[dict[str, Any]]:
 def create(ledger: Ledger, name: str, *, key: str, folder: Path | None = None,
            images: Path | None = None, from_version: str | None = None,
            add: tuple[str, ...] = (), remove: tuple[str, ...] = (), tier: str | None = None,
-           workers: int = 0, keep_withdrawn: bool = False) -> Created:  # fmt: skip
+           workers: int = 0, keep_withdrawn: bool = False,
+           duo: tuple[str, ...] = ()) -> Created:  # fmt: skip
     """Append the next version of ``name``: members from exactly one of ``folder``,
     ``images`` (a list file) or ``from_version`` (NAME@V, then ``add`` and ``remove``).
-    Members whose consent is withdrawn are left out (and listed) unless ``keep_withdrawn``."""
+    Members whose consent is withdrawn are left out (and listed) unless ``keep_withdrawn``.
+    ``duo`` declares the version's DUO codes (else the previous version's)."""
     check_name(name)
     if sum(x is not None for x in (folder, images, from_version)) != 1:
         raise InputError("give exactly one of --from DIR, --images FILE, --from-version NAME@V")
@@ -176,6 +186,7 @@ def create(ledger: Ledger, name: str, *, key: str, folder: Path | None = None,
         raise InputError("--add and --remove change a version: use them with --from-version")
     if tier is not None and tier not in TIERS:
         raise InputError(f"tier {tier!r} is not one of: " + ", ".join(TIERS))
+    codes = duo_codes(duo)
     signing = ledger.signing_key(key)
     existing = versions(ledger, name)
     latest = existing[-1] if existing else None
@@ -209,6 +220,9 @@ def create(ledger: Ledger, name: str, *, key: str, folder: Path | None = None,
         "members_alg": MEMBERS_ALG, "members_root": members_root(records),
         "previous": latest.index if latest else None, "withdrawn": listed,
     }  # fmt: skip
+    declared = codes or (latest.duo if latest else [])
+    if declared:  # absent, not empty, when none: older entries stay as they were
+        body["duo"] = declared
     envelope = ledger.sign("dataset.versioned", body, key=signing)
     results = append(ledger.store, [envelope], log_id=ledger.log_id, guard=ledger.guard,
                      after=ledger.checkpoint_if_due, kinds=ledger.kinds,
@@ -329,30 +343,30 @@ def profile(ledger: Ledger, label: str) -> Profile:
     """The representativeness profile of a version, from its members' own leaves."""
     v = version(ledger, label)
     entries = [r["entry"] for r in members(ledger, v)]
-    bodies = []
-    with reading(ledger.store.engine) as conn:
-        for index, leaf, stored in leaves_at(conn, entries):
-            if leaf_hash(leaf) != stored:
-                raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
-            bodies.append(json.loads(leaf)["envelope"]["entry"]["body"])
-    return profile_of(label, bodies)
+    return facts.profile_of(label, facts.gather(ledger, entries))
+
+
+def compare(ledger: Ledger, label: str, other: str) -> Comparison:
+    """Shares of ``label`` against another version or a split (``other``), in share points."""
+    mine, theirs = version(ledger, label), version(ledger, other)
+    entries = [r["entry"] for r in members(ledger, mine)]
+    other_entries = [r["entry"] for r in members(ledger, theirs)]
+    return against_dataset(facts.profile_of(label, facts.gather(ledger, entries)),
+                           facts.profile_of(other, facts.gather(ledger, other_entries)),
+                           shared_members=len(set(entries) & set(other_entries)))
+
+
+def against(ledger: Ledger, label: str, reference: Path) -> Comparison:
+    """Shares of ``label`` against a reference distribution file."""
+    expected = read_reference(reference)
+    return against_reference(profile(ledger, label), expected)
 
 
 def croissant(ledger: Ledger, label: str, manifest_name: str) -> tuple[dict[str, Any], bytes]:
     """The Croissant JSON-LD of a version and its manifest CSV (to be written as
     ``manifest_name`` beside it)."""
     v = version(ledger, label)
-    records = members(ledger, v)
-    licenses: set[str] = set()
-    with reading(ledger.store.engine) as conn:
-        for index, leaf, stored in leaves_at(conn, [r["entry"] for r in records]):
-            if leaf_hash(leaf) != stored:
-                raise VerificationError("stored leaf does not hash to its leaf hash", index=index)
-            licenses.add(json.loads(leaf)["envelope"]["entry"]["body"]["license"])
-    data = croissant_doc.manifest(records)
-    previous = f"{v.name}@{v.version - 1}" if v.previous is not None else None
-    doc = croissant_doc.document(name=v.name, version=v.version, members=v.members,
-                                 origin=ledger.origin, published=v.time,
-                                 licenses=sorted(licenses), manifest_name=manifest_name,
-                                 manifest_bytes=data, previous=previous)
-    return doc, data
+    return facts.croissant(ledger, name=v.name, version=v.version, published=v.time,
+                           previous=v.version - 1 if v.previous is not None else None,
+                           duo=v.duo, withdrawn=len(v.withdrawn), records=members(ledger, v),
+                           manifest_name=manifest_name)

@@ -26,6 +26,7 @@ _ERASED = ErasedSubjectRow.__table__  # type: ignore[attr-defined]
 _KEYS = SubjectKeyRow.__table__  # type: ignore[attr-defined]
 _DEMOGRAPHICS = SubjectDemographicsRow.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
+_SCAN_FROM = 2_000  # more values than this: scan the table instead of IN lists
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -175,15 +176,20 @@ def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
     """The images among ``indexes`` whose effective consent is withdrawn: the later of the
     image's own latest consent.changed and its subject's latest one says ``withdrawn``."""
     images: dict[int, tuple[str | None, str | None, int]] = {}
-    for part in _chunks(sorted(set(indexes))):
+    wanted = set(indexes)
+    many = len(wanted) > _SCAN_FROM  # one pass over each table beats hundreds of IN lists
+    for part in [None] if many else _chunks(sorted(wanted)):
         query = select(_IMAGES.c.image, _IMAGES.c.subject, _IMAGES.c.status,
-                       _IMAGES.c.changed_idx).where(_IMAGES.c.image.in_(part))
-        for r in conn.execute(query):
-            images[int(r.image)] = (r.subject, r.status, -1 if r.changed_idx is None
-                                    else int(r.changed_idx))  # fmt: skip
+                       _IMAGES.c.changed_idx)
+        for image, subject, status, changed in conn.execute(
+                query if part is None else query.where(_IMAGES.c.image.in_(part))):
+            if part is not None or image in wanted:
+                images[int(image)] = (subject, status, -1 if changed is None else int(changed))
     subjects = {s for s, _status, _at in images.values() if s is not None}
+    events = ([e for e in all_events(conn) if e["target"] in subjects] if many
+              else events_of(conn, sorted(subjects)))
     latest: dict[str, tuple[int, str]] = {}
-    for row in events_of(conn, sorted(subjects)):  # log order: the last one wins
+    for row in events:  # log order: the last one wins
         latest[row["target"]] = (int(row["idx"]), row["status"])
     withdrawn = set()
     for image, (subject, status, at) in images.items():
@@ -193,3 +199,19 @@ def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
         if status == "withdrawn":
             withdrawn.add(image)
     return withdrawn
+
+
+def demographics_of(conn: Connection, commitments: Iterable[str]
+                    ) -> list[tuple[str, str, str | None, str | None]]:  # fmt: skip
+    """(commitment, salt, sex, age band) of the subject_demographics rows of the given
+    commitments (absent ones: erased)."""
+    wanted = set(commitments)
+    c = _DEMOGRAPHICS.c
+    query = select(c.commitment, c.salt, c.sex, c.age_band)
+    if len(wanted) > _SCAN_FROM:
+        return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query) if r[0] in wanted]
+    found: list[tuple[str, str, str | None, str | None]] = []
+    for part in _chunks(sorted(wanted)):
+        found.extend((r[0], r[1], r[2], r[3]) for r in conn.execute(
+            query.where(c.commitment.in_(part))))
+    return found

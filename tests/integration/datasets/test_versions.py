@@ -134,7 +134,7 @@ def test_profile_counts_from_the_leaves_with_small_cells_hidden(ledger: Ledger) 
                                    "values": [{"value": "MR", "count": "<5", "share": None}]}
     assert by_name["body_part"]["missing_share"] == 1.0
     page = service.profile_page(service.profile(ledger, "chest@1"))
-    assert page.count("<svg") == 5
+    assert page.count("<svg") == 7  # source ... body part, sex, age band
     assert "http" not in page and "<script" not in page
     assert "&lt;5" in page
 
