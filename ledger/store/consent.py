@@ -174,7 +174,8 @@ def dataset_labels(conn: Connection, indexes: Sequence[int]) -> list[str]:
 
 def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
     """The images among ``indexes`` whose effective consent is withdrawn: the later of the
-    image's own latest consent.changed and its subject's latest one says ``withdrawn``."""
+    image's own latest consent.changed and its subject's latest one says ``withdrawn``, or
+    whose subject was erased (erasure ends consent for good)."""
     images: dict[int, tuple[str | None, str | None, int]] = {}
     wanted = set(indexes)
     many = len(wanted) > _SCAN_FROM  # one pass over each table beats hundreds of IN lists
@@ -191,8 +192,12 @@ def withdrawn_among(conn: Connection, indexes: Sequence[int]) -> set[int]:
     latest: dict[str, tuple[int, str]] = {}
     for row in events:  # log order: the last one wins
         latest[row["target"]] = (int(row["idx"]), row["status"])
+    erased = all_erased(conn) if many else erased_at(conn, subjects)
     withdrawn = set()
     for image, (subject, status, at) in images.items():
+        if subject is not None and subject in erased:
+            withdrawn.add(image)
+            continue
         by_subject = latest.get(subject or "")
         if by_subject is not None and by_subject[0] > at:
             status = by_subject[1]

@@ -223,11 +223,14 @@ def test_status_numbers_match_an_independent_count(world: World, cli: RunCli) ->
     ledger = Ledger.open(world.ledger)
     try:
         entries = {r["index"]: r["leaf"]["envelope"]["entry"] for r in ledger.entries()}
-        next_members = {m["entry"] for m in service.members(ledger, service.version(
-            ledger, "chest@2"))}
+        second = service.version(ledger, "chest@2")
+        next_members = {m["entry"] for m in service.members(ledger, second)}
     finally:
         ledger.store.engine.dispose()
-    assert world.entry["b.png"] not in next_members  # the next version leaves it out
+    # the next version leaves out the withdrawn image and the erased subject's, and says why
+    assert world.entry["b.png"] not in next_members
+    assert world.entry["scans/mr.dcm"] not in next_members
+    assert {world.entry["b.png"], world.entry["scans/mr.dcm"]} <= set(second.withdrawn)
     levels = [entries[m]["body"]["image"].get("screening", {}).get("level") for m in members]
     suspect = sum(level in ("medium", "high") for level in levels)
     assert suspect >= 1  # gen.png's generator text
