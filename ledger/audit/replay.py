@@ -7,6 +7,7 @@ key validity, Merkle frontier) replay sequentially. The first bad index wins.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -224,8 +225,11 @@ def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, May
     projected = project_rows(rows, plan, entries=parsed)
     if plan.database is None or not plan.direct or not rows:
         return checked, projected
-    stored = sqlite_range(plan.database, plan.columns)
-    return checked, settle(projected, plan, (rows[0][0], rows[-1][0]), stored)
+    try:
+        stored = sqlite_range(plan.database, plan.columns)
+        return checked, settle(projected, plan, (rows[0][0], rows[-1][0]), stored)
+    except sqlite3.Error:  # the file unreadable from here: the main process compares
+        return checked, projected
 
 
 def _checked_chunks(
