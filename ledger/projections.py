@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.audit.projections import ProjectionAudit, TableShape
+from ledger.audit.rangecheck import sqlite_file
 from ledger.model.projection import Change, Insert, Projections
 from ledger.model.registry import DEFAULT_PROJECTIONS
 from ledger.sourcelog import RULE_KINDS
@@ -67,10 +68,12 @@ def projection_audit(projections: Projections = DEFAULT_PROJECTIONS,
                      conn: Connection | None = None) -> ProjectionAudit:
     """A fresh audit of every table in ``PROJECTION_TABLES`` against ``projections``
     (give it to ``audit_log``, then ``compare`` with the stored rows). With ``conn``, the
-    tables keyed by entry index are compared chunk by chunk as the log streams, and the
-    entries the source and dataset rules need are kept (``audit_source_rules``)."""
+    tables keyed by entry index are compared chunk by chunk as the log streams (by the
+    worker processes themselves on a SQLite file), and the entries the source and dataset
+    rules need are kept (``audit_source_rules``)."""
     shapes = [TableShape(name, columns_of(name), key_of(name)) for name in PROJECTION_TABLES]
     if conn is None:
         return ProjectionAudit(shapes, dict(projections))  # a dict: it goes to worker processes
     return ProjectionAudit(shapes, dict(projections), kept=RULE_KINDS,
-                           stored_range=lambda name, low, high: stored_range(conn, name, low, high))
+                           stored_range=lambda name, low, high: stored_range(conn, name, low, high),
+                           database=sqlite_file(conn.engine.url.render_as_string()))

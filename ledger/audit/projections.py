@@ -52,10 +52,12 @@ class Difference:
 
 
 class Failure(NamedTuple):
-    """A valid leaf whose projection raised: a bug or a kind the projection does not know."""
+    """A valid leaf whose projection raised: a bug or a kind the projection does not know
+    (or a row of a range-compared table its entry may not make: ``subject`` the table)."""
 
     entry: int
     text: str
+    subject: str | None = None
 
 
 class _UnorderedError(Exception):
@@ -73,6 +75,10 @@ class Plan:
     projections: Projections
     columns: Mapping[str, tuple[str, ...]]
     kept: frozenset[str] = frozenset()  # kinds whose entries come back (``Kept``), slimmed
+    # Tables a worker compares with the stored index range itself (``rangecheck``), read
+    # from this SQLite file: only a ``Settled`` per table comes back.
+    direct: frozenset[str] = frozenset()
+    database: str | None = None
 
 
 class Kept(NamedTuple):
@@ -92,8 +98,17 @@ class RowUpdate(NamedTuple):
     update: Update
 
 
-# A new row: (table, (*values in column order, entry index)); an update; a kept entry.
-Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate | Kept]
+class Settled(NamedTuple):
+    """A chunk's rows of a range-compared table, already compared by the worker."""
+
+    table: str
+    rows: int
+    differences: tuple[Difference, ...]  # the first ones, in the merge's order
+
+
+# A new row: (table, (*values in column order, entry index)); an update; a kept entry;
+# a table compared in the worker, or (last) the error the worker found in such a table.
+Projected = list[tuple[str, tuple[Any, ...]] | RowUpdate | Kept | Settled | Failure]
 
 
 def project_rows(rows: Sequence[Row], plan: Plan, *,
@@ -171,19 +186,22 @@ class ProjectionAudit:
     """Collects the log's row changes, then compares with the stored tables (``compare``)."""
 
     def __init__(self, shapes: Sequence[TableShape], projections: Projections, *,
-                 stored_range: StoredRange | None = None, kept: frozenset[str] = frozenset()
-                 ) -> None:  # fmt: skip
+                 stored_range: StoredRange | None = None, kept: frozenset[str] = frozenset(),
+                 database: str | None = None) -> None:  # fmt: skip
         """``stored_range``: tables keyed by ``idx`` alone are then compared chunk by chunk
         with the stored rows of the chunk's index range, without the scratch file (each
-        entry makes at most its own row there, never updated). ``kept``: kinds whose
-        entries ``kept`` lists after the pass, in log order."""
+        entry makes at most its own row there, never updated). ``database``: the SQLite
+        file holding them, which worker processes then read and compare themselves
+        (``rangecheck``). ``kept``: kinds whose entries ``kept`` lists after the pass, in
+        log order."""
         self.shapes = {shape.name: shape for shape in shapes}
-        self.plan = Plan(projections, {shape.name: shape.columns for shape in shapes}, kept)
+        self._direct = {s.name for s in shapes if stored_range is not None and s.key == ("idx",)}
+        self.plan = Plan(projections, {shape.name: shape.columns for shape in shapes}, kept,
+                         frozenset(self._direct) if database else frozenset(), database)
         self.rows = 0
         self.kept: list[Kept] = []
         self._error: tuple[int, str, str | None] | None = None
         self._range = stored_range
-        self._direct = {s.name for s in shapes if stored_range is not None and s.key == ("idx",)}
         self._found: dict[str, list[Difference]] = {name: [] for name in self._direct}
         self._span: tuple[int, int] | None = None  # the entry indexes the chunks covered
         self._dir = tempfile.TemporaryDirectory(prefix="medledger-audit-")
@@ -220,18 +238,19 @@ class ProjectionAudit:
         if self._error is not None:
             return
         if isinstance(changes, Failure):
-            self._error = (changes.entry, changes.text, None)
+            self._error = (changes.entry, changes.text, changes.subject)
             return
         try:
-            direct = self._apply(changes)
+            direct = self._apply(changes, span)
             if self._direct:
                 self._compare_span(direct, span)
         except VerificationError as exc:
             self._error = (exc.index or 0, exc.message, exc.subject)
 
-    def _apply(self, changes: Projected) -> dict[str, list[tuple[Any, ...]]]:
+    def _apply(self, changes: Projected, span: tuple[int, int] | None
+               ) -> dict[str, list[tuple[Any, ...]]]:  # fmt: skip
         """Rows of the scratch-file tables go there; the rows of range-compared tables are
-        returned by table."""
+        returned by table (but for the tables a worker compared)."""
         direct: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._direct}
         run: list[tuple[Any, ...]] = []
         run_table = ""
@@ -239,6 +258,12 @@ class ProjectionAudit:
             if isinstance(item, Kept):
                 self.kept.append(item)
                 continue
+            if isinstance(item, Settled):
+                self._settled(item, span)
+                direct.pop(item.table, None)
+                continue
+            if isinstance(item, Failure):  # found by the worker where _apply would raise
+                raise VerificationError(item.text, subject=item.subject, index=item.entry)
             if isinstance(item, RowUpdate):
                 if item.update.table in direct:
                     raise VerificationError(f"entry {item.entry}: its projection updates "
@@ -264,6 +289,14 @@ class ProjectionAudit:
             run.append(values)
         self._flush(run_table, run)
         return direct
+
+    def _settled(self, item: Settled, span: tuple[int, int] | None) -> None:
+        """A table a worker compared: its count, its first differences up to the limit."""
+        if span is None:
+            raise ValueError("a chunk's span is needed to compare by index range")
+        self.rows += item.rows
+        found = self._found[item.table]
+        found.extend(item.differences[: max(0, _MERGE_LIMIT - len(found))])
 
     def _compare_span(self, direct: dict[str, list[tuple[Any, ...]]],
                       span: tuple[int, int] | None) -> None:

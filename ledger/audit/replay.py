@@ -7,9 +7,10 @@ key validity, Merkle frontier) replay sequentially. The first bad index wins.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledger.audit.binding import v1_after_v2
@@ -17,6 +18,7 @@ from ledger.audit.fastpath import ChunkSummary, advance, summarize_tree
 from ledger.audit.keystate import KeyState
 from ledger.audit.leaves import LeafFacts, check_chunk, check_rows, init_worker, prev_of
 from ledger.audit.projections import Failure, Plan, Projected, ProjectionAudit, project_rows
+from ledger.audit.rangecheck import settle, sqlite_range
 from ledger.errors import PolicyError, VerificationError
 from ledger.log.chain import GENESIS_PREV
 from ledger.log.hashing import EMPTY_ROOT, leaf_hash
@@ -213,13 +215,21 @@ MaybeProjected = Projected | Failure | None
 
 def _check_and_project(rows: list[Row], plan: Plan | None) -> tuple[Checked, MaybeProjected]:
     """A worker's task: the chunk's checks and, when asked, its projected rows (from the
-    entries the checks parsed when the chunk is intact: one parse per leaf)."""
+    entries the checks parsed when the chunk is intact: one parse per leaf); the tables
+    ``plan.direct`` names compared here with the stored rows (``rangecheck``)."""
     if plan is None:
         return check_rows(rows), None
     entries: list[Any] = []
     checked = check_rows(rows, entries=entries)
     parsed = entries if isinstance(checked, ChunkSummary) else None
-    return checked, project_rows(rows, plan, entries=parsed)
+    projected = project_rows(rows, plan, entries=parsed)
+    if plan.database is None or not plan.direct or not rows:
+        return checked, projected
+    try:
+        stored = sqlite_range(plan.database, plan.columns)
+        return checked, settle(projected, plan, (rows[0][0], rows[-1][0]), stored)
+    except sqlite3.Error:  # the file unreadable from here: the main process compares
+        return checked, projected
 
 
 def _checked_chunks(
@@ -234,10 +244,11 @@ def _checked_chunks(
             yield (chunk, summary or _leaf_facts(chunk, public_keys, log_id, signatures=False,
                                                  kinds=kinds), projected)
         return
-    if workers <= 1:
+    if workers <= 1:  # the main process compares every table (no second connection)
         init_worker(public_keys, log_id, kinds)
+        local = plan if plan is None else replace(plan, direct=frozenset(), database=None)
         for chunk in chunks:
-            yield chunk, *_check_and_project(chunk, plan)
+            yield chunk, *_check_and_project(chunk, local)
         return
     context = forkserver_context()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,

@@ -298,3 +298,71 @@ def test_an_interrupted_rebuild_changes_nothing(ledger: Path) -> None:
     finally:
         opened.store.engine.dispose()
     assert dump(ledger) == before
+
+
+# --- the tables keyed by entry index, compared by the worker processes -----------------------
+# With two workers, each compares its chunk's ``images`` rows with the stored index range
+# itself (``ledger.audit.rangecheck``); chunks of 3 entries make entries 0-2, 3-5 and a
+# last partial chunk 6-7. Whatever is tampered, the message must be the one-process audit's.
+
+WORKER_CASES = [
+    ("UPDATE images SET source = 'evil-site' WHERE idx = 4",
+     "images: entry 4, column source: stored 'evil-site', the log says 'site-a'"),
+    ("UPDATE images SET license = 'CC0-1.0' WHERE idx = 6",  # in the last, partial chunk
+     "images: entry 6, column license: stored 'CC0-1.0', the log says 'CC-BY-4.0'"),
+    ("DELETE FROM images WHERE idx = 3",
+     "images: entry 3: the row idx=3 the log implies is missing"),
+    ("INSERT INTO images SELECT 7, substr('1111' || file_sha256, 1, 64), pixel_sha256, "
+     "source, dataset, license, consent, format, registered, dup_keys, grid_sha256 "
+     "FROM images WHERE idx = 6",  # entry 7 (a key revocation) makes no image
+     "images: stored row idx=7 has no entry behind it"),
+]
+
+
+def _verified(directory: Path, workers: int) -> tuple[str, int | None]:
+    from ledger.errors import VerificationError
+
+    opened = Ledger.open(directory)
+    try:
+        opened.verify(workers=workers)
+    except VerificationError as exc:
+        return exc.diagnostics(), exc.index
+    finally:
+        opened.store.engine.dispose()
+    return "", None
+
+
+@pytest.mark.parametrize(("statement", "named"), WORKER_CASES,
+                         ids=["changed", "last-chunk", "deleted", "no-entry"])
+def test_workers_name_a_tampered_row_of_their_chunk(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch, statement: str, named: str
+) -> None:
+    from ledger.audit import replay
+
+    monkeypatch.setattr(replay, "CHUNK", 3)
+    tampered(ledger, statement)
+    text, index = _verified(ledger, workers=2)
+    assert text.startswith(named)
+    entry = re.match(r"\w+: entry (\d+)", named)
+    assert index == (int(entry.group(1)) if entry else None)
+    assert (text, index) == _verified(ledger, workers=1)
+
+
+def test_workers_compare_every_row_of_an_intact_ledger(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.audit import replay
+    from ledger.projections import projection_audit
+    from ledger.store import reading
+
+    monkeypatch.setattr(replay, "CHUNK", 3)
+    file = database(ledger).resolve()
+    opened = Ledger.open(ledger)
+    try:
+        with reading(opened.store.engine) as conn, projection_audit(conn=conn) as audit:
+            assert audit.plan.database is not None
+            assert Path(audit.plan.database).resolve() == file
+            assert "images" in audit.plan.direct  # the workers compare it, not this process
+        assert opened.verify(workers=2).projection_rows == 3 + 4 + 4
+    finally:
+        opened.store.engine.dispose()

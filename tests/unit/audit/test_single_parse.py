@@ -68,3 +68,24 @@ def test_a_worker_projects_the_same_rows_with_and_without_the_fast_path(log: Log
     assert isinstance(projected, list) and isinstance(whole, list)
     assert whole[-len(projected):] == projected
     assert projected == project_rows(rows[6:], PLAN)
+
+
+def test_a_worker_that_cannot_read_the_file_sends_its_rows_back(log: Log, tmp_path: Any) -> None:
+    """The range comparison in the worker needs the ledger's SQLite file; a file it cannot
+    read leaves the chunk's rows to the main process (compared there, as before)."""
+    from dataclasses import replace
+
+    from ledger.audit.rangecheck import _READERS
+
+    broken = tmp_path / "ledger.db"
+    broken.write_bytes(b"not a database" * 100)
+    plan = replace(PLAN, direct=frozenset({"images"}), database=str(broken))
+    init_worker(log.public_keys, LOG_ID)
+    rows = log.rows()[6:]
+    try:
+        _, projected = _check_and_project(rows, plan)
+    finally:
+        opened = _READERS.pop(str(broken), None)
+        if opened is not None:
+            opened.close()
+    assert projected == project_rows(rows, PLAN)  # images rows included, none settled
