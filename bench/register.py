@@ -82,6 +82,9 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
 FORMATS = ("ct", "j2k", "png")
+# Colour photographs (the DWT-DCT watermark decoder runs on 8-bit colour images only), run on
+# request: --formats rgb-png,rgb-jpeg
+COLOUR_FORMATS = ("rgb-png", "rgb-jpeg")
 CORPUS_VERSION = 1
 TASK_FILES = 8
 KEY = "bench"
@@ -191,15 +194,29 @@ def ct_dataset(stored: np.ndarray, seed: int) -> FileDataset:
     return ds
 
 
+def _colour_photo(hu: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A 512 x 512 8-bit RGB picture with a photograph's sensor noise: the phantom under
+    three windows, one per channel."""
+    windows = ((-1000.0, 400.0), (-400.0, 600.0), (-160.0, 240.0))
+    channels = [np.clip((hu - lo) * 255.0 / (hi - lo) + rng.normal(0, 2.0, hu.shape), 0, 255)
+                for lo, hi in windows]
+    return Image.fromarray(np.rint(np.stack(channels, axis=-1)).astype(np.uint8), mode="RGB")
+
+
 def _write_files(kind: str, directory: str, start: int, end: int) -> int:
     for index in range(start, end):
-        stream = FORMATS.index(kind) if kind in FORMATS else len(FORMATS)
+        kinds = (*FORMATS, *COLOUR_FORMATS)
+        stream = kinds.index(kind) if kind in kinds else len(kinds)
         rng = np.random.default_rng([CORPUS_VERSION, stream, index])
         name = Path(directory) / f"{index:06d}"
         if kind == "small-png":
             Image.fromarray(png_pixels(phantom(rng, 64)), mode="L").save(f"{name}.png")
             continue
         hu = phantom(rng, 512)
+        if kind in COLOUR_FORMATS:
+            _colour_photo(hu, rng).save(f"{name}.png" if kind == "rgb-png" else f"{name}.jpg",
+                                        **({} if kind == "rgb-png" else {"quality": 90}))
+            continue
         if kind == "png":
             Image.fromarray(png_pixels(hu), mode="L").save(f"{name}.png")
             continue
@@ -958,7 +975,8 @@ def main(argv: list[str] | None = None) -> int:
         help="64x64 PNGs for the memory run (100,000; 0 skips it)",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="200 per format, 5,000 for memory")
-    parser.add_argument("--formats", default=",".join(FORMATS), help="subset of ct,j2k,png")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help="subset of ct,j2k,png,rgb-png,rgb-jpeg")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1,
         help="processes for both floor and register (default: every core)",
@@ -989,7 +1007,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.files, args.memory_files = 200, min(args.memory_files, 5000)
     args.formats = [f for f in args.formats.split(",") if f]
-    unknown = set(args.formats) - set(FORMATS)
+    unknown = set(args.formats) - set(FORMATS) - set(COLOUR_FORMATS)
     if unknown:
         parser.error(f"unknown formats: {', '.join(sorted(unknown))}")
     report = run(args)
