@@ -32,6 +32,12 @@ _RULES_OUT: dict[str, tuple[str, ...]] = {
 
 def scope_codes(given: Iterable[str]) -> list[str]:
     """DUO codes given as ``DUO:0000042``, ``0000042`` or a shorthand (``GRU``), sorted."""
+    return duo_codes(given, option="--scope")
+
+
+def duo_codes(given: Iterable[str], *, option: str) -> list[str]:
+    """DUO codes given to ``option`` as ``DUO:0000042``, ``0000042`` or a shorthand
+    (``GRU``), comma- or space-separated, sorted; InputError names an unknown one."""
     by_short = {short.upper(): code for code, (short, _label) in DUO_CODES.items()}
     out: set[str] = set()
     for raw in given:
@@ -39,8 +45,8 @@ def scope_codes(given: Iterable[str]) -> list[str]:
             text = part.strip().upper()
             code = by_short.get(text) or (text if text.startswith("DUO:") else f"DUO:{text}")
             if code not in DUO_CODES:
-                raise InputError(f"--scope {part[:20]!r} is not a DUO code this ledger interprets"
-                                 " (see docs/consent.md)")
+                raise InputError(f"{option} {part[:20]!r} is not a DUO code this ledger knows "
+                                 "(docs/consent.md lists them)")
             out.add(code)
     return sorted(out)
 

@@ -16,13 +16,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from ledger.consent import scope
 from ledger.consent.subjects import demographics_commitment
 from ledger.datasets import croissant as croissant_doc
 from ledger.datasets.profile import Profile, profile
 from ledger.datasets.raifacts import Member, rai_fields
-from ledger.errors import InputError, VerificationError
+from ledger.errors import VerificationError
 from ledger.log.hashing import leaf_hash
-from ledger.model.consent import DUO_CODES
 from ledger.service.ledger import Ledger
 from ledger.store import reading
 from ledger.store.consent import demographics_of
@@ -31,18 +31,8 @@ from ledger.store.derivations import edges_to
 
 
 def duo_codes(given: Iterable[str]) -> list[str]:
-    """DUO codes given as ``DUO:0000042``, ``0000042`` or a shorthand (``GRU``), sorted."""
-    by_short = {short.upper(): code for code, (short, _label) in DUO_CODES.items()}
-    out: set[str] = set()
-    for raw in given:
-        for part in raw.replace(",", " ").split():
-            text = part.strip().upper()
-            code = by_short.get(text) or (text if text.startswith("DUO:") else f"DUO:{text}")
-            if code not in DUO_CODES:
-                raise InputError(f"--duo {part[:20]!r} is not a DUO code this ledger knows "
-                                 "(docs/consent.md lists them)")
-            out.add(code)
-    return sorted(out)
+    """DUO codes given to ``dataset create --duo``, sorted."""
+    return scope.duo_codes(given, option="--duo")
 
 
 def _checked_entries(conn: Connection, indexes: Sequence[int]) -> dict[int, dict[str, Any]]:
