@@ -21,11 +21,11 @@ from pathlib import Path
 from ledger.datasets.copycheck import CopyReport, FileStatus
 from ledger.errors import LedgerError
 from ledger.fingerprint.descriptor import Descriptor, describe
+from ledger.fingerprint.hashes import THUMBNAIL_SIZE  # the size registration describes
 from ledger.imaging.limits import DecodeLimits
 from ledger.similarity.search import MemoryDescriptors, NearDuplicateIndex
 from ledger.similarity.verification import DEFAULT_THRESHOLDS, Thresholds, Verdict, verify
 
-THUMBNAIL_SIZE = 64  # as registration (ledger.imaging.analyse) describes an image
 ALL_PAIRS = 256  # up to this many (file, member) pairs, each is verified; beyond, candidates
 
 
