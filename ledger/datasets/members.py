@@ -60,8 +60,10 @@ def from_list(conn: Connection, path: Path) -> list[Wanted]:
     optionally whitespace and the member's relative path. Blank lines and ``#`` comments skip."""
     try:
         text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{show_path(path)}: cannot read: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{show_path(path)}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{show_path(path)}: cannot read: not UTF-8 text") from exc
     named: list[tuple[str, str | None, int]] = []
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()

@@ -39,8 +39,10 @@ def read_reference(path: Path) -> Reference:
     where = show_path(path)
     try:
         data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{where}: cannot read: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: cannot read: not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not JSON: {exc.msg} at line {exc.lineno}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
