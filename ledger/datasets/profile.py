@@ -4,13 +4,13 @@ Counts by source, modality, manufacturer, model, body part, sex and age band, wi
 of members that do not say. Sex and age band come from the entry's metadata (entries made
 before demographics commitments) or from a ``subject_demographics`` row whose values open the
 entry's ``Demographics`` commitment (the caller opens them). A count under ``SMALL_CELL`` (5)
-is shown as "<5", its share withheld: a small cell can point at a person.
+is shown as "<5", its share withheld: a small cell can point at a person. The counting is in
+``profiletally``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,36 +69,3 @@ class Profile:
 
     def attribute(self, name: str) -> Attribute:
         return next(a for a in self.attributes if a.name == name)
-
-
-def profile(label: str, bodies: Iterable[dict[str, Any]], opened: Opened | None = None
-            ) -> Profile:  # fmt: skip
-    """The profile of image.registered bodies (one per member); ``opened`` holds the
-    demographics of the commitments that a side row opened (absent: erased or never kept)."""
-    opened = opened or {}
-    counters = {name: Counter[str]() for name in ATTRIBUTES}
-    # (counter, keys, from the opened demographics?) per attribute read from metadata
-    read = [(counters[name], keys, name in DEMOGRAPHIC) for name, keys in ATTRIBUTES.items()
-            if keys]  # fmt: skip
-    sources = counters["source"]
-    total = 0
-    for body in bodies:
-        total += 1
-        sources[str(body["source"])] += 1
-        image = body["image"]
-        metadata = image.get("metadata") or {}
-        commitment = (image.get("pseudonyms") or {}).get("Demographics")
-        demographics = opened.get(commitment, metadata) if isinstance(commitment, str) else metadata
-        for counter, keys, demographic in read:  # inlined _first: 700,000 calls at 100k
-            source = demographics if demographic else metadata
-            for key in keys:
-                value = source.get(key)
-                if isinstance(value, str) and (text := value.strip()):
-                    counter[text] += 1
-                    break
-    attributes = [
-        Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
-                  total - sum(c.values()))
-        for name, c in counters.items()
-    ]
-    return Profile(label, total, attributes)

@@ -17,17 +17,19 @@ import orjson
 from sqlalchemy import Connection
 
 from ledger.consent import scope
-from ledger.consent.subjects import demographics_commitment
+from ledger.consent.subjects import row_commitment
 from ledger.datasets import croissant as croissant_doc
-from ledger.datasets.profile import Profile, profile
+from ledger.datasets.memberroot import root_of_rows
+from ledger.datasets.profile import Profile
+from ledger.datasets.profiletally import Tally, profile
 from ledger.datasets.raifacts import Member, rai_fields
-from ledger.errors import VerificationError
+from ledger.errors import InputError, VerificationError
 from ledger.log.hashing import leaf_hash
 from ledger.service.ledger import Ledger
 from ledger.store import reading
-from ledger.store.consent import demographics_of
 from ledger.store.datasets import leaves_at
 from ledger.store.derivations import edges_to
+from ledger.store.profilerows import demographics_rows, member_tuples
 
 
 def duo_codes(given: Iterable[str]) -> list[str]:
@@ -48,22 +50,31 @@ def _checked_entries(conn: Connection, indexes: Sequence[int]) -> dict[int, dict
 def _opened(conn: Connection, bodies: Iterable[dict[str, Any]]) -> dict[str, dict[str, str]]:
     """commitment -> {PatientSex?, PatientAgeBand?} for every row that opens its commitment;
     a row that does not is tamper (verify names it too)."""
-    commitments = {c for b in bodies
-                   if isinstance(c := (b["image"].get("pseudonyms") or {}).get("Demographics"),
-                                 str)}  # fmt: skip
-    out = {}
-    for commitment, salt, sex, age_band in demographics_of(conn, commitments):
-        values = {k: v for k, v in (("PatientAgeBand", age_band), ("PatientSex", sex))
-                  if v is not None}
+    return _opened_commitments(conn, {
+        c for b in bodies
+        if isinstance(c := (b["image"].get("pseudonyms") or {}).get("Demographics"), str)})
+
+
+def _opened_commitments(conn: Connection, commitments: set[str]
+                        ) -> dict[str, dict[str, str]]:  # fmt: skip
+    return {commitment: {k: v for k, v in (("PatientAgeBand", age_band), ("PatientSex", sex))
+                         if v is not None}
+            for commitment, sex, age_band in _opening(conn, commitments)}
+
+
+def _opening(conn: Connection, commitments: set[str]) -> list[tuple[str, Any, Any]]:
+    """(commitment, sex, age band) of each subject_demographics row of ``commitments``; a row
+    that does not open its commitment is tamper (verify names it too)."""
+    rows = demographics_rows(conn, commitments)
+    for commitment, salt, sex, age_band in rows:
         try:
-            opened = demographics_commitment(salt, values)
-        except ValueError:
+            opened = row_commitment(salt, sex, age_band)
+        except (TypeError, ValueError):
             opened = ""
         if opened != commitment:
             raise VerificationError("subject_demographics: a row does not open its commitment "
                                     "(tampered); medledger verify names the entry")
-        out[commitment] = values
-    return out
+    return [(commitment, sex, age_band) for commitment, _, sex, age_band in rows]
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,39 @@ def gather(ledger: Ledger, entries: Sequence[int]) -> Facts:
 
 def profile_of(label: str, facts: Facts) -> Profile:
     return profile(label, facts.bodies(), facts.opened)
+
+
+def profile_version(ledger: Ledger, label: str, *, index: int, members: int, members_root: str
+                    ) -> tuple[Profile, list[int]]:  # fmt: skip
+    """(profile, member entries) of the checked version entry at ``index``: its member rows
+    must hash to ``members_root``; each member leaf is hashed, parsed and counted in one pass,
+    keeping nothing of it but counts (100,000 parsed leaves kept alive cost more in garbage
+    collection than the parsing)."""
+    with reading(ledger.store.engine) as conn:
+        rows = member_tuples(conn, index)
+        if not rows and members:
+            raise InputError(f"dataset {label}: its member list was purged from this ledger "
+                             "(the signed root remains)")
+        try:
+            entries, root = root_of_rows(rows)
+        except (TypeError, ValueError):  # a forged row: a string entry, bytes for a digest
+            entries, root = [], ""
+        if len(rows) != members or root != members_root:
+            raise VerificationError(f"dataset {label}: stored member list does not match its "
+                                    f"signed root {members_root}", index=index)
+        tally = Tally()
+        for entry, leaf, stored in leaves_at(conn, entries):
+            if leaf_hash(leaf) != stored:
+                raise VerificationError("stored leaf does not hash to its leaf hash", index=entry)
+            signed = orjson.loads(leaf)["envelope"]["entry"]
+            if signed.get("kind") != "image.registered":
+                raise VerificationError("a member is not an image.registered entry", index=entry)
+            tally.add(signed["body"])
+        if tally.total != len(entries):
+            raise VerificationError(f"dataset {label}: {len(entries) - tally.total} member "
+                                    "leaves are not in the log", index=index)
+        opened = _opening(conn, tally.commitments())
+    return tally.profile(label, opened), entries
 
 
 def derivation_terms(ledger: Ledger, entries: Sequence[int]) -> dict[str, int]:

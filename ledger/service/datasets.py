@@ -342,17 +342,20 @@ def _first_checkpoint_after(ledger: Ledger, index: int) -> str:
 def profile(ledger: Ledger, label: str) -> Profile:
     """The representativeness profile of a version, from its members' own leaves."""
     v = version(ledger, label)
-    entries = [r["entry"] for r in members(ledger, v)]
-    return facts.profile_of(label, facts.gather(ledger, entries))
+    return _profiled(ledger, label, v)[0]
+
+
+def _profiled(ledger: Ledger, label: str, v: Version) -> tuple[Profile, list[int]]:
+    return facts.profile_version(ledger, label, index=v.index, members=v.members,
+                                 members_root=v.members_root)
 
 
 def compare(ledger: Ledger, label: str, other: str) -> Comparison:
     """Shares of ``label`` against another version or a split (``other``), in share points."""
     mine, theirs = version(ledger, label), version(ledger, other)
-    entries = [r["entry"] for r in members(ledger, mine)]
-    other_entries = [r["entry"] for r in members(ledger, theirs)]
-    return against_dataset(facts.profile_of(label, facts.gather(ledger, entries)),
-                           facts.profile_of(other, facts.gather(ledger, other_entries)),
+    (found, entries), (other_found, other_entries) = (_profiled(ledger, label, mine),
+                                                      _profiled(ledger, other, theirs))
+    return against_dataset(found, other_found,
                            shared_members=len(set(entries) & set(other_entries)))
 
 
