@@ -30,10 +30,10 @@ class Tally:
         self._counters = {name: Counter[str]() for name in ATTRIBUTES}
         self._sources = self._counters["source"]
         self._read = [(self._counters[name], keys) for name, keys in _READ]
-        # commitment -> members holding it; and the metadata of those whose entry also
-        # states sex or age band, counted instead when no row opens the commitment
+        # commitment -> members holding it; and what the metadata of those whose entry also
+        # states sex or age band says, counted instead when no row opens the commitment
         self._committed: dict[str, int] = {}
-        self._fallback: dict[str, Mapping[str, Any]] = {}
+        self._fallback: dict[str, Counter[Pair]] = {}
         self._stated = Counter[Pair]()  # (sex, age band) -> members
 
     def add(self, body: Mapping[str, Any]) -> None:
@@ -58,7 +58,8 @@ class Tally:
         committed = self._committed
         committed[commitment] = committed.get(commitment, 0) + 1
         if metadata and (_SEX in metadata or _AGE_BAND in metadata):
-            self._fallback[commitment] = metadata
+            pair = _pair(metadata.get(_SEX), metadata.get(_AGE_BAND))
+            self._fallback.setdefault(commitment, Counter())[pair] += 1
 
     def commitments(self) -> set[str]:
         """The demographics commitments the members' entries hold."""
@@ -77,9 +78,9 @@ class Tally:
                 found.add(commitment)
         for (sex, age_band), times in pairs.items():
             stated[_pair(sex, age_band)] += times
-        for commitment, metadata in self._fallback.items():
+        for commitment, fallback in self._fallback.items():
             if commitment not in found:
-                stated[_pair(metadata.get(_SEX), metadata.get(_AGE_BAND))] += committed[commitment]
+                stated.update(fallback)
         counters = dict(self._counters)
         for n, name in enumerate(("sex", "age_band")):  # the order of a Pair
             counters[name] = Counter[str]()

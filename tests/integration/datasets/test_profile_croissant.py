@@ -32,7 +32,7 @@ from ledger.service.consent import set_consent
 from ledger.service.lineage import derive
 from ledger.service.registration import RegisterOptions, register
 
-from ..builders import RunCli
+from ..builders import RunCli, attacker
 
 # (sex, age) per DICOM; None: not in the header. Bands: 40-49 x6, 50-59 x5, 70-79 x1.
 PEOPLE: list[tuple[str | None, str | None]] = (
@@ -174,6 +174,88 @@ def test_a_demographics_row_that_does_not_open_is_refused_not_counted(
             service.profile(opened, "study@1")
     finally:
         opened.store.engine.dispose()
+
+
+def _forged(built: Built, tmp_path: Path, *statements: str) -> Path:
+    """A copy of the built ledger with ``statements`` run by an attacker (triggers dropped)."""
+    directory = shutil.copytree(built.ledger, tmp_path / "ledger")
+    with attacker(directory) as db:
+        for statement in statements:
+            db.execute(statement)
+    return directory
+
+
+def _study1(built: Built) -> int:
+    with sqlite3.connect(built.ledger / "ledger.db") as db:
+        return int(db.execute("SELECT idx FROM dataset_versions WHERE name = 'study' "
+                              "AND version = 1").fetchone()[0])
+
+
+# what an attacker with write access edits -> what profile says (it exits 1)
+FORGERIES = {
+    "leaf bytes": ("UPDATE log_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"Acme\"', "
+                   "'\"Acmf\"') AS BLOB) WHERE idx = {p01}", "does not hash to its leaf hash"),
+    "leaf as text": ("UPDATE log_leaves SET leaf = CAST(leaf AS TEXT) WHERE idx = {p01}",
+                     "does not hash to its leaf hash"),
+    "leaf deleted": ("DELETE FROM log_leaves WHERE idx = {p01}", "1 member leaves are not in"),
+    "member digest": ("UPDATE dataset_members SET pixel_sha256 = '{zeros}' "
+                      "WHERE version_idx = {v1} AND entry = {p01}", "does not match its signed"),
+    "member entry as text": ("UPDATE dataset_members SET entry = 'x' "
+                             "WHERE version_idx = {v1} AND entry = {p01}",
+                             "does not match its signed"),
+    "member moved to a non-image": ("UPDATE dataset_members SET entry = 0 "
+                                    "WHERE version_idx = {v1} AND entry = {p01}",
+                                    "does not match its signed"),
+    "member row deleted": ("DELETE FROM dataset_members WHERE version_idx = {v1} "
+                           "AND entry = {p01}", "does not match its signed"),
+    "demographics value": ("UPDATE subject_demographics SET age_band = '80-89' "
+                           "WHERE age_band = '40-49'", "does not open its commitment"),
+    "demographics salt": ("UPDATE subject_demographics SET salt = 'zz'",
+                          "does not open its commitment"),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_every_forged_fact_that_profile_shows_is_refused(
+    built: Built, tmp_path: Path, forgery: str, cli: RunCli
+) -> None:
+    statement, message = FORGERIES[forgery]
+    directory = _forged(built, tmp_path, statement.format(
+        p01=built.dicoms["p01.dcm"], v1=_study1(built), zeros="0" * 64))
+    result = cli("dataset", "profile", "study@1", ledger=directory)
+    assert result.rc == 1, result.stderr
+    assert message in result.error_line()
+
+
+def test_an_edited_images_row_is_not_what_profile_counts(built: Built, tmp_path: Path,
+                                                        ledger: Ledger) -> None:
+    edit = "UPDATE images SET source = 'forged' WHERE idx = {p01}"
+    directory = _forged(built, tmp_path, edit.format(p01=built.dicoms["p01.dcm"]))
+    opened = Ledger.open(directory)
+    try:
+        found = service.profile(opened, "study@1")
+        assert found.to_json() == service.profile(ledger, "study@1").to_json()
+        assert "forged" not in found.attribute("source").counts()
+        with pytest.raises(VerificationError, match="column source: stored 'forged'") as caught:
+            opened.verify()
+        assert "images" in caught.value.diagnostics()
+    finally:
+        opened.store.engine.dispose()
+
+
+def test_an_erased_demographics_row_counts_as_not_recorded(built: Built, tmp_path: Path,
+                                                          ledger: Ledger) -> None:
+    directory = _forged(built, tmp_path, "DELETE FROM subject_demographics WHERE rowid = "
+                        "(SELECT min(rowid) FROM subject_demographics WHERE sex = 'F')")
+    opened = Ledger.open(directory)
+    try:
+        found = service.profile(opened, "study@1")
+    finally:
+        opened.store.engine.dispose()
+    before = service.profile(ledger, "study@1")
+    assert found.attribute("sex").counts() == {"F": 5, "M": 6}
+    assert found.attribute("sex").missing == before.attribute("sex").missing + 1
+    assert found.attribute("age_band").missing == before.attribute("age_band").missing + 1
 
 
 def test_version_comparison_gives_share_points_with_small_cells_withheld(

@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from ledger.consent.scope import forbidden, scope_codes
+from ledger.consent.subjects import demographics_commitment, row_commitment
 from ledger.errors import InputError
 from ledger.imaging.pseudonym import (
     keyed_pseudonyms,
@@ -105,3 +106,20 @@ def test_v2_pseudonyms_depend_on_the_subject_key_and_keep_source_references() ->
 def test_a_file_without_patient_id_gets_a_subject_from_its_study() -> None:
     ds = _dataset(StudyInstanceUID="1.2.840.1", SOPInstanceUID="1.2.840.9")
     assert subject_material(ds, secret=SECRET).tag == subject_tag(SECRET, "study", "1.2.840.1")
+
+
+@pytest.mark.parametrize(("sex", "age_band"), [("F", "40-49"), ("M", None), (None, "0-9"),
+                                               (None, None), ("Ø", " 50-59 ")])
+def test_a_rows_commitment_equals_the_commitment_of_its_values(sex: str | None,
+                                                              age_band: str | None) -> None:
+    salt = "00ff" * 8
+    values = {k: v for k, v in (("PatientSex", sex), ("PatientAgeBand", age_band))
+              if v is not None}
+    assert row_commitment(salt, sex, age_band) == demographics_commitment(salt, values)
+    assert row_commitment("11" + salt[2:], sex, age_band) != demographics_commitment(salt, values)
+
+
+@pytest.mark.parametrize(("salt", "sex"), [("zz", "F"), ("00", b"F"), ("00", 1)])
+def test_a_row_with_a_bad_salt_or_value_opens_nothing(salt: str, sex: object) -> None:
+    with pytest.raises(ValueError):
+        row_commitment(salt, sex, None)  # type: ignore[arg-type]
