@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ledger.consent.subjects import demographics_commitment
+from ledger.consent.commitment import demographics_commitment
 from ledger.datasets.filehash import digest_files, walk
 from ledger.errors import InputError
 from ledger.imaging.pseudonym import subject_pseudonym

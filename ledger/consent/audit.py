@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.consent.subjects import demographics_commitment
+from ledger.consent.commitment import demographics_commitment
 from ledger.errors import VerificationError
 from ledger.imaging.pseudonym import subject_pseudonym
 from ledger.store import consent as db

@@ -65,11 +65,11 @@ class Tally:
         """The demographics commitments the members' entries hold."""
         return set(self._committed)
 
-    def profile(self, label: str, opened: Iterable[tuple[str, Any, Any]]) -> Profile:
-        """The profile; ``opened`` holds (commitment, sex, age band) of each row that opened
-        its commitment (a commitment without one counts as its entry's metadata says, usually
-        nothing)."""
-        committed, stated = self._committed, self._stated.copy()
+    def settle(self, opened: Iterable[tuple[str, Any, Any]]) -> None:
+        """Count sex and age band of the committed members; ``opened`` holds (commitment,
+        sex, age band) of each row that opened its commitment (a commitment without one
+        counts as its entry's metadata says, usually nothing)."""
+        committed, stated = self._committed, self._stated
         pairs = Counter[tuple[Any, Any]]()  # the few distinct pairs the rows hold
         found = set()
         for commitment, sex, age_band in opened:
@@ -81,16 +81,54 @@ class Tally:
         for commitment, fallback in self._fallback.items():
             if commitment not in found:
                 stated.update(fallback)
+        committed.clear()  # counted: settling again must not count them twice
+        self._fallback.clear()
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of another settled tally (another share of the same members)."""
+        self.total += other.total
+        for name, counter in other._counters.items():
+            self._counters[name].update(counter)
+        self._stated.update(other._stated)
+        for commitment, times in other._committed.items():
+            self._committed[commitment] = self._committed.get(commitment, 0) + times
+        for commitment, fallback in other._fallback.items():
+            self._fallback.setdefault(commitment, Counter()).update(fallback)
+
+    def result(self, label: str) -> Profile:
+        """The profile of a settled tally."""
         counters = dict(self._counters)
         for n, name in enumerate(("sex", "age_band")):  # the order of a Pair
             counters[name] = Counter[str]()
-            for pair, times in stated.items():
+            for pair, times in self._stated.items():
                 if (value := pair[n]) is not None:
                     counters[name][value] += times
         return Profile(label, self.total, [
             Attribute(name, [Cell(v, n) for v, n in sorted(c.items(), key=lambda i: (-i[1], i[0]))],
                       self.total - sum(c.values()))
             for name, c in counters.items()])  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """A settled tally as JSON (what a worker process hands back)."""
+        if self._committed:
+            raise ValueError("settle the tally first")
+        return {"total": self.total, "counters": self._counters,
+                "stated": [[*pair, times] for pair, times in self._stated.items()]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tally:
+        tally = cls()
+        tally.total = int(data["total"])
+        for name, counts in data["counters"].items():
+            tally._counters[name].update({str(k): int(v) for k, v in counts.items()})
+        for sex, age_band, times in data["stated"]:
+            tally._stated[sex, age_band] += int(times)
+        return tally
+
+    def profile(self, label: str, opened: Iterable[tuple[str, Any, Any]]) -> Profile:
+        """``settle`` with ``opened``, then the ``result``."""
+        self.settle(opened)
+        return self.result(label)
 
 
 def _stated(value: Any) -> str | None:

@@ -9,6 +9,7 @@ these with a version it has already checked against its signed root.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,12 @@ import orjson
 from sqlalchemy import Connection
 
 from ledger.consent import scope
-from ledger.consent.subjects import row_commitment
 from ledger.datasets import croissant as croissant_doc
 from ledger.datasets.memberroot import root_of_rows
 from ledger.datasets.profile import Profile
+from ledger.datasets.profilechild import ProfileChild
 from ledger.datasets.profiletally import Tally, profile
+from ledger.datasets.profileworker import opening, tally_leaves
 from ledger.datasets.raifacts import Member, rai_fields
 from ledger.errors import InputError, VerificationError
 from ledger.log.hashing import leaf_hash
@@ -30,6 +32,8 @@ from ledger.store import reading
 from ledger.store.datasets import leaves_at
 from ledger.store.derivations import edges_to
 from ledger.store.profilerows import demographics_rows, member_tuples
+
+SPLIT_FROM = 20_000  # members; below, starting a process costs more than it saves
 
 
 def duo_codes(given: Iterable[str]) -> list[str]:
@@ -59,22 +63,7 @@ def _opened_commitments(conn: Connection, commitments: set[str]
                         ) -> dict[str, dict[str, str]]:  # fmt: skip
     return {commitment: {k: v for k, v in (("PatientAgeBand", age_band), ("PatientSex", sex))
                          if v is not None}
-            for commitment, sex, age_band in _opening(conn, commitments)}
-
-
-def _opening(conn: Connection, commitments: set[str]) -> list[tuple[str, Any, Any]]:
-    """(commitment, sex, age band) of each subject_demographics row of ``commitments``; a row
-    that does not open its commitment is tamper (verify names it too)."""
-    rows = demographics_rows(conn, commitments)
-    for commitment, salt, sex, age_band in rows:
-        try:
-            opened = row_commitment(salt, sex, age_band)
-        except (TypeError, ValueError):
-            opened = ""
-        if opened != commitment:
-            raise VerificationError("subject_demographics: a row does not open its commitment "
-                                    "(tampered); medledger verify names the entry")
-    return [(commitment, sex, age_band) for commitment, _, sex, age_band in rows]
+            for commitment, sex, age_band in opening(demographics_rows(conn, commitments))}
 
 
 @dataclass(frozen=True)
@@ -101,37 +90,66 @@ def profile_of(label: str, facts: Facts) -> Profile:
     return profile(label, facts.bodies(), facts.opened)
 
 
-def profile_version(ledger: Ledger, label: str, *, index: int, members: int, members_root: str
-                    ) -> tuple[Profile, list[int]]:  # fmt: skip
+def profile_version(ledger: Ledger, label: str, *, index: int, members: int, members_root: str,
+                    split_from: int = SPLIT_FROM) -> tuple[Profile, list[int]]:  # fmt: skip
     """(profile, member entries) of the checked version entry at ``index``: its member rows
     must hash to ``members_root``; each member leaf is hashed, parsed and counted in one pass,
     keeping nothing of it but counts (100,000 parsed leaves kept alive cost more in garbage
-    collection than the parsing)."""
-    with reading(ledger.store.engine) as conn:
-        rows = member_tuples(conn, index)
-        if not rows and members:
-            raise InputError(f"dataset {label}: its member list was purged from this ledger "
-                             "(the signed root remains)")
-        try:
-            entries, root = root_of_rows(rows)
-        except (TypeError, ValueError):  # a forged row: a string entry, bytes for a digest
-            entries, root = [], ""
-        if len(rows) != members or root != members_root:
-            raise VerificationError(f"dataset {label}: stored member list does not match its "
-                                    f"signed root {members_root}", index=index)
-        tally = Tally()
-        for entry, leaf, stored in leaves_at(conn, entries):
-            if not isinstance(leaf, bytes) or leaf_hash(leaf) != stored:  # text: an edited row
-                raise VerificationError("stored leaf does not hash to its leaf hash", index=entry)
-            signed = orjson.loads(leaf)["envelope"]["entry"]
-            if signed.get("kind") != "image.registered":
-                raise VerificationError("a member is not an image.registered entry", index=entry)
-            tally.add(signed["body"])
-        if tally.total != len(entries):
-            raise VerificationError(f"dataset {label}: {len(entries) - tally.total} member "
-                                    "leaves are not in the log", index=index)
-        opened = _opening(conn, tally.commitments())
-    return tally.profile(label, opened), entries
+    collection than the parsing). On SQLite with two cores, from ``split_from`` members, a
+    child process counts the first half of them (``ledger.datasets.profilechild``)."""
+    child = _child(ledger, members, split_from)
+    try:
+        with reading(ledger.store.engine) as conn:
+            entries = _checked_members(conn, label, index, members, members_root)
+            half = len(entries) // 2 if child is not None else 0
+            if child is not None:
+                child.send(entries[:half])
+            tally = _tally(conn, entries[half:])
+        if child is not None:
+            theirs = child.result()
+            child = None
+            if theirs is None:  # the child failed: count its share here
+                with reading(ledger.store.engine) as conn:
+                    theirs = _tally(conn, entries[:half])
+            tally.merge(theirs)
+    finally:
+        if child is not None:
+            child.stop()
+    return tally.result(label), entries
+
+
+def _child(ledger: Ledger, members: int, split_from: int) -> ProfileChild | None:
+    url = ledger.store.engine.url
+    if members < split_from or url.get_backend_name() != "sqlite" or (os.cpu_count() or 1) < 2:
+        return None
+    if not url.database or url.database == ":memory:":
+        return None
+    try:
+        return ProfileChild(url.database)
+    except OSError:
+        return None
+
+
+def _checked_members(conn: Connection, label: str, index: int, members: int,
+                     members_root: str) -> list[int]:  # fmt: skip
+    """The entry indexes of the stored member rows, which must hash to the signed root."""
+    rows = member_tuples(conn, index)
+    if not rows and members:
+        raise InputError(f"dataset {label}: its member list was purged from this ledger "
+                         "(the signed root remains)")
+    try:
+        entries, root = root_of_rows(rows)
+    except (TypeError, ValueError):  # a forged row: a string entry, bytes for a digest
+        entries, root = [], ""
+    if len(rows) != members or root != members_root:
+        raise VerificationError(f"dataset {label}: stored member list does not match its "
+                                f"signed root {members_root}", index=index)
+    return entries
+
+
+def _tally(conn: Connection, entries: list[int]) -> Tally:
+    return tally_leaves(leaves_at(conn, entries), entries,
+                        lambda commitments: demographics_rows(conn, commitments))
 
 
 def derivation_terms(ledger: Ledger, entries: Sequence[int]) -> dict[str, int]:

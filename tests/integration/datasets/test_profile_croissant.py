@@ -25,8 +25,10 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from ledger.datasets.profilechild import ProfileChild
 from ledger.errors import InputError, VerificationError
 from ledger.service import Ledger
+from ledger.service import datasetfacts as facts
 from ledger.service import datasets as service
 from ledger.service.consent import set_consent
 from ledger.service.lineage import derive
@@ -256,6 +258,49 @@ def test_an_erased_demographics_row_counts_as_not_recorded(built: Built, tmp_pat
     assert found.attribute("sex").counts() == {"F": 5, "M": 6}
     assert found.attribute("sex").missing == before.attribute("sex").missing + 1
     assert found.attribute("age_band").missing == before.attribute("age_band").missing + 1
+
+
+def test_a_profile_counted_in_two_processes_equals_one_counted_in_one(ledger: Ledger) -> None:
+    v = service.version(ledger, "study@1")
+    checked = {"index": v.index, "members": v.members, "members_root": v.members_root}
+    alone, entries = facts.profile_version(ledger, "study@1", split_from=10**9, **checked)
+    split, split_entries = facts.profile_version(ledger, "study@1", split_from=1, **checked)
+    assert split.to_json() == alone.to_json()
+    assert split_entries == entries and len(entries) == len(PEOPLE) + 4
+    child = ProfileChild(str(ledger.dir.path / "ledger.db"))  # the child itself answers
+    child.send(entries[:5])
+    share = child.result()
+    assert share is not None and share.total == 5
+
+
+def test_the_child_process_finds_a_forged_leaf_in_its_share(built: Built, tmp_path: Path
+                                                            ) -> None:  # fmt: skip
+    p01 = built.dicoms["p01.dcm"]
+    directory = _forged(built, tmp_path, FORGERIES["leaf bytes"][0].format(p01=p01))
+    opened = Ledger.open(directory)
+    try:
+        v = service.version(opened, "study@1")
+        assert p01 < v.index  # in the child's half: the first members
+        with pytest.raises(VerificationError, match="does not hash") as caught:
+            facts.profile_version(opened, "study@1", index=v.index, members=v.members,
+                                  members_root=v.members_root, split_from=1)
+        assert caught.value.index == p01
+        child = ProfileChild(str(directory / "ledger.db"))
+        child.send([p01])
+        with pytest.raises(VerificationError, match="does not hash"):
+            child.result()
+    finally:
+        opened.store.engine.dispose()
+
+
+def test_a_child_that_cannot_read_the_database_leaves_its_share_to_the_caller(
+    tmp_path: Path,
+) -> None:
+    child = ProfileChild(str(tmp_path / "absent.db"))
+    child.send([1, 2, 3])
+    assert child.result() is None
+    idle = ProfileChild(str(tmp_path / "absent.db"))
+    assert idle.result() is None  # never sent a share: stopped
 
 
 def test_version_comparison_gives_share_points_with_small_cells_withheld(

@@ -9,8 +9,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from ledger.consent.commitment import demographics_commitment, row_commitment
 from ledger.consent.scope import forbidden, scope_codes
-from ledger.consent.subjects import demographics_commitment, row_commitment
 from ledger.errors import InputError
 from ledger.imaging.pseudonym import (
     keyed_pseudonyms,

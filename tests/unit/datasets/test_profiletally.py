@@ -92,5 +92,24 @@ def test_an_unopened_commitment_counts_as_its_metadata_says_and_only_once() -> N
     found = tally.profile("t@1", [("sha256:bb", "M", "60-69"), ("sha256:other", "F", "1")])
     assert found.attribute("sex").counts() == {"F": 1, "M": 1}
     assert found.attribute("age_band").counts() == {"60-69": 1}
-    again = tally.profile("t@1", [("sha256:bb", "M", "60-69")])  # a second call counts anew
-    assert again.attribute("sex").counts() == {"F": 1, "M": 1}
+    again = tally.profile("t@1", [("sha256:bb", "M", "60-69")])  # settled: nothing twice
+    assert again.to_json() == found.to_json()
+
+
+@pytest.mark.parametrize("split", [0, 1, 150, 299])
+def test_tallies_of_two_shares_merge_into_the_tally_of_all(split: int) -> None:
+    rng = random.Random(split)
+    bodies = [_body(rng, n) for n in range(300)]
+    opened = [(f"sha256:{n:064x}", "F" if n % 3 else "M", f"{n % 5}0-{n % 5}9")
+              for n in range(0, 40, 3)]
+    whole = profile("t@1", bodies, {c: {"PatientSex": s, "PatientAgeBand": a}
+                                    for c, s, a in opened})
+    first, second = Tally(), Tally()
+    for body in bodies[:split]:
+        first.add(body)
+    for body in bodies[split:]:
+        second.add(body)
+    first.settle(opened)
+    second.settle(opened)
+    first.merge(second)
+    assert first.result("t@1").to_json() == whole.to_json()
