@@ -34,6 +34,8 @@ from ledger.store.derivations import edges_to
 from ledger.store.profilerows import demographics_rows, member_tuples
 
 SPLIT_FROM = 20_000  # members; below, starting a process costs more than it saves
+# percent of the members the child counts: it starts while the command checks the member list
+CHILD_SHARE = 60
 
 
 def duo_codes(given: Iterable[str]) -> list[str]:
@@ -96,21 +98,23 @@ def profile_version(ledger: Ledger, label: str, *, index: int, members: int, mem
     must hash to ``members_root``; each member leaf is hashed, parsed and counted in one pass,
     keeping nothing of it but counts (100,000 parsed leaves kept alive cost more in garbage
     collection than the parsing). On SQLite with two cores, from ``split_from`` members, a
-    child process counts the first half of them (``ledger.datasets.profilechild``)."""
+    child process counts the first ``CHILD_SHARE`` percent of them, from the rows as read
+    (used only once they have hashed to the root; ``ledger.datasets.profilechild``)."""
     child = _child(ledger, members, split_from)
     try:
         with reading(ledger.store.engine) as conn:
-            entries = _checked_members(conn, label, index, members, members_root)
-            half = len(entries) // 2 if child is not None else 0
-            if child is not None:
-                child.send(entries[:half])
-            tally = _tally(conn, entries[half:])
+            rows = member_tuples(conn, index)
+            cut = len(rows) * CHILD_SHARE // 100 if child is not None else 0
+            if child is not None:  # counted while the member list is checked, used only after
+                child.send([row[0] for row in rows[:cut]])
+            entries = _checked_members(rows, label, index, members, members_root)
+            tally = _tally(conn, entries[cut:])
         if child is not None:
             theirs = child.result()
             child = None
             if theirs is None:  # the child failed: count its share here
                 with reading(ledger.store.engine) as conn:
-                    theirs = _tally(conn, entries[:half])
+                    theirs = _tally(conn, entries[:cut])
             tally.merge(theirs)
     finally:
         if child is not None:
@@ -130,10 +134,9 @@ def _child(ledger: Ledger, members: int, split_from: int) -> ProfileChild | None
         return None
 
 
-def _checked_members(conn: Connection, label: str, index: int, members: int,
+def _checked_members(rows: list[tuple[Any, ...]], label: str, index: int, members: int,
                      members_root: str) -> list[int]:  # fmt: skip
     """The entry indexes of the stored member rows, which must hash to the signed root."""
-    rows = member_tuples(conn, index)
     if not rows and members:
         raise InputError(f"dataset {label}: its member list was purged from this ledger "
                          "(the signed root remains)")

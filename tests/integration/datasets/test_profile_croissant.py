@@ -229,6 +229,24 @@ def test_every_forged_fact_that_profile_shows_is_refused(
     assert message in result.error_line()
 
 
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_every_forged_fact_is_refused_when_a_child_counts_part(
+    built: Built, tmp_path: Path, forgery: str
+) -> None:
+    statement, message = FORGERIES[forgery]
+    v1 = _study1(built)
+    directory = _forged(built, tmp_path, statement.format(
+        p01=built.dicoms["p01.dcm"], v1=v1, zeros="0" * 64))
+    opened = Ledger.open(directory)
+    try:
+        v = service.version(opened, "study@1")
+        with pytest.raises(VerificationError, match=message):
+            facts.profile_version(opened, "study@1", index=v.index, members=v.members,
+                                  members_root=v.members_root, split_from=1)
+    finally:
+        opened.store.engine.dispose()
+
+
 def test_an_edited_images_row_is_not_what_profile_counts(built: Built, tmp_path: Path,
                                                         ledger: Ledger) -> None:
     edit = "UPDATE images SET source = 'forged' WHERE idx = {p01}"
