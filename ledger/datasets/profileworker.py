@@ -73,13 +73,29 @@ def opening(rows: Iterable[tuple[Any, ...]]) -> list[tuple[str, Any, Any]]:
     return opened
 
 
+def _leaves(db: sqlite3.Connection, entries: list[int]) -> list[tuple[Any, ...]]:
+    """(index, leaf, stored hash) of ``entries`` (sorted): one range scan when they are dense
+    (as ``ledger.store.datasets.leaves_at`` decides), else lists of 500."""
+    if not entries:
+        return []
+    if entries[-1] - entries[0] < 4 * len(entries):
+        return list(db.execute(_RANGE, (entries[0], entries[-1])).fetchall())
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(entries), 500):
+        part = entries[start : start + 500]
+        marks = ",".join("?" * len(part))
+        rows.extend(db.execute(f"SELECT idx, leaf, leaf_hash FROM log_leaves "  # noqa: S608 - only "?"
+                               f"WHERE idx IN ({marks})", part).fetchall())
+    return rows
+
+
 def tally_share(database: str, entries: list[int]) -> Share:
     """A worker's task: the settled tally of ``entries`` (sorted) read from the SQLite file
     ``database``, or the error it found (exceptions with keywords do not cross processes)."""
     uri = Path(database).resolve().as_uri() + "?mode=ro"
     try:
         with closing(sqlite3.connect(uri, uri=True)) as db:
-            rows = db.execute(_RANGE, (entries[0], entries[-1])).fetchall()
+            rows = _leaves(db, entries)
 
             def demographics(commitments: set[str]) -> list[tuple[Any, ...]]:
                 return [r for r in db.execute(_DEMOGRAPHICS).fetchall() if r[0] in commitments]

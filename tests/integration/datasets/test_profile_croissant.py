@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from ledger.datasets.profilechild import ProfileChild
+from ledger.datasets.profileworker import tally_share
 from ledger.errors import InputError, VerificationError
 from ledger.service import Ledger
 from ledger.service import datasetfacts as facts
@@ -278,7 +279,8 @@ def test_an_erased_demographics_row_counts_as_not_recorded(built: Built, tmp_pat
     assert found.attribute("age_band").missing == before.attribute("age_band").missing + 1
 
 
-def test_a_profile_counted_in_two_processes_equals_one_counted_in_one(ledger: Ledger) -> None:
+def test_a_profile_counted_in_two_processes_equals_one_counted_in_one(ledger: Ledger,
+                                                                     built: Built) -> None:
     v = service.version(ledger, "study@1")
     checked = {"index": v.index, "members": v.members, "members_root": v.members_root}
     alone, entries = facts.profile_version(ledger, "study@1", split_from=10**9, **checked)
@@ -289,6 +291,14 @@ def test_a_profile_counted_in_two_processes_equals_one_counted_in_one(ledger: Le
     child.send(entries[:5])
     share = child.result()
     assert share is not None and share.total == 5
+    # sparse entries are read by index, none is a share of nothing
+    sparse = [built.dicoms["p00.dcm"], built.derived_child]
+    assert sparse[1] - sparse[0] >= 4 * len(sparse)
+    tally, error, _ = tally_share(str(built.ledger / "ledger.db"), sparse)
+    assert error is None and tally is not None and tally.total == 2
+    assert tally.result("x").attribute("source").counts() == {"site-a": 1, "site-b": 1}
+    empty, error, _ = tally_share(str(built.ledger / "ledger.db"), [])
+    assert error is None and empty is not None and empty.total == 0
 
 
 def test_the_child_process_finds_a_forged_leaf_in_its_share(built: Built, tmp_path: Path
