@@ -158,10 +158,13 @@ def run(count: int, size: int, root: Path, *, profile_only: bool = False) -> dic
         hashed = _best(1, lambda: list(digest_files(folder, walk(folder), workers=workers)))
         figures |= {"create_s": round(created, 2), "create_cpu_s": round(created_cpu, 2),
                     "create_hashing_alone_s": round(hashed, 2)}
-    cpu = _cpu_with_children()
+    cpu, own = _cpu_with_children(), time.process_time()
     profiled = _best(2, lambda: service.profile(ledger, "bench@1"))
     profiled_cpu = (_cpu_with_children() - cpu) / 2
+    command_cpu = (time.process_time() - own) / 2
     figures |= {"profile_s": round(profiled, 2), "profile_cpu_s": round(profiled_cpu, 2),
+                "profile_command_cpu_s": round(command_cpu, 2),
+                "profile_child_cpu_s": round(profiled_cpu - command_cpu, 2),
                 "load_average": round(os.getloadavg()[0], 1)}
     if profile_only:
         return figures
