@@ -93,13 +93,14 @@ def profile_of(label: str, facts: Facts) -> Profile:
 
 
 def profile_version(ledger: Ledger, label: str, *, index: int, members: int, members_root: str,
-                    split_from: int = SPLIT_FROM) -> tuple[Profile, list[int]]:  # fmt: skip
+                    split_from: int | None = None) -> tuple[Profile, list[int]]:  # fmt: skip
     """(profile, member entries) of the checked version entry at ``index``: its member rows
     must hash to ``members_root``; each member leaf is hashed, parsed and counted in one pass,
     keeping nothing of it but counts (100,000 parsed leaves kept alive cost more in garbage
-    collection than the parsing). On SQLite with two cores, from ``split_from`` members, a
-    child process counts the first ``CHILD_SHARE`` percent of them, from the rows as read
-    (used only once they have hashed to the root; ``ledger.datasets.profilechild``)."""
+    collection than the parsing). On SQLite with two cores, a child process counts the first
+    ``CHILD_SHARE`` percent of them, from the rows as read (used only once they have hashed to
+    the root; ``ledger.datasets.profilechild``): from ``SPLIT_FROM`` members when a core is
+    idle, or from ``split_from`` members whatever the load."""
     child = _child(ledger, members, split_from)
     try:
         with reading(ledger.store.engine) as conn:
@@ -122,9 +123,13 @@ def profile_version(ledger: Ledger, label: str, *, index: int, members: int, mem
     return tally.result(label), entries
 
 
-def _child(ledger: Ledger, members: int, split_from: int) -> ProfileChild | None:
-    url = ledger.store.engine.url
-    if members < split_from or url.get_backend_name() != "sqlite" or (os.cpu_count() or 1) < 2:
+def _child(ledger: Ledger, members: int, split_from: int | None) -> ProfileChild | None:
+    url, cores = ledger.store.engine.url, os.cpu_count() or 1
+    if split_from is None and (members < SPLIT_FROM or os.getloadavg()[0] > cores - 0.5):
+        return None  # on busy cores the child's start-up and second scan cost more than it saves
+    if (split_from is not None and members < split_from) or url.get_backend_name() != "sqlite":
+        return None
+    if cores < 2:
         return None
     if not url.database or url.database == ":memory:":
         return None
