@@ -125,7 +125,7 @@ def profile_version(ledger: Ledger, label: str, *, index: int, members: int, mem
 
 def _child(ledger: Ledger, members: int, split_from: int | None) -> ProfileChild | None:
     url, cores = ledger.store.engine.url, os.cpu_count() or 1
-    if split_from is None and (members < SPLIT_FROM or os.getloadavg()[0] > cores - 0.5):
+    if split_from is None and (members < SPLIT_FROM or not _idle_core(cores)):
         return None  # on busy cores the child's start-up and second scan cost more than it saves
     if (split_from is not None and members < split_from) or url.get_backend_name() != "sqlite":
         return None
@@ -137,6 +137,14 @@ def _child(ledger: Ledger, members: int, split_from: int | None) -> ProfileChild
         return ProfileChild(url.database)
     except OSError:
         return None
+
+
+def _idle_core(cores: int) -> bool:
+    """Whether the 1-minute load average leaves a core free (this command counts about 1)."""
+    try:
+        return os.getloadavg()[0] < cores - 0.5
+    except (AttributeError, OSError):  # no load average on this system
+        return False
 
 
 def _checked_members(rows: list[tuple[Any, ...]], label: str, index: int, members: int,
