@@ -1,0 +1,93 @@
+"""The lock's fast member check: orjson's lines are the strict path's (and RFC 8785) for every
+member-record shape, and the plain parse accepts nothing that MemberRecord refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from ledger.datasets.lockmembers import member_lines, plain_records
+from ledger.model.datasets import MemberRecord
+
+KEYS = ["encoding", "entry", "file_sha256", "file_size", "path", "pixel_form", "pixel_sha256"]
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)  # any but surrogates
+VALUES = st.one_of(TEXT, st.integers(0, 2**53 - 1))
+
+
+def _strict_line(record: dict[str, Any]) -> bytes:
+    """The strict path's rendering (ledger.datasets.lock._line)."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@given(st.dictionaries(st.sampled_from(KEYS), VALUES))
+def test_orjson_lines_are_the_strict_lines_and_rfc8785(record: dict[str, Any]) -> None:
+    [line] = member_lines([record])
+    assert line == _strict_line(record)
+    assert line == rfc8785.dumps(record)
+
+
+HEX = st.binary(min_size=32, max_size=32).map(bytes.hex)
+RECORDS = st.fixed_dictionaries(
+    {"encoding": st.sampled_from(["png", "1.2.840.10008.1.2.1"]), "entry": st.integers(0, 10**9),
+     "file_sha256": HEX, "file_size": st.integers(0, 2**40), "pixel_form": st.just("|u1 8x8"),
+     "pixel_sha256": HEX},
+    optional={"path": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1,
+                              max_size=20)},
+)  # fmt: skip
+# a change to one key: another type, an edge value, or the key removed (None)
+CHANGES = st.tuples(st.sampled_from([*KEYS, "extra"]), st.one_of(
+    st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(-3, 3),
+    st.just(2**53), st.text(max_size=70), st.just("A" * 64), st.just("/abs"),
+    st.just("a" * 1025), st.just("x" * 65),
+))  # fmt: skip
+
+
+@given(RECORDS, st.lists(CHANGES, max_size=2))
+def test_plain_records_accepts_only_what_member_record_accepts(
+    record: dict[str, Any], changes: list[tuple[str, Any]]
+) -> None:
+    for key, value in changes:
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    accepted = plain_records([record])
+    try:
+        strict = MemberRecord.model_validate(record).record()
+    except ValidationError:
+        assert accepted is None
+        return
+    if accepted is not None:
+        assert strict == record
+
+
+def _record(**changes: Any) -> dict[str, Any]:
+    out = {"encoding": "png", "entry": 3, "file_sha256": "a" * 64, "file_size": 10,
+           "path": "dir/x.png", "pixel_form": "|u1 8x8", "pixel_sha256": "b" * 64}  # fmt: skip
+    out.update(changes)
+    return {k: v for k, v in out.items() if v is not ...}
+
+
+@pytest.mark.parametrize("changes", [
+    {"entry": True}, {"entry": -1}, {"entry": 2**53}, {"file_size": 1.0},
+    {"path": None}, {"path": "/abs.png"}, {"path": "a\nb"}, {"path": "a\x7fb"}, {"path": ""},
+    {"path": "p" * 1025}, {"file_sha256": "A" * 64}, {"pixel_sha256": "b" * 63},
+    {"file_sha256": "é" * 64}, {"pixel_form": "x" * 65}, {"encoding": 1}, {"extra": 1},
+    {"encoding": ...},
+])  # fmt: skip
+def test_anything_else_goes_to_the_strict_path(changes: dict[str, Any]) -> None:
+    assert plain_records([_record(), _record(**changes)]) is None
+
+
+def test_plain_records_keep_the_records_as_they_are() -> None:
+    records = [_record(entry=1), _record(entry=2, path=...), _record(entry=5, path="é/ü.png")]
+    assert plain_records(records) is records
+    assert plain_records([]) == []
+    assert plain_records({"entry": 1}) is None
+    assert plain_records([[1]]) is None
