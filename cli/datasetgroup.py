@@ -27,7 +27,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkersOpt = Annotated[int, typer.Option(min=0, help="Hashing threads (0: all cores).")]
+WorkersOpt = Annotated[
+    int, typer.Option(min=0, help="Hashing threads or processes (0: all cores).")
+]
 app.command("status")(status_command)
 
 

@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ledger.datasets.lock import _parse_fast, _parse_strict, open_lock, render
 from ledger.datasets.lockmembers import member_lines, plain_records
+from ledger.errors import VerificationError
 from ledger.model.datasets import MemberRecord
 
 KEYS = ["encoding", "entry", "file_sha256", "file_size", "path", "pixel_form", "pixel_sha256"]
@@ -91,3 +93,38 @@ def test_plain_records_keep_the_records_as_they_are() -> None:
     assert plain_records([]) == []
     assert plain_records({"entry": 1}) is None
     assert plain_records([[1]]) is None
+
+
+def test_a_rendered_lock_takes_the_fast_path_with_the_strict_paths_result() -> None:
+    records = [_record(entry=n, path=f"d/{n}.png") for n in range(3)] + [_record(entry=7,
+               path=...)]  # fmt: skip
+    data = render({"lock": "medledger.lock/v1", "log": {"origin": "o", "verifier_key": "k"},
+                   "dataset": {"name": "chest", "version": 1},
+                   "entry": {"index": 4, "leaf": {"envelope": {}, "prev": "x"}},
+                   "proof": "p", "members": records})  # fmt: skip
+    fast = _parse_fast(data)
+    assert fast is not None
+    assert fast == _parse_strict(data, lambda reason: VerificationError(reason))
+    assert fast[2] == [_strict_line(r) for r in records]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('"file_size":10', '"file_size":-1', 1),
+     "is damaged: members.0.file_size: Input should be greater than or equal to 0"),
+    (lambda t: t.replace('"entry":0,', '"entry": 0,', 1), "is not in its canonical layout"),
+    # the strict parse takes a null path (then the root would differ); here the key is next
+    (lambda t: t.replace('"path":"d/0.png",', '"path":null,', 1), "names a malformed log key"),
+])  # fmt: skip
+def test_a_lock_the_fast_path_refuses_gets_the_strict_paths_message(
+    edit: Any, message: str
+) -> None:
+    records = [_record(entry=0, path="d/0.png")]
+    data = render({"lock": "medledger.lock/v1", "log": {"origin": "o", "verifier_key": "k"},
+                   "dataset": {"name": "chest", "version": 1},
+                   "entry": {"index": 4, "leaf": {"envelope": {}, "prev": "x"}},
+                   "proof": "p", "members": records})  # fmt: skip
+    edited = edit(data.decode()).encode()
+    assert edited != data
+    assert _parse_fast(edited) is None
+    with pytest.raises(VerificationError, match=message):
+        open_lock(edited, where="the.lock")
