@@ -9,13 +9,16 @@ lock meanwhile. Same interface and guarantees as ``ledger.datasets.hashahead.Has
 digests only through ``result``, the first error in path order, and ``stop`` (on leaving the
 ``with`` block) ends the workers at once (they hold nothing but their own reads).
 
-The worker writes NUL-separated pairs: ``F<path>`` and ``<size> <sha256>`` per file,
-``R<path>`` and the message for the first file it cannot read (then stops), ``W`` and the
-message when the folder cannot be walked.
+The worker writes NUL-separated pairs: ``N`` and ``<count> <sha256 of its file list>``
+first (workers whose walks differ, the folder having changed meanwhile, send the copy back
+to one walk on threads), ``F<path>`` and ``<size> <sha256>`` per file, ``R<path>`` and the
+message for the first file it cannot read (then stops), ``W`` and the message when the
+folder cannot be walked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -69,38 +72,62 @@ class HashProcesses:
     def result(self) -> Digests:
         """Every file's (size, SHA-256), in path order; InputError for a folder that cannot
         be walked or the first file (in path order) that cannot be read."""
-        parts: list[list[tuple[str, tuple[int, str]]]] = []
-        errors: list[tuple[str, str]] = []
-        for proc in self._procs:
-            out, _ = proc.communicate()
-            if proc.returncode != 0:  # a worker that died: hash here instead
-                with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:
-                    return hashing.result()
-            files, error = _parse(out)
-            parts.append(files)
-            if error is not None:
-                errors.append(error)
+        try:
+            answers = [self._answer(proc) for proc in self._procs]
+        except _WorkerFailedError:  # hash here instead
+            with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:
+                return hashing.result()
+        errors = [error for _, _, error in answers if error is not None]
         if errors:
             raise InputError(min(errors)[1])
-        out_digests: Digests = {}
+        walks = {walked for walked, _, _ in answers}
+        parts = [files for _, files, _ in answers]
+        total = sum(map(len, parts))
+        if len(walks) != 1 or [len(p) for p in parts] != [
+            len(range(k, total, self._count)) for k in range(self._count)
+        ]:  # the folder changed between the workers' walks: one walk, here
+            with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:
+                return hashing.result()
+        out: Digests = {}
         iters = [iter(p) for p in parts]
-        for n in range(sum(map(len, parts))):  # worker k hashed files k, k + count, ...
+        for n in range(total):  # worker k hashed files k, k + count, ...
             path, digest = next(iters[n % self._count])
-            out_digests[path] = digest
-        return out_digests
+            out[path] = digest
+        return out
+
+    def _answer(self, proc: subprocess.Popen[bytes]) -> _Answer:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise _WorkerFailedError
+        try:
+            return _parse(out)
+        except (ValueError, UnicodeDecodeError) as exc:  # never written by our worker
+            raise _WorkerFailedError from exc
 
 
-def _parse(out: bytes) -> tuple[list[tuple[str, tuple[int, str]]], tuple[str, str] | None]:
-    """A worker's files in order, and its error as (path, message) ("" for a walk error)."""
+class _WorkerFailedError(Exception):
+    """A worker died or wrote something it never writes."""
+
+
+# (the worker's walk: a digest of its file list; its files; its error)
+_Answer = tuple[bytes, list[tuple[str, tuple[int, str]]], tuple[str, str] | None]
+
+
+def _parse(out: bytes) -> _Answer:
+    """A worker's walk, its files in order, and its error as (path, message) ("" for a walk
+    error)."""
     fields = out.split(b"\0")
     files: list[tuple[str, tuple[int, str]]] = []
+    walked = b""
     for tagged, value in zip(fields[0::2], fields[1::2], strict=False):
         tag, name = tagged[:1], tagged[1:].decode(*_TEXT)
         if tag == b"F":
             files.append((name, (int(value[:-65]), value[-64:].decode("ascii"))))
+        elif tag == b"N":
+            walked = value
         else:
-            return files, (name, value.decode(*_TEXT))
-    return files, None
+            return walked, files, (name, value.decode(*_TEXT))
+    return walked, files, None
 
 
 def main(argv: list[bytes]) -> None:
@@ -113,6 +140,8 @@ def main(argv: list[bytes]) -> None:
     except InputError as exc:
         sys.stdout.buffer.write(b"W\0" + exc.message.encode(*_TEXT) + b"\0")
         return
+    listed = hashlib.sha256("\0".join(paths).encode(*_TEXT)).hexdigest()
+    out.append(b"N\0%d %s\0" % (len(paths), listed.encode("ascii")))
     base = os.fspath(folder) + os.sep
     buffer = bytearray(1 << 20)
     for rel in paths[k::count]:

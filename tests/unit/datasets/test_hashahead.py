@@ -81,3 +81,14 @@ def test_a_stop_ends_the_hashing_of_a_huge_file(tmp_path: Path, hasher: type[Has
     assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
     if isinstance(hashing, HashProcesses):
         assert all(p.returncode is not None for p in hashing._procs)
+
+
+def test_a_worker_that_dies_sends_the_copy_back_to_threads(
+    copy: tuple[Path, dict[str, bytes]],
+) -> None:
+    root, contents = copy
+    with HashProcesses(root, workers=2) as hashing:
+        hashing._procs[1].kill()
+        found = hashing.result()
+    assert found == {rel: (len(data), hashlib.sha256(data).hexdigest())
+                     for rel, data in sorted(contents.items())}  # fmt: skip
