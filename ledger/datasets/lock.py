@@ -150,7 +150,10 @@ def _parse_strict(data: bytes, fail: Callable[[str], VerificationError]) -> _Par
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         what = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else exc
         raise fail(f"is damaged: {str(what)[:200]}") from None
-    rendered, member_lines_ = _render(raw)
+    try:
+        rendered, member_lines_ = _render(raw)
+    except UnicodeEncodeError:  # an escaped lone surrogate: never in a canonical (UTF-8) lock
+        rendered, member_lines_ = b"", []
     if rendered != data:
         raise fail("is not in its canonical layout: edited or damaged")
     lines = [line.encode("utf-8") for line in member_lines_]

@@ -112,6 +112,7 @@ def test_a_rendered_lock_takes_the_fast_path_with_the_strict_paths_result() -> N
     (lambda t: t.replace('"file_size":10', '"file_size":-1', 1),
      "is damaged: members.0.file_size: Input should be greater than or equal to 0"),
     (lambda t: t.replace('"entry":0,', '"entry": 0,', 1), "is not in its canonical layout"),
+    (lambda t: t.replace('"prev":"x"', '"prev":"\\ud800"', 1), "is not in its canonical layout"),
     # the strict parse takes a null path (then the root would differ); here the key is next
     (lambda t: t.replace('"path":"d/0.png",', '"path":null,', 1), "names a malformed log key"),
 ])  # fmt: skip
