@@ -41,16 +41,21 @@ class HashProcesses:
         self._count = workers or os.cpu_count() or 1
         package_root = str(Path(ledger.__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-        command: list[bytes] = [os.fsencode(sys.executable), b"-m", __name__.encode(),
+        # -P: the working directory (perhaps the copy being checked) is not put on sys.path
+        command: list[bytes] = [os.fsencode(sys.executable), b"-P", b"-m", __name__.encode(),
                                 os.fsencode(folder), b"%d" % self._count]
         skipped = [os.fsencode(p) for p in skip]
-        # our own interpreter and module; the folder is an argument, never a shell word
-        self._procs = [
-            subprocess.Popen([*command, b"%d" % k, *skipped],  # noqa: S603
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             env=os.environ | {"PYTHONPATH": path})
-            for k in range(self._count)
-        ]  # fmt: skip
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._started = True
+        try:  # our own interpreter and module; the folder is an argument, never a shell word
+            for k in range(self._count):
+                argv = [*command, b"%d" % k, *skipped]
+                self._procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,  # noqa: S603
+                                                    stdout=subprocess.PIPE,
+                                                    stderr=subprocess.DEVNULL,
+                                                    env=os.environ | {"PYTHONPATH": path}))
+        except OSError:  # no interpreter to start: hash here (``result``)
+            self._started = False
 
     def __enter__(self) -> HashProcesses:
         return self
@@ -73,6 +78,8 @@ class HashProcesses:
         """Every file's (size, SHA-256), in path order; InputError for a folder that cannot
         be walked or the first file (in path order) that cannot be read."""
         try:
+            if not self._started:
+                raise _WorkerFailedError
             answers = [self._answer(proc) for proc in self._procs]
         except _WorkerFailedError:  # hash here instead
             with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:

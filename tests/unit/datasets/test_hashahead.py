@@ -92,3 +92,20 @@ def test_a_worker_that_dies_sends_the_copy_back_to_threads(
         found = hashing.result()
     assert found == {rel: (len(data), hashlib.sha256(data).hexdigest())
                      for rel, data in sorted(contents.items())}  # fmt: skip
+
+
+def test_workers_never_import_from_the_working_directory(
+    copy: tuple[Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy checked from inside itself may hold a ``ledger`` package of its own."""
+    planted = tmp_path / "ledger"
+    (planted / "datasets").mkdir(parents=True)
+    marker = tmp_path / "planted code ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (planted / "datasets" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    root, contents = copy
+    with HashProcesses(root, workers=2) as hashing:
+        assert len(hashing.result()) == len(contents)
+        assert all(p.returncode == 0 for p in hashing._procs)  # the workers hashed, not threads
+    assert not marker.exists()
