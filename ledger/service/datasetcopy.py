@@ -122,10 +122,10 @@ class CopyVerified:
         }
 
 
-# A lock this large (about 1,000 members) has its copy hashed in worker processes, which
+# A lock this large (about 7,800 members) has its copy hashed in worker processes, which
 # start in about 0.1 s but do not share the main process's GIL; a smaller one on threads.
 # Only a speed choice: nothing in the unchecked lock is trusted.
-PROCESSES_FROM_LOCK_BYTES = 256 * 1024
+PROCESSES_FROM_LOCK_BYTES = 2 * 1024 * 1024
 
 GridSource = Callable[[dict[int, str | None]], dict[int, Descriptor]]
 
