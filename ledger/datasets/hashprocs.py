@@ -9,11 +9,13 @@ lock meanwhile. Same interface and guarantees as ``ledger.datasets.hashahead.Has
 digests only through ``result``, the first error in path order, and ``stop`` (on leaving the
 ``with`` block) ends the workers at once (they hold nothing but their own reads).
 
-The worker writes NUL-separated pairs: ``N`` and ``<count> <sha256 of its file list>``
-first (workers whose walks differ, the folder having changed meanwhile, send the copy back
-to one walk on threads), ``F<path>`` and ``<size> <sha256>`` per file, ``R<path>`` and the
-message for the first file it cannot read (then stops), ``W`` and the message when the
-folder cannot be walked.
+The worker writes six NUL-separated fields, a column each so that the main process parses
+100,000 files in a few C calls: ``<walked> <sha256 of its walk's file list> <n>`` (workers
+whose walks differ, the folder having changed meanwhile, send the copy back to one walk on
+threads), the ``n`` sizes and the ``n`` SHA-256 hex digests, space-separated, the path and
+message of the first file it could not read (then it stopped; both empty if none), and the
+``n`` paths, NUL-separated. A folder that cannot be walked: ``W``, empty fields, the message
+in the fifth.
 """
 
 from __future__ import annotations
@@ -84,23 +86,23 @@ class HashProcesses:
         except _WorkerFailedError:  # hash here instead
             with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:
                 return hashing.result()
-        errors = [error for _, _, error in answers if error is not None]
+        errors = [error for *_, error in answers if error is not None]
         if errors:
             raise InputError(min(errors)[1])
-        walks = {walked for walked, _, _ in answers}
-        parts = [files for _, files, _ in answers]
-        total = sum(map(len, parts))
-        if len(walks) != 1 or [len(p) for p in parts] != [
+        total = sum(len(paths) for _, paths, _, _, _ in answers)
+        if len({walked for walked, *_ in answers}) != 1 or [len(a[1]) for a in answers] != [
             len(range(k, total, self._count)) for k in range(self._count)
         ]:  # the folder changed between the workers' walks: one walk, here
             with HashAhead(self._folder, skip=self._skip, workers=self._count) as hashing:
                 return hashing.result()
-        out: Digests = {}
-        iters = [iter(p) for p in parts]
-        for n in range(total):  # worker k hashed files k, k + count, ...
-            path, digest = next(iters[n % self._count])
-            out[path] = digest
-        return out
+        paths: list[str] = [""] * total
+        sizes: list[int] = [0] * total
+        shas: list[str] = [""] * total
+        for k, (_, part_paths, part_sizes, part_shas, _) in enumerate(answers):
+            paths[k :: self._count] = part_paths  # worker k hashed files k, k + count, ...
+            sizes[k :: self._count] = part_sizes
+            shas[k :: self._count] = part_shas
+        return dict(zip(paths, zip(sizes, shas, strict=True), strict=True))
 
     def _answer(self, proc: subprocess.Popen[bytes]) -> _Answer:
         out, _ = proc.communicate()
@@ -116,50 +118,54 @@ class _WorkerFailedError(Exception):
     """A worker died or wrote something it never writes."""
 
 
-# (the worker's walk: a digest of its file list; its files; its error)
-_Answer = tuple[bytes, list[tuple[str, tuple[int, str]]], tuple[str, str] | None]
+# (the worker's walk, its files' paths, sizes and digests, its error as (path, message))
+_Answer = tuple[bytes, list[str], list[int], list[str], tuple[str, str] | None]
 
 
 def _parse(out: bytes) -> _Answer:
-    """A worker's walk, its files in order, and its error as (path, message) ("" for a walk
-    error)."""
-    fields = out.split(b"\0")
-    files: list[tuple[str, tuple[int, str]]] = []
-    walked = b""
-    for tagged, value in zip(fields[0::2], fields[1::2], strict=False):
-        tag, name = tagged[:1], tagged[1:].decode(*_TEXT)
-        if tag == b"F":
-            files.append((name, (int(value[:-65]), value[-64:].decode("ascii"))))
-        elif tag == b"N":
-            walked = value
-        else:
-            return walked, files, (name, value.decode(*_TEXT))
-    return walked, files, None
+    """A worker's output (see the module); ValueError if it is not one."""
+    head, sizes, shas, bad_path, message, names = out.split(b"\0", 5)
+    if head == b"W":
+        return b"", [], [], [], ("", message.decode(*_TEXT))
+    walked, listed, count = head.split(b" ")
+    n = int(count)
+    paths = names.decode(*_TEXT).split("\0") if n else []
+    size_list = list(map(int, sizes.split()))
+    sha_list = shas.decode("ascii").split()
+    if not len(paths) == len(size_list) == len(sha_list) == n:
+        raise ValueError("a worker's columns differ in length")
+    error = (bad_path.decode(*_TEXT), message.decode(*_TEXT)) if bad_path else None
+    return walked + b" " + listed, paths, size_list, sha_list, error
 
 
 def main(argv: list[bytes]) -> None:
     """Worker: hash files ``k``, ``k + count``, ... of the folder's walk; see the module."""
     folder, count, k = Path(os.fsdecode(argv[0])), int(argv[1]), int(argv[2])
     skip = frozenset(Path(os.fsdecode(p)) for p in argv[3:])
-    out: list[bytes] = []
     try:
         paths = walk(folder, skip=skip)
     except InputError as exc:
-        sys.stdout.buffer.write(b"W\0" + exc.message.encode(*_TEXT) + b"\0")
+        sys.stdout.buffer.write(b"W\0\0\0\0" + exc.message.encode(*_TEXT) + b"\0")
         return
     listed = hashlib.sha256("\0".join(paths).encode(*_TEXT)).hexdigest()
-    out.append(b"N\0%d %s\0" % (len(paths), listed.encode("ascii")))
     base = os.fspath(folder) + os.sep
     buffer = bytearray(1 << 20)
+    done: list[str] = []
+    sizes: list[bytes] = []
+    shas: list[str] = []
+    bad_path, message = b"", b""
     for rel in paths[k::count]:
-        name = rel.encode(*_TEXT)
         try:
             size, sha = digest_file(base + rel, buffer)
         except InputError as exc:
-            out.append(b"R" + name + b"\0" + exc.message.encode(*_TEXT) + b"\0")
+            bad_path, message = rel.encode(*_TEXT), exc.message.encode(*_TEXT)
             break
-        out.append(b"F%s\0%d %s\0" % (name, size, sha.encode("ascii")))
-    sys.stdout.buffer.write(b"".join(out))
+        done.append(rel)
+        sizes.append(b"%d" % size)
+        shas.append(sha)
+    head = b"%d %s %d" % (len(paths), listed.encode("ascii"), len(done))
+    sys.stdout.buffer.write(b"\0".join([head, b" ".join(sizes), " ".join(shas).encode("ascii"),
+                                        bad_path, message, "\0".join(done).encode(*_TEXT)]))
 
 
 if __name__ == "__main__":
