@@ -17,7 +17,9 @@ never decodes a file whose bytes match). Then, in one run on the same cores:
 * ``dataset pin``: the lock's size per member (bytes);
 * ``dataset verify`` of the unchanged copy, against ``sha256sum`` over the same files on
   the same number of processes (``xargs -P``), each run twice with the page cache warm,
-  the faster run kept; the ratio is verify's throughput over sha256sum's.
+  the faster run kept; the ratio is verify's throughput over sha256sum's. Also the CPU
+  seconds of each (all threads, all processes; mean of the two runs), which a loaded
+  machine distorts less than the wall times.
 
     python bench/datasets.py --quick          # 10,000 files
     python bench/datasets.py                  # 100,000 files of 16 KiB
@@ -27,6 +29,11 @@ never decodes a file whose bytes match). Then, in one run on the same cores:
 ``--dir DIR`` keeps the files and the ledger in DIR and re-uses them when DIR already holds a
 built ledger (no writing or registering; ``dataset create`` runs only if ``bench@1`` is not
 there yet). ``--profile-only`` stops after create and profile (no pin, no verify).
+``--keep DIR`` is the same as ``--dir DIR``; ``--verify-only DIR`` then runs only sha256sum
+and ``dataset verify`` on the folder, lock and key a full run left there.
+
+    python bench/datasets.py --keep /tmp/dsbench           # and keep the folder, lock and key
+    python bench/datasets.py --verify-only /tmp/dsbench    # only sha256sum and verify, reused
 """
 
 from __future__ import annotations
@@ -138,6 +145,40 @@ def _built(root: Path, count: int, size: int) -> tuple[Ledger, dict[str, Any]]:
                     "register_s": round(time.perf_counter() - start, 2)}
 
 
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def compare(root: Path, workers: int) -> dict[str, Any]:
+    """``dataset verify`` of ``root``/data against ``root``/bench.lock, and sha256sum over the
+    same files: each twice, page cache warm, the faster kept."""
+    folder, lock = root / "data", root / "bench.lock"
+    vkey = (root / "log.vkey").read_text().strip()
+    files = walk(folder)
+    total = sum((folder / p).stat().st_size for p in files)
+
+    def verify() -> None:
+        result = verify_copy(lock, folder, pubkeys=[vkey], workers=workers)
+        result.require_match()
+
+    sha256sum(folder, workers)  # warm the page cache
+    children = _children_cpu()
+    baseline = _best(2, lambda: sha256sum(folder, workers))
+    baseline_cpu = (_children_cpu() - children) / 2
+    cpu, children = time.process_time(), _children_cpu()
+    verified = _best(2, verify)
+    verify_cpu = (time.process_time() - cpu + _children_cpu() - children) / 2
+    return {
+        "verified_files": len(files), "load_average": round(os.getloadavg()[0], 1),
+        "sha256sum_s": round(baseline, 2), "verify_s": round(verified, 2),
+        "sha256sum_cpu_s": round(baseline_cpu, 2), "verify_cpu_s": round(verify_cpu, 2),
+        "sha256sum_mb_s": round(total / baseline / 1e6, 1),
+        "verify_mb_s": round(total / verified / 1e6, 1),
+        "verify_over_sha256sum": round(baseline / verified, 3),
+    }  # fmt: skip
+
+
 def _has_version(ledger: Ledger) -> bool:
     try:
         service.version(ledger, "bench@1")
@@ -173,25 +214,12 @@ def run(count: int, size: int, root: Path, *, profile_only: bool = False) -> dic
     pinned = time.perf_counter() - start
     lock = root / "bench.lock"
     lock.write_bytes(lock_bytes)
-    vkey = ledger.verifier.vkey
+    (root / "log.vkey").write_text(ledger.verifier.vkey + "\n")
     ledger.store.engine.dispose()
-
-    def verify() -> None:
-        result = verify_copy(lock, folder, pubkeys=[vkey], workers=workers)
-        result.require_match()
-
-    sha256sum(folder, workers)  # warm the page cache
-    baseline = _best(2, lambda: sha256sum(folder, workers))
-    verified = _best(2, verify)
-    total = count * size
     return figures | {
-        "pin_s": round(pinned, 2), "load_average": round(os.getloadavg()[0], 1),
+        "pin_s": round(pinned, 2),
         "lock_bytes": len(lock_bytes), "lock_bytes_per_member": round(len(lock_bytes) / count, 1),
-        "sha256sum_s": round(baseline, 2), "verify_s": round(verified, 2),
-        "sha256sum_mb_s": round(total / baseline / 1e6, 1),
-        "verify_mb_s": round(total / verified / 1e6, 1),
-        "verify_over_sha256sum": round(baseline / verified, 3),
-    }  # fmt: skip
+    } | compare(root, workers)  # fmt: skip
 
 
 def main() -> None:
@@ -200,12 +228,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16_384)
     parser.add_argument("--quick", action="store_true", help="10,000 files")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--dir", type=Path, help="keep the files and ledger here; re-use them")
+    parser.add_argument("--dir", "--keep", type=Path,
+                        help="keep the files and ledger here; re-use them")
+    parser.add_argument("--verify-only", type=Path, metavar="DIR",
+                        help="only sha256sum and dataset verify, on a folder a full run kept")
     parser.add_argument("--profile-only", action="store_true",
                         help="stop after create and profile (no pin, no verify)")
     args = parser.parse_args()
     count = 10_000 if args.quick else args.files
-    if args.dir is not None:
+    if args.verify_only is not None:
+        figures = compare(args.verify_only, os.cpu_count() or 1)
+    elif args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
         figures = run(count, args.size, args.dir, profile_only=args.profile_only)
     else:

@@ -27,7 +27,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkersOpt = Annotated[int, typer.Option(min=0, help="Hashing threads (0: all cores).")]
+WorkersOpt = Annotated[
+    int, typer.Option(min=0, help="Hashing threads or processes (0: all cores).")
+]
 app.command("status")(status_command)
 
 
@@ -275,13 +277,11 @@ def verify(
 
 
 def _print_copy(result: datasetcopy.CopyVerified) -> None:
-    shown = result.to_json()
+    shown = result.summary()
     out.print(f"lock: {shown['dataset']} from {shown['log']['origin']} (entry {shown['entry']}, "
               f"checkpoint size {shown['checkpoint']['size']}); proofs valid with "
               f"{shown['log']['key']} key", markup=False)
-    for f in result.report.files:
-        if f.status == "ok":
-            continue
+    for f in result.report.changed():
         where = f.path or f.pinned_path or ""
         extra = f" (pinned as {f.pinned_path})" if f.pinned_path and f.path else ""
         detail = f": {f.detail}" if f.detail else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,16 +61,27 @@ def _inode(entry: os.DirEntry[str]) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def digest_file(path: Path | str, buffer: bytearray | None = None) -> tuple[int, str]:
-    """(size, hex SHA-256) of one file; InputError names it if it cannot be read."""
+class HashingStoppedError(Exception):
+    """``digest_file`` was told to stop (its ``stop`` event was set)."""
+
+
+def digest_file(path: Path | str, buffer: bytearray | None = None,
+                stop: threading.Event | None = None) -> tuple[int, str]:  # fmt: skip
+    """(size, hex SHA-256) of one file; InputError names it if it cannot be read;
+    HashingStoppedError when ``stop`` is set (checked every block: a large file stops too)."""
     view = memoryview(buffer if buffer is not None else bytearray(_BLOCK))
     sha = hashlib.sha256()
     size = 0
     try:
-        with open(path, "rb", buffering=0) as handle:  # a str path: no pathlib per file
-            while n := handle.readinto(view):
+        fd = os.open(path, os.O_RDONLY)  # no file object per file: a tenth of its CPU time
+        try:
+            while n := os.readv(fd, (view,)):
                 sha.update(view[:n])
                 size += n
+                if stop is not None and stop.is_set():
+                    raise HashingStoppedError
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise InputError(f"{show_path(path)}: cannot read: {exc.strerror or exc}") from exc
     return size, sha.hexdigest()

@@ -3,20 +3,25 @@
 The layout is canonical: keys sorted, one top-level key per line, one member per line,
 UTF-8, a final newline. ``render`` writes it; ``open_lock`` re-renders what it parsed and
 refuses a file whose bytes differ, so an edit anywhere (a digit, a space) is found, not
-only one that breaks a proof.
+only one that breaks a proof. It parses and re-renders the member lines with orjson first
+(``ledger.datasets.lockmembers``) and takes the strict path (pydantic, ``json.dumps``),
+which names what is wrong, for any lock the fast one does not accept.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ledger.checkpoints import open_checkpoint
 from ledger.crypto.note import NoteVerifier
+from ledger.datasets.lockmembers import member_lines, plain_records
 from ledger.errors import LedgerError, VerificationError
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.hashing import leaf_hash
@@ -81,7 +86,7 @@ def build(*, origin: str, verifier_key: str, name: str, version: int, index: int
 class OpenedLock:
     """A lock whose proofs all checked out."""
 
-    lock: LockFile
+    lock: LockFile  # its ``members`` left empty: the records are ``members`` below
     body: DatasetVersioned
     checkpoint: Checkpoint
     key_given: bool  # checked against a key the user gave, not only the lock's own
@@ -95,16 +100,7 @@ def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = N
     def fail(reason: str) -> VerificationError:
         return VerificationError(f"lock {reason}", subject=where)
 
-    try:
-        raw = json.loads(data.decode("utf-8"))
-        lock = LockFile.model_validate(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-        what = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else exc
-        raise fail(f"is damaged: {str(what)[:200]}") from None
-    rendered, member_lines = _render(raw)
-    if rendered != data:
-        raise fail("is not in its canonical layout: edited or damaged")
+    lock, records, lines = _parse_fast(data) or _parse_strict(data, fail)
     try:
         verifier = NoteVerifier.from_vkey(lock.log.verifier_key)
     except LedgerError as exc:
@@ -130,16 +126,77 @@ def open_lock(data: bytes, *, where: str, pubkeys: list[NoteVerifier] | None = N
     except LedgerError as exc:
         raise fail(f"entry is not in the log: {exc.message}") from None
     body = _versioned_body(lock, verifier, fail)
-    records: list[dict[str, Any]] = raw["members"]  # as hashed: a "path": null is refused
     _check_paths(lock, body, records, fail)
     entries = [r["entry"] for r in records]
     if any(a >= b for a, b in pairwise(entries)):
         raise fail("members are not sorted by entry index without repeats")
-    root = root_of_leaf_hashes([leaf_hash(line.encode("utf-8")) for line in member_lines]).hex()
+    root = root_of_leaf_hashes([leaf_hash(line) for line in lines]).hex()
     if len(records) != body.members or root != body.members_root:
         raise fail(f"members do not match the signed version: {len(records)} members, root "
                    f"{root}; the entry signs {body.members}, {body.members_root}")
     return OpenedLock(lock, body, checkpoint, key_given=pubkeys is not None, members=records)
+
+
+_Parsed = tuple[LockFile, list[dict[str, Any]], list[bytes]]
+
+
+def _parse_strict(data: bytes, fail: Callable[[str], VerificationError]) -> _Parsed:
+    """The lock, its member records as parsed (as hashed: a "path": null is refused) and
+    their lines; VerificationError names the first thing wrong."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+        lock = LockFile.model_validate(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        what = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else exc
+        raise fail(f"is damaged: {str(what)[:200]}") from None
+    try:
+        rendered, member_lines_ = _render(raw)
+    except UnicodeEncodeError:  # an escaped lone surrogate: never in a canonical (UTF-8) lock
+        rendered, member_lines_ = b"", []
+    if rendered != data:
+        raise fail("is not in its canonical layout: edited or damaged")
+    lines = [line.encode("utf-8") for line in member_lines_]
+    return lock.model_copy(update={"members": []}), raw["members"], lines
+
+
+def _parse_fast(data: bytes) -> _Parsed | None:
+    """What ``_parse_strict`` returns, for a lock whose member records are plain; None for
+    anything else (the strict path then decides)."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if type(raw) is not dict:
+        return None
+    records = plain_records(raw.get("members"))
+    if records is None:
+        return None
+    try:
+        lock = LockFile.model_validate({**raw, "members": []})
+    except ValidationError:
+        return None
+    lines = member_lines(records)
+    if _layout(raw, lines) != data:
+        return None
+    return lock, records, lines
+
+
+def _layout(lock: dict[str, Any], rows: list[bytes]) -> bytes:
+    """``render``'s bytes, with the member lines already rendered."""
+    out: list[bytes] = [b"{"]
+    keys = sorted(lock)
+    for n, key in enumerate(keys):
+        comma = b"," if n < len(keys) - 1 else b""
+        if key == "members":
+            out.append(_line(key).encode("utf-8") + b":[")
+            out.extend([row + b"," for row in rows[:-1]])
+            out.extend(rows[-1:])
+            out.append(b"]" + comma)
+        else:
+            out.append(f"{_line(key)}:{_line(lock[key])}".encode() + comma)
+    out.append(b"}")
+    return b"\n".join(out) + b"\n"
 
 
 def _versioned_body(lock: LockFile, verifier: NoteVerifier, fail: Any) -> DatasetVersioned:

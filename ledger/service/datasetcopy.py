@@ -2,6 +2,8 @@
 
 The lock's proofs are checked first (layout, log key, checkpoint signature, the version
 entry's inclusion, the members against the signed root); only then is any file compared.
+The files are hashed meanwhile, in the background (``ledger.datasets.hashahead``): their
+digests are read only once the lock has passed, and a failed lock stops the hashing.
 With ``--bundle`` the newer bundle must extend the lock's checkpoint before its consent
 entries are read; run inside a ledger directory, missing members' descriptor grids let a
 lossy copy be named (``lossy_copy_of``).
@@ -17,9 +19,11 @@ from typing import Any
 from ledger.consent.replay import Ended
 from ledger.crypto.note import NoteVerifier
 from ledger.datasets.copycheck import CopyReport, check_copy
+from ledger.datasets.hashahead import HashAhead
+from ledger.datasets.hashprocs import HashProcesses
 from ledger.datasets.lock import OpenedLock, open_lock
 from ledger.datasets.lossycopy import explain_modified, find_lossy_copies
-from ledger.datasets.newerbundle import bundle_grids, consent_ended, open_bundle
+from ledger.datasets.newerbundle import NewerBundle, bundle_grids, consent_ended, open_bundle
 from ledger.errors import InputError, VerificationError, show_path
 from ledger.fingerprint.descriptor import Descriptor
 from ledger.log.tlog_proof import parse_tlog_proof
@@ -86,9 +90,16 @@ class CopyVerified:
             raise VerificationError(consent, subject=self.folder)
 
     def consent_rows(self) -> list[dict[str, Any]]:
+        if not self.consent.ended:
+            return []
         return self.consent.rows({m["entry"]: m.get("path") for m in self.opened.members})
 
     def to_json(self) -> dict[str, Any]:
+        return self.summary() | {"files": [f.to_json() for f in self.report.files]
+                                 + self.consent_rows()}  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """``to_json`` without the per-file rows."""
         lock, cp = self.opened.lock, self.opened.checkpoint
         return {
             "lock": self.lock_path,
@@ -99,7 +110,7 @@ class CopyVerified:
                     "key": "given" if self.opened.key_given else "the lock's own (not given)"},
             "entry": lock.entry.index,
             "checkpoint": {"size": cp.size, "root": cp.root.hex()},
-            "members": len(lock.members),
+            "members": len(self.opened.members),
             "counts": self.report.counts() | {"consent_withdrawn": len(self.consent.ended)},
             "decoded": self.report.decoded,
             "passed": not self.report.problems(strict_bytes=self.strict_bytes)
@@ -108,9 +119,13 @@ class CopyVerified:
             "consent": self.consent.line(),
             "consent_checked_at": self.consent.size or self.consent.pin_size,
             "lossy_checked": self.lossy_checked,
-            "files": [f.to_json() for f in self.report.files] + self.consent_rows(),
         }
 
+
+# A lock this large (about 7,800 members) has its copy hashed in worker processes, which
+# start in about 0.1 s but do not share the main process's GIL; a smaller one on threads.
+# Only a speed choice: nothing in the unchecked lock is trusted.
+PROCESSES_FROM_LOCK_BYTES = 2 * 1024 * 1024
 
 GridSource = Callable[[dict[int, str | None]], dict[int, Descriptor]]
 
@@ -142,6 +157,20 @@ def _read(path: Path) -> bytes:
         raise InputError(f"{show_path(path)}: cannot read: {exc.strerror or exc}") from exc
 
 
+def _consent(opened: OpenedLock, where: str, bundle: Path | None
+             ) -> tuple[ConsentSince, NewerBundle | None]:  # fmt: skip
+    """Consent as of the pin, or as of the newer ``bundle`` (which must extend the lock's
+    checkpoint)."""
+    if bundle is None:
+        return ConsentSince(opened.checkpoint.size), None
+    note = parse_tlog_proof(opened.lock.proof).checkpoint_note
+    newer = open_bundle(_read(bundle), where=show_path(bundle),
+                        verifiers=[NoteVerifier.from_vkey(opened.lock.log.verifier_key)],
+                        earlier=(f"the lock's checkpoint ({where})", note))
+    return ConsentSince(opened.checkpoint.size, newer.where, newer.checkpoint.size,
+                        tuple(consent_ended(newer, opened.members))), newer
+
+
 def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = None,
                 strict_bytes: bool = False, workers: int = 0, bundle: Path | None = None,
                 ledger: Ledger | None = None) -> CopyVerified:  # fmt: skip
@@ -150,20 +179,15 @@ def verify_copy(lock_path: Path, folder: Path, *, pubkeys: list[str] | None = No
     an opened ledger of the same log whose descriptor grids name lossy copies."""
     verifiers = read_verifiers(pubkeys) if pubkeys else None
     where = show_path(lock_path)
-    opened = open_lock(_read(lock_path), where=where, pubkeys=verifiers)
-    if not folder.is_dir():
-        raise InputError(f"{show_path(folder)}: not a folder")
-    consent = ConsentSince(opened.checkpoint.size)
-    newer = None
-    if bundle is not None:
-        note = parse_tlog_proof(opened.lock.proof).checkpoint_note
-        newer = open_bundle(_read(bundle), where=show_path(bundle),
-                            verifiers=[NoteVerifier.from_vkey(opened.lock.log.verifier_key)],
-                            earlier=(f"the lock's checkpoint ({where})", note))
-        consent = ConsentSince(opened.checkpoint.size, newer.where, newer.checkpoint.size,
-                               tuple(consent_ended(newer, opened.members)))
-    report = check_copy(folder, opened.members, skip=frozenset({lock_path.resolve()}),
-                        workers=workers)
+    data = _read(lock_path)
+    hasher = HashProcesses if len(data) >= PROCESSES_FROM_LOCK_BYTES else HashAhead
+    with hasher(folder, skip=frozenset({lock_path.resolve()}), workers=workers) as hashing:
+        opened = open_lock(data, where=where, pubkeys=verifiers)
+        if not folder.is_dir():
+            raise InputError(f"{show_path(folder)}: not a folder")
+        consent, newer = _consent(opened, where, bundle)
+        digests = hashing.result()
+    report = check_copy(folder, opened.members, digests=digests)
     log = opened.lock.log
     sources: list[GridSource] = []
     if newer is not None and newer.grids:
