@@ -52,6 +52,7 @@ from ledger.errors import InputError
 from ledger.fingerprint.content import FULL_CONTENT, MIN_CONTENT, content_score
 from ledger.fingerprint.descriptor import GRID, Descriptor, blur, dihedral
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
+from ledger.similarity.localagreement import worst_local_correlation
 
 Floats = npt.NDArray[np.float64]
 
@@ -73,7 +74,8 @@ _REFINED = 2  # coarse hypotheses refined
 # verdict, and the catch-up scan (ledger.similarity.scan) checks every image again.
 # 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
 # grid's only). 3: a grid with too little structure (content score) is matched only exactly.
-DECISION_VERSION = 3
+# 4: a residual above GUARD_WORST_BLOCK needs local agreement (localagreement).
+DECISION_VERSION = 4
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
 
@@ -471,14 +473,25 @@ def _decide(
         # a grey-level map is monotone, so the ranks agree too; a high Pearson correlation
         # that the ranks do not share comes from one step between two regions
         failed.append(f"rank correlation {spearman:.3f} < {thresholds.min_correlation}")
+    local = worst_local_correlation(a, s, m)
+    scores["local"] = local
     if worst > thresholds.max_worst_block:
         failed.append(f"worst block {worst:.3f} > {thresholds.max_worst_block}")
     if overlap < thresholds.min_overlap:
         failed.append(f"overlap {overlap:.2f} < {thresholds.min_overlap}")
+    if worst > GUARD_WORST_BLOCK and local < LOCAL_GUARD:
+        failed.append(f"local correlation {local:.2f} < {LOCAL_GUARD} at worst block {worst:.3f}")
     if not failed:
         failed = _strict_failures(correlation, worst, overlap, content)
     reason = "near-duplicate" if not failed else "different: " + "; ".join(failed)
     return Verdict(not failed, correlation, worst, overlap, alignment, reason, scores)
+
+
+# A pair whose residual is near the threshold (above GUARD_WORST_BLOCK) must not hold a block
+# that has structure in both grids and disagrees (local correlation under LOCAL_GUARD): two
+# different textures on one layout, a moved structure (docs/similarity.md, "Local agreement").
+GUARD_WORST_BLOCK = 0.045
+LOCAL_GUARD = 0.30
 
 
 def _strict_failures(correlation: float, worst: float, overlap: float, content: float) -> list[str]:
