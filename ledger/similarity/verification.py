@@ -74,7 +74,8 @@ _REFINED = 2  # coarse hypotheses refined
 # verdict, and the catch-up scan (ledger.similarity.scan) checks every image again.
 # 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
 # grid's only). 3: a grid with too little structure (content score) is matched only exactly.
-# 4: a residual above GUARD_WORST_BLOCK needs local agreement (localagreement).
+# 4: a residual above GUARD_WORST_BLOCK needs local agreement (localagreement); exact-only
+# below content 0.25 (0.30), a low-content pair needs local agreement of LOW_CONTENT_LOCAL.
 DECISION_VERSION = 4
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
@@ -482,7 +483,7 @@ def _decide(
     if worst > GUARD_WORST_BLOCK and local < LOCAL_GUARD:
         failed.append(f"local correlation {local:.2f} < {LOCAL_GUARD} at worst block {worst:.3f}")
     if not failed:
-        failed = _strict_failures(correlation, worst, overlap, content)
+        failed = _strict_failures(correlation, worst, overlap, content, local)
     reason = "near-duplicate" if not failed else "different: " + "; ".join(failed)
     return Verdict(not failed, correlation, worst, overlap, alignment, reason, scores)
 
@@ -492,9 +493,14 @@ def _decide(
 # different textures on one layout, a moved structure (docs/similarity.md, "Local agreement").
 GUARD_WORST_BLOCK = 0.045
 LOCAL_GUARD = 0.30
+# A grid with little structure (content under FULL_CONTENT) needs every structured block to
+# agree closely: its near-identical acceptance reaches down to MIN_CONTENT 0.25 since v4.
+LOW_CONTENT_LOCAL = 0.80
 
 
-def _strict_failures(correlation: float, worst: float, overlap: float, content: float) -> list[str]:
+def _strict_failures(
+    correlation: float, worst: float, overlap: float, content: float, local: float
+) -> list[str]:
     """What a pair that passed the thresholds still fails of the stricter acceptance."""
     failed = []
     if overlap < FAR_OVERLAP:
@@ -504,6 +510,8 @@ def _strict_failures(correlation: float, worst: float, overlap: float, content: 
             failed.append(f"worst block {worst:.3f} > {FAR_WORST_BLOCK} at this crop")
     if content < FULL_CONTENT:
         low = f"at content {content:.2f}"
+        if local < LOW_CONTENT_LOCAL:
+            failed.append(f"local correlation {local:.2f} < {LOW_CONTENT_LOCAL} {low}")
         if overlap < NEAR_OVERLAP:
             failed.append(f"overlap {overlap:.2f} < {NEAR_OVERLAP} {low}")
         if correlation < LOW_CONTENT_CORRELATION:
