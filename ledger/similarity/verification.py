@@ -75,7 +75,7 @@ _REFINED = 2  # coarse hypotheses refined
 # 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
 # grid's only). 3: a grid with too little structure (content score) is matched only exactly.
 # 4: a residual above GUARD_WORST_BLOCK needs local agreement (localagreement); exact-only
-# below content 0.25 (0.30), a low-content pair needs local agreement of LOW_CONTENT_LOCAL.
+# below content 0.26 (0.30), a low-content pair needs local agreement of LOW_CONTENT_LOCAL.
 DECISION_VERSION = 4
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
@@ -494,7 +494,7 @@ def _decide(
 GUARD_WORST_BLOCK = 0.045
 LOCAL_GUARD = 0.30
 # A grid with little structure (content under FULL_CONTENT) needs every structured block to
-# agree closely: its near-identical acceptance reaches down to MIN_CONTENT 0.25 since v4.
+# agree closely: its near-identical acceptance reaches down to MIN_CONTENT 0.26 since v4.
 LOW_CONTENT_LOCAL = 0.80
 
 
