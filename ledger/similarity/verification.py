@@ -484,6 +484,10 @@ def _decide(
         failed.append(f"local correlation {local:.2f} < {LOCAL_GUARD} at worst block {worst:.3f}")
     if not failed:
         failed = _strict_failures(correlation, worst, overlap, content, local)
+    if not failed and content < UPRIGHT_CONTENT and variant != 0:
+        # the band v4 opened (MIN_CONTENT..0.30) matches only upright copies: a dark corner of a
+        # fundus photo turned by 90 or 180 degrees looks like another corner
+        failed.append(f"{alignment.transform} at content {content:.2f} < {UPRIGHT_CONTENT}")
     reason = "near-duplicate" if not failed else "different: " + "; ".join(failed)
     return Verdict(not failed, correlation, worst, overlap, alignment, reason, scores)
 
@@ -496,6 +500,7 @@ LOCAL_GUARD = 0.30
 # A grid with little structure (content under FULL_CONTENT) needs every structured block to
 # agree closely: its near-identical acceptance reaches down to MIN_CONTENT 0.26 since v4.
 LOW_CONTENT_LOCAL = 0.80
+UPRIGHT_CONTENT = 0.30  # under it (down to MIN_CONTENT) only the identity variant matches
 
 
 def _strict_failures(

@@ -160,3 +160,20 @@ def test_copies_of_low_content_pictures_still_verify(picture, make, tmp_path):
     verdict = verify(a, b)
     assert verdict.matched, verdict.explain()
     assert verdict.scores["local"] >= 0.8
+
+
+@pytest.mark.parametrize(("first", "second"), [((0, 0), (2, 2)), ((0, 2), (2, 2))])
+def test_dark_corner_tiles_of_a_fundus_photo_do_not_verify_turned(first, second, tmp_path):
+    # bench/duplicates.py's 3 x 3 tiles of retina.jpg: its corners (the disc's rim against
+    # black, content 0.28) matched each other turned by 90 or 180 degrees at content bar 0.26
+    pixels = _retina()
+    side = min(pixels.shape) // 3
+    tiles = [
+        _registered(
+            pixels[y * side : (y + 1) * side, x * side : (x + 1) * side], tmp_path, f"{y}{x}"
+        )
+        for y, x in (first, second)
+    ]
+    for stored, query in ((tiles[0], tiles[1]), (tiles[1], tiles[0])):
+        verdict = verify(stored, query)
+        assert not verdict.matched, verdict.explain()
