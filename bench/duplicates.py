@@ -82,6 +82,7 @@ from ledger.similarity import (
 from ledger.similarity.search import DEFAULT_RADIUS, KEY_KIND
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest sees it
+import dup_oracle
 from integration.duplicates.exports import full_range
 
 LIMITS = DecodeLimits()
@@ -872,11 +873,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-worst-block", type=float, default=Thresholds().max_worst_block)
     parser.add_argument("--min-overlap", type=float, default=Thresholds().min_overlap)
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument(
+        "--oracle-candidates",
+        type=int,
+        metavar="UNRELATED",
+        default=None,
+        help="verify every true and hard-negative pair and UNRELATED sampled unrelated pairs "
+        "directly (the verification alone), instead of the end-to-end run",
+    )
+    parser.add_argument("--save-corpus", type=Path, default=None)
+    parser.add_argument("--load-corpus", type=Path, default=None)
     args = parser.parse_args(argv)
     thresholds = Thresholds(args.min_correlation, args.max_worst_block, args.min_overlap)
     started = time.perf_counter()
-    corpus = build_corpus(quick=args.quick)
+    if args.load_corpus:
+        corpus = dup_oracle.load(args.load_corpus, Corpus, Sample)
+    else:
+        corpus = build_corpus(quick=args.quick)
     built = time.perf_counter() - started
+    if args.save_corpus:
+        dup_oracle.save(corpus, args.save_corpus)
+    if args.oracle_candidates is not None:
+        oracle = dup_oracle.evaluate(
+            corpus, thresholds=thresholds, unrelated=args.oracle_candidates
+        )
+        oracle["load_average"] = [round(v, 2) for v in os.getloadavg()]
+        print(json.dumps(oracle, indent=2) if args.json else dup_oracle.report(oracle))
+        return 0
     engine = evaluate_engine(corpus, radius=args.radius, thresholds=thresholds)
     base = evaluate_baseline(corpus)
     result: dict[str, object] = {

@@ -27,7 +27,7 @@ CELL = 4  # pixels per side of a cell
 CELL_SPREAD = 0.05  # a cell is structured when its rank spread (std) is at least this
 MIN_CELL_STD = 0.4  # ... and its grey levels' std at least this (quantisation and JPEG noise)
 MIN_SPREAD = 2.0  # grey levels (1st..99th percentile) below which nothing is structure
-MIN_CONTENT = 0.30  # the score below which a grid is matched only exactly
+MIN_CONTENT = 0.26  # under it (16 of 64 cells or fewer) a grid matches only exactly (v3: 0.30)
 FULL_CONTENT = 0.45  # the score from which a grid may match under any alignment
 CONTENT_BLUR = 1.0  # grid pixels, as the verification compares the grids
 

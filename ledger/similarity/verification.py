@@ -52,6 +52,7 @@ from ledger.errors import InputError
 from ledger.fingerprint.content import FULL_CONTENT, MIN_CONTENT, content_score
 from ledger.fingerprint.descriptor import GRID, Descriptor, blur, dihedral
 from ledger.fingerprint.hashes import DIHEDRAL_VARIANTS
+from ledger.similarity.localagreement import worst_local_correlation
 
 Floats = npt.NDArray[np.float64]
 
@@ -73,7 +74,9 @@ _REFINED = 2  # coarse hypotheses refined
 # verdict, and the catch-up scan (ledger.similarity.scan) checks every image again.
 # 2: the grey-level map is fitted both ways round (1: the query's levels onto the stored
 # grid's only). 3: a grid with too little structure (content score) is matched only exactly.
-DECISION_VERSION = 3
+# 4: a residual above GUARD_WORST_BLOCK needs local agreement (localagreement); exact-only
+# below content 0.26 (0.30), a low-content pair needs local agreement of LOW_CONTENT_LOCAL.
+DECISION_VERSION = 4
 DECISION_SETTING = "dup_decision"  # the meta key recording it
 
 
@@ -471,17 +474,38 @@ def _decide(
         # a grey-level map is monotone, so the ranks agree too; a high Pearson correlation
         # that the ranks do not share comes from one step between two regions
         failed.append(f"rank correlation {spearman:.3f} < {thresholds.min_correlation}")
+    local = worst_local_correlation(a, s, m)
+    scores["local"] = local
     if worst > thresholds.max_worst_block:
         failed.append(f"worst block {worst:.3f} > {thresholds.max_worst_block}")
     if overlap < thresholds.min_overlap:
         failed.append(f"overlap {overlap:.2f} < {thresholds.min_overlap}")
+    if worst > GUARD_WORST_BLOCK and local < LOCAL_GUARD:
+        failed.append(f"local correlation {local:.2f} < {LOCAL_GUARD} at worst block {worst:.3f}")
     if not failed:
-        failed = _strict_failures(correlation, worst, overlap, content)
+        failed = _strict_failures(correlation, worst, overlap, content, local)
+    if not failed and content < UPRIGHT_CONTENT and variant != 0:
+        # the band v4 opened (MIN_CONTENT..0.30) matches only upright copies: a dark corner of a
+        # fundus photo turned by 90 or 180 degrees looks like another corner
+        failed.append(f"{alignment.transform} at content {content:.2f} < {UPRIGHT_CONTENT}")
     reason = "near-duplicate" if not failed else "different: " + "; ".join(failed)
     return Verdict(not failed, correlation, worst, overlap, alignment, reason, scores)
 
 
-def _strict_failures(correlation: float, worst: float, overlap: float, content: float) -> list[str]:
+# A pair whose residual is near the threshold (above GUARD_WORST_BLOCK) must not hold a block
+# that has structure in both grids and disagrees (local correlation under LOCAL_GUARD): two
+# different textures on one layout, a moved structure (docs/similarity.md, "Local agreement").
+GUARD_WORST_BLOCK = 0.045
+LOCAL_GUARD = 0.30
+# A grid with little structure (content under FULL_CONTENT) needs every structured block to
+# agree closely: its near-identical acceptance reaches down to MIN_CONTENT 0.26 since v4.
+LOW_CONTENT_LOCAL = 0.80
+UPRIGHT_CONTENT = 0.30  # under it (down to MIN_CONTENT) only the identity variant matches
+
+
+def _strict_failures(
+    correlation: float, worst: float, overlap: float, content: float, local: float
+) -> list[str]:
     """What a pair that passed the thresholds still fails of the stricter acceptance."""
     failed = []
     if overlap < FAR_OVERLAP:
@@ -491,6 +515,8 @@ def _strict_failures(correlation: float, worst: float, overlap: float, content: 
             failed.append(f"worst block {worst:.3f} > {FAR_WORST_BLOCK} at this crop")
     if content < FULL_CONTENT:
         low = f"at content {content:.2f}"
+        if local < LOW_CONTENT_LOCAL:
+            failed.append(f"local correlation {local:.2f} < {LOW_CONTENT_LOCAL} {low}")
         if overlap < NEAR_OVERLAP:
             failed.append(f"overlap {overlap:.2f} < {NEAR_OVERLAP} {low}")
         if correlation < LOW_CONTENT_CORRELATION:
