@@ -27,7 +27,7 @@ from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.log.tree import Run, grow, root_from_frontier
 from ledger.model.canonical import canonical_json, known_encoding, load_canonical
-from ledger.model.entry import parse_envelope
+from ledger.model.entry import parse_envelope, settled_envelope
 from ledger.model.kinds import KindRegistry
 from ledger.model.registry import DEFAULT_KINDS
 
@@ -112,7 +112,7 @@ def _summarize_signed(
         envelope_bytes = _envelope_bytes(leaf, value)
         if envelope_bytes is None:
             parse_envelope(envelope)
-        else:
+        elif not settled_envelope(envelope, size=len(envelope_bytes)):  # the model decides
             with known_encoding(envelope, envelope_bytes):  # its size check encodes it
                 parse_envelope(envelope)
         entry = envelope["entry"]
