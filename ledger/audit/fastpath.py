@@ -17,7 +17,6 @@ message come from the replay.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
@@ -27,8 +26,8 @@ from ledger.audit.keystate import KeyState
 from ledger.crypto.keys import PublicKey
 from ledger.crypto.signing import decode_sig, verify_entry
 from ledger.log.tree import Run, grow, root_from_frontier
-from ledger.model.canonical import canonical_json, known_encoding
-from ledger.model.entry import parse_envelope
+from ledger.model.canonical import canonical_json, known_encoding, load_canonical
+from ledger.model.entry import parse_envelope, settled_envelope
 from ledger.model.kinds import KindRegistry
 from ledger.model.registry import DEFAULT_KINDS
 
@@ -98,23 +97,22 @@ def _summarize_signed(
     signers: set[tuple[str, str]] = set()
     first_prev = ""
     linked: str | None = None
-    loads = json.loads
     for idx, leaf, stored_hash, stored_kind, stored_actor in rows:
         if idx == 0:
             return None
         digest = sha256(_LEAF + leaf).digest()
         if digest != stored_hash:
             return None
-        value = loads(leaf)
-        if type(value) is not dict or len(value) != 2 or "prev" not in value:
+        value, canonical = load_canonical(leaf)
+        if not canonical or type(value) is not dict or len(value) != 2 or "prev" not in value:
             return None
-        if "envelope" not in value or canonical_json(value) != leaf:
+        if "envelope" not in value:
             return None
         envelope = value["envelope"]
         envelope_bytes = _envelope_bytes(leaf, value)
         if envelope_bytes is None:
             parse_envelope(envelope)
-        else:
+        elif not settled_envelope(envelope, size=len(envelope_bytes)):  # the model decides
             with known_encoding(envelope, envelope_bytes):  # its size check encodes it
                 parse_envelope(envelope)
         entry = envelope["entry"]

@@ -6,6 +6,11 @@ booleans, null, integers within the IEEE-754 safe range, no floats, keys in
 the Basic Multilingual Plane below the surrogates), so the hot path uses the C
 encoder; any value outside that subset goes through ``rfc8785``. A property
 test keeps the two byte-identical.
+
+Checking stored bytes (``load_canonical``, every audited leaf) takes a cheaper
+road still: orjson renders the parsed value with sorted keys, and equal bytes
+settle it only where orjson's output is provably RFC 8785's; anything else gets
+the strict comparison, so the check accepts exactly what the strict one does.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import threading
 from typing import Any
 
+import orjson
 import rfc8785
 
 from ledger.errors import InputError
@@ -102,9 +108,51 @@ def canonical_json(value: Any) -> bytes:
 def parse_canonical(data: bytes, *, what: str = "JSON") -> Any:
     """Parse JSON bytes and insist they are already in canonical form."""
     try:
-        value = json.loads(data)
+        value, canonical = load_canonical(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"malformed {what}: {exc}") from exc
-    if canonical_json(value) != data:
+    if not canonical:
         raise InputError(f"{what} is not in RFC 8785 canonical form")
     return value
+
+
+class _FloatError(Exception):
+    """A float (a fraction, an exponent, NaN or Infinity): orjson writes them unlike RFC 8785."""
+
+
+def _refuse_float(_text: str) -> float:
+    raise _FloatError
+
+
+# ``json.loads`` itself, except that a float stops it (the C scanner calls the hooks for
+# floats only, so float-free text parses at full speed).
+_NO_FLOAT = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float)
+# Sorted keys; an integer outside +-(2**53 - 1) raises, as RFC 8785 refuses it.
+_ORJSON_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+# A UTF-8 lead byte of a character beyond the BMP: there RFC 8785 sorts keys by UTF-16
+# code units and orjson by code points, which disagree (U+10000 < U+E000 in UTF-16).
+_ASTRAL = re.compile(b"[\xf0-\xff]")
+
+
+def load_canonical(data: bytes) -> tuple[Any, bool]:
+    """``json.loads(data)`` and whether ``data`` is exactly ``canonical_json`` of it.
+
+    Raises what ``json.loads`` raises, and InputError where ``canonical_json`` would.
+    orjson's bytes decide alone when they equal ``data``, the value holds no float
+    (``json.loads`` gives no other type orjson renders unlike RFC 8785: integers are
+    bounded by ``OPT_STRICT_INTEGER``, a lone surrogate makes orjson raise, and string
+    escapes are the same, which a test checks for every character) and ``data`` has no
+    character beyond the BMP (key order). Otherwise the strict comparison decides.
+    """
+    try:
+        value = _NO_FLOAT.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+    except _FloatError:
+        value = json.loads(data)
+        return value, canonical_json(value) == data
+    try:
+        rendered: bytes | None = orjson.dumps(value, option=_ORJSON_SORTED)
+    except orjson.JSONEncodeError:
+        rendered = None
+    if rendered == data and (data.isascii() or _ASTRAL.search(data) is None):
+        return value, True
+    return value, canonical_json(value) == data

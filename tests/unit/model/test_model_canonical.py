@@ -1,17 +1,21 @@
-"""Canonical JSON: byte-identical to the ``rfc8785`` reference encoder on any JSON value."""
+"""Canonical JSON: byte-identical to the ``rfc8785`` reference encoder on any JSON value;
+and ``load_canonical``, the audit's check that stored bytes are canonical, accepts exactly
+what the strict check (``json.loads``, then the reference encoder) accepts."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InputError
-from ledger.model.canonical import SAFE_INT, canonical_json, parse_canonical
+from ledger.model import canonical
+from ledger.model.canonical import SAFE_INT, canonical_json, load_canonical, parse_canonical
 
 # Characters that stress an encoder: quotes, backslash, every control character,
 # DEL, the JavaScript line separators, the edges of the surrogate block, BMP private
@@ -118,3 +122,146 @@ def test_parse_canonical_refuses_other_forms(data: bytes) -> None:
 def test_parse_canonical_refuses_malformed_json(data: bytes) -> None:
     with pytest.raises(InputError, match="malformed"):
         parse_canonical(data, what="leaf")
+
+
+# --- load_canonical: the audit's check of stored bytes ----------------------------------
+
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def _strict(data: bytes) -> tuple[str, bool] | type[BaseException]:
+    """The reference: (repr of json.loads(data), whether rfc8785 renders it as data), or
+    the exception class the check must raise."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        return type(exc)
+    try:
+        return repr(value), bytes(rfc8785.dumps(value)) == data
+    except (rfc8785.CanonicalizationError, ValueError, TypeError):
+        return InputError
+
+
+def _checked(data: bytes) -> tuple[str, bool] | type[BaseException]:
+    try:
+        value, ok = load_canonical(data)
+    except (ValueError, InputError) as exc:
+        return type(exc)
+    return repr(value), ok
+
+
+def _blocks(first: int, last: int, size: int) -> list[str]:
+    chars = [chr(c) for c in range(first, last) if c not in _SURROGATES]
+    return ["".join(chars[i : i + size]) for i in range(0, len(chars), size)]
+
+
+def test_orjson_escapes_every_character_as_rfc8785() -> None:
+    # Escaping is per character, so equal blocks mean every character of them is equal;
+    # as a value and as a key. Lone surrogates: orjson refuses them (the strict path runs).
+    for block in _blocks(0, 0x110000, 4096):
+        assert orjson.dumps(block) == bytes(rfc8785.dumps(block))
+        assert orjson.dumps({block: 0}) == bytes(rfc8785.dumps({block: 0}))
+    for code in (0xD800, 0xDBFF, 0xDC00, 0xDFFF):
+        with pytest.raises(orjson.JSONEncodeError):
+            orjson.dumps(chr(code))
+
+
+def test_orjson_strict_integers_are_the_safe_range() -> None:
+    opt = orjson.OPT_STRICT_INTEGER
+    assert orjson.dumps([SAFE_INT, -SAFE_INT], option=opt) == (
+        b"[9007199254740991,-9007199254740991]"
+    )
+    for outside in (SAFE_INT + 1, -SAFE_INT - 1, 2**64):
+        with pytest.raises(orjson.JSONEncodeError):
+            orjson.dumps(outside, option=opt)
+
+
+def _renderings(value: Any) -> st.SearchStrategy[bytes]:
+    """The same value written canonically, by orjson (sorted keys: equal to the canonical
+    form except where the two encoders differ) and by ``json`` in other forms."""
+    def by_json(ascii_only: bool, sort: bool, spaced: bool) -> bytes:
+        text = json.dumps(value, ensure_ascii=ascii_only, sort_keys=sort,
+                          separators=(", ", ": ") if spaced else (",", ":"))
+        return text.encode("utf-8", "surrogatepass")
+
+    options: list[st.SearchStrategy[bytes]] = [
+        st.builds(by_json, st.booleans(), st.booleans(), st.booleans())
+    ]
+    try:
+        options.append(st.just(bytes(rfc8785.dumps(value))))
+    except (rfc8785.CanonicalizationError, ValueError, TypeError):
+        pass
+    try:
+        options.append(st.just(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)))
+    except (orjson.JSONEncodeError, TypeError):
+        pass
+    return st.one_of(options)
+
+
+def _member(key: str, value: Any) -> str:
+    return json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False)
+
+
+def _key(member: tuple[str, Any]) -> str:
+    return member[0]
+
+
+# Objects written member by member, sorted but with a key repeated (json.loads keeps the
+# last): never canonical, since the canonical form of the parsed dict has one member.
+def _object(members: list[tuple[str, Any]]) -> bytes:
+    text = ",".join(_member(k, v) for k, v in sorted(members + members[:1], key=_key))
+    return ("{" + text + "}").encode("utf-8", "surrogatepass")
+
+
+duplicated = st.lists(st.tuples(strings, ledger_values), min_size=1, max_size=4).map(_object)
+generated = st.one_of(
+    json_values.flatmap(_renderings),
+    ledger_values.flatmap(_renderings),
+    duplicated,
+    st.binary(max_size=40),
+    st.text(alphabet='{}[]",:0123456789.eE+-\\u tfnrl', max_size=30).map(str.encode),
+)
+
+
+@settings(max_examples=800)
+@given(generated)
+@example('{"\ue000":1,"\U00010000":2}'.encode())  # orjson's key order, not UTF-16's
+@example('{"\U00010000":2,"\ue000":1}'.encode())  # UTF-16's: canonical
+@example(b"[1e100]")  # orjson's float form; RFC 8785 writes 1e+100
+@example(b"[1.0]")
+@example(b"[0.5]")  # a float both write alike: canonical
+@example(b"[NaN]")
+@example(b"[-Infinity]")
+@example(b"[9007199254740991]")
+@example(b"[9007199254740992]")  # outside the safe range: refused, not merely unequal
+@example(b"[18446744073709551616]")
+@example(b"[-0]")
+@example(b'{"a":1,"a":1}')
+@example(b'{"a":1,"a":2}')
+@example(b'"\\ud800"')  # an escaped lone surrogate
+@example(b'"\xed\xa0\x80"')  # a lone surrogate's UTF-8 bytes (json.loads passes them)
+@example(b'"\\ud83d\\ude00"')  # an escaped pair
+@example('"\U0001f600"'.encode())
+@example(b'"\\u00e9"')
+@example(b'"\\u001f"')
+@example(b'"\\u001F"')
+@example(b'"\\/"')
+@example(b'"\x7f\xe2\x80\xa8"')
+@example(b"\xef\xbb\xbf{}")  # a UTF-8 byte-order mark
+@example('"a"'.encode("utf-16-le"))
+@example(b'{"a":1} ')
+@example(b" {}")
+def test_accepts_exactly_what_the_strict_check_accepts(data: bytes) -> None:
+    assert _checked(data) == _strict(data)
+
+
+def test_an_ordinary_entry_needs_no_strict_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The point of the check: an ASCII, float-free leaf is settled by orjson alone.
+    data = bytes(rfc8785.dumps({"envelope": {"entry": {"body": {"n": SAFE_INT, "s": "a\n\""},
+                                                       "kind": "x.y"}}, "prev": "0" * 64}))
+
+    def refuse(value: Any) -> bytes:
+        raise AssertionError("the strict encoder ran")
+
+    monkeypatch.setattr(canonical, "canonical_json", refuse)
+    assert load_canonical(data) == (json.loads(data), True)

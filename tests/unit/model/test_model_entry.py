@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InputError
+from ledger.model.canonical import canonical_json
 from ledger.model.entry import (
     MAX_ENVELOPE_BYTES,
     TIME_PATTERN,
+    Envelope,
     Leaf,
     parse_envelope,
+    settled_envelope,
     utc_now,
 )
 
@@ -152,3 +156,77 @@ def test_leaf_model() -> None:
     for prev in ["0" * 63, "G" * 64, None]:
         with pytest.raises(ValueError, match="prev"):
             Leaf.model_validate({"prev": prev, "envelope": GOOD})
+
+
+# --- settled_envelope: the audit's quick check, never more permissive than the model ------
+
+_FIELDS = ["sig", "entry", "extra", "entry.v", "entry.log", "entry.kind", "entry.time",
+           "entry.actor", "entry.body", "entry.extra"]
+# Values near each field's rules: other types, bool for int, Unicode digits, a date that
+# does not exist, a trailing newline (Python's ``$`` would allow it), lengths at the limit.
+_NEAR = st.one_of(
+    st.sampled_from([..., None, True, False, 0, 1, 2, 3, 1.0, 2.0, "", [], {}, {"k": 1},
+                     "cd" * 32, "CD" * 32, "cd" * 32 + "\n", "ab" * 31,
+                     "a." + "b" * 62, "a." + "b" * 63, "key.added", "key.added\n", "Key.added",
+                     "2026-03-04T05:06:07.123456Z", "2026-02-30T05:06:07.123456Z",
+                     "2026-03-04T05:06:07.123456Z\n", "\uff12026-03-04T05:06:07.123456Z",
+                     "2026-03-04T05:06:07.12345\u0664Z", "2026-03-04T24:06:07.123456Z",
+                     "A" * 86 + "==", "A" * 86 + "==\n", "A" * 84 + "==", "-" * 86 + "==",
+                     "A" * 85 + "=="]),
+    st.text(max_size=8), st.integers(),
+)
+
+
+@settings(max_examples=400)
+@given(st.booleans(), st.lists(st.tuples(st.sampled_from(_FIELDS), _NEAR), max_size=3))
+@example(True, [])
+@example(False, [])
+def test_settled_envelope_accepts_only_what_the_model_accepts(
+    v2: bool, changes: list[tuple[str, Any]]
+) -> None:
+    envelope = copy.deepcopy(V2 if v2 else GOOD)
+    for path, value in changes:
+        *parents, last = path.split(".")
+        target: Any = envelope
+        for part in parents:
+            target = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            continue
+        if value is ...:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    try:
+        size = len(canonical_json(envelope))
+    except InputError:  # no leaf can hold it (an integer beyond 2**53, a lone surrogate)
+        return
+    if settled_envelope(envelope, size=size):
+        parse_envelope(envelope)
+    elif not changes:
+        raise AssertionError("a well-formed envelope must be settled without the model")
+
+
+_ALSO_BAD = [("sig", "A" * 86 + "==\n"), ("entry.actor", "ab" * 32 + "\n"),
+             ("entry.kind", "key.revoked\n"), ("entry.time", "2026-03-04T05:06:07.123456Z\n"),
+             ("entry.time", "\uff12026-03-04T05:06:07.123456Z"), ("entry.v", 2)]
+
+
+def test_settled_envelope_refuses_what_the_model_refuses() -> None:
+    for path, value in [(path, value) for path, value, _ in BAD.values()] + _ALSO_BAD:
+        envelope = changed(path, value)
+        with pytest.raises(InputError):
+            parse_envelope(envelope)
+        assert not settled_envelope(envelope, size=len(canonical_json(envelope))), path
+    assert settled_envelope(GOOD, size=MAX_ENVELOPE_BYTES)
+    assert not settled_envelope(GOOD, size=MAX_ENVELOPE_BYTES + 1)
+    for value in (None, [], "envelope", 3):
+        assert not settled_envelope(value, size=10)
+
+
+def test_settled_envelope_follows_the_model() -> None:
+    # settled_envelope restates Entry and Envelope's rules: a change to either model must
+    # be carried over to it (then update this digest of their JSON schema).
+    schema = canonical_json(Envelope.model_json_schema())
+    assert hashlib.sha256(schema).hexdigest() == (
+        "3902295b8b8ffa8d1690f5a8a528ccc8de9ab55b1debbbffdae56074c89ebe62"
+    )
