@@ -35,7 +35,7 @@ class ProfileChild:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH"))
                                             if p)  # fmt: skip
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.datasets.profileworker"], stdin=subprocess.PIPE,
+            [sys.executable, "-P", "-m", "ledger.datasets.profileworker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self._writer: threading.Thread | None = None
 

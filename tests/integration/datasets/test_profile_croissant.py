@@ -461,3 +461,27 @@ def test_duo_codes_are_signed_in_the_version_entry_and_checked(
     with pytest.raises(InputError, match="--duo 'XYZ' is not a DUO code"):
         service.create(ledger, "study", key="cur", from_version="study@3", duo=("XYZ",))
     ledger.verify()  # entries with and without duo, and the demographics rows, replay clean
+
+
+def test_the_child_never_imports_from_the_working_directory(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``profile`` run from a folder holding a ``ledger`` package of its own (-P)."""
+    planted = tmp_path / "cwd" / "ledger"
+    (planted / "datasets").mkdir(parents=True)
+    marker = tmp_path / "planted code ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (planted / "datasets" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path / "cwd")
+    entries = facts.profile_version(ledger, "study@1", split_from=10**9,
+                                    **_checked(ledger))[1]
+    child = ProfileChild(str(ledger.dir.path / "ledger.db"))
+    child.send(entries[:3])
+    share = child.result()
+    assert share is not None and share.total == 3
+    assert not marker.exists()
+
+
+def _checked(ledger: Ledger) -> dict[str, Any]:
+    v = service.version(ledger, "study@1")
+    return {"index": v.index, "members": v.members, "members_root": v.members_root}
